@@ -1,0 +1,156 @@
+"""The embedded DuckDB database: reference data built from data/ text, and per-run result tables.
+
+The reference database is a file, built on first use and rebuilt whenever the text in data/
+changes (a hash stamp). It is written to a temporary file and moved into place, then only ever
+opened read-only, so a Streamlit server, the CLI and the tests can all read it at once.
+Simulation results live in a private in-memory database per run (see `RunStore`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from lib import reference
+
+SCHEMA_VERSION = "3"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_DB_PATH = DATA_DIR / "cache" / "carelab.duckdb"
+
+# Nothing may be downloaded at run time: extensions stay off.
+OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+_build_lock = threading.Lock()
+
+
+def database_path() -> Path:
+    """Where the reference database lives: `CARELAB_DB`, or data/cache/carelab.duckdb."""
+    override = os.environ.get("CARELAB_DB")
+    return Path(override).expanduser() if override else DEFAULT_DB_PATH
+
+
+def data_stamp(data_dir: Path = DATA_DIR) -> str:
+    """A hash of every reference text file and the schema version."""
+    digest = hashlib.sha256(SCHEMA_VERSION.encode())
+    for path in sorted(data_dir.glob("*")):
+        if path.is_file() and path.suffix in {".csv", ".yaml", ".yml", ".json"}:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _stored_stamp(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        with duckdb.connect(str(path), read_only=True, config=OFFLINE_CONFIG) as con:
+            row = con.execute("SELECT stamp FROM meta").fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
+
+
+def ensure_database(path: Path | None = None) -> Path:
+    """Build the reference database if it is missing or older than the text in data/."""
+    path = path or database_path()
+    stamp = data_stamp()
+    if _stored_stamp(path) == stamp:
+        return path
+    with _build_lock:
+        if _stored_stamp(path) == stamp:
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".building")
+        os.close(handle)
+        os.unlink(tmp_name)  # DuckDB wants to create the file itself
+        try:
+            with duckdb.connect(tmp_name, config=OFFLINE_CONFIG) as con:
+                _write_reference_tables(con, stamp)
+            os.replace(tmp_name, path)
+        finally:
+            for leftover in (tmp_name, tmp_name + ".wal"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
+    return path
+
+
+def _write_reference_tables(con: duckdb.DuckDBPyConnection, stamp: str) -> None:
+    tables = reference.load_tables(DATA_DIR)
+    for name, frame in tables.items():
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+        con.unregister("frame")
+    con.execute("CREATE TABLE meta (stamp VARCHAR, schema_version VARCHAR)")
+    con.execute("INSERT INTO meta VALUES (?, ?)", [stamp, SCHEMA_VERSION])
+
+
+def read_reference_tables(path: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Every reference table as a DataFrame (they are small)."""
+    path = ensure_database(path)
+    with duckdb.connect(str(path), read_only=True, config=OFFLINE_CONFIG) as con:
+        names = [row[0] for row in con.execute("SHOW TABLES").fetchall()]
+        return {name: con.execute(f'SELECT * FROM "{name}"').df() for name in names}
+
+
+class RunStore:
+    """One projection's results as tidy tables in a private in-memory DuckDB database.
+
+    DuckDB connections are not thread-safe, so every query takes its own cursor and fetches
+    its result fully before returning (DuckDB 2.0 results stream otherwise).
+    """
+
+    def __init__(self) -> None:
+        self._con = duckdb.connect(":memory:", config=OFFLINE_CONFIG)
+        self._lock = threading.Lock()
+
+    def put_sim_year(self, table: str, values: dict[str, np.ndarray]) -> None:
+        """Store (sims, years) arrays as a tidy table (sim, year, measure, value); years from 1."""
+        first = next(iter(values.values()))
+        sims, years = first.shape
+        measures = list(values)
+        frame = pd.DataFrame(
+            {
+                "sim": np.tile(np.repeat(np.arange(sims, dtype=np.int32), years), len(measures)),
+                "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims * len(measures)),
+                "measure": pd.Categorical.from_codes(
+                    np.repeat(np.arange(len(measures), dtype=np.int16), sims * years), measures
+                ),
+                "value": np.concatenate([np.asarray(values[m], dtype=float).ravel() for m in measures]),
+            }
+        )
+        self.put_frame(table, frame)
+
+    def put_frame(self, table: str, frame: pd.DataFrame) -> None:
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.register("frame", frame)
+                cur.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM frame')
+                cur.unregister("frame")
+            finally:
+                cur.close()
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run one read query and return its whole result."""
+        with self._lock:
+            cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or []).df()
+        finally:
+            cur.close()
+
+    def tables(self) -> list[str]:
+        return list(self.query("SELECT table_name FROM information_schema.tables ORDER BY 1")["table_name"])
+
+
+def to_json_value(value: object) -> str:
+    """JSON for a preset value as stored in the reference tables."""
+    return json.dumps(value, sort_keys=True)
