@@ -29,6 +29,16 @@ def table(name: str) -> pd.DataFrame:
     return tables()[name].copy()
 
 
+@lru_cache(maxsize=64)
+def _records_for(path: str, stamp: str, name: str) -> tuple[dict, ...]:
+    return tuple(_tables_for(path, stamp)[name].to_dict("records"))
+
+
+def records(name: str) -> tuple[dict, ...]:
+    """A reference table as plain dicts (cheap to read in the engine's hot path)."""
+    return _records_for(str(store.database_path()), store.data_stamp(), name)
+
+
 def service_lines() -> pd.DataFrame:
     return table("service_lines")
 
@@ -59,8 +69,7 @@ def routes() -> pd.DataFrame:
 
 
 def route_transaction_share(route_id: str) -> float:
-    routes_ = tables()["routes"].set_index("id")
-    return float(routes_.loc[route_id, "transaction_cost_share"])
+    return next(float(r["transaction_cost_share"]) for r in records("routes") if r["id"] == route_id)
 
 
 def templates() -> pd.DataFrame:

@@ -66,7 +66,7 @@ class Frozen(BaseModel):
 class Contract(Frozen):
     years: int = Field(10, ge=1, le=15, description="contract length in years")
     start_year: int = Field(2017, ge=2010, le=2040, description="calendar year in which contract year 1 starts")
-    funding_growth: float = Field(0.02, ge=-0.05, le=0.15, description="yearly growth of commissioners' funding")
+    funding_growth: float = Field(0.035, ge=-0.05, le=0.15, description="yearly growth of commissioners' funding")
     bid_discount: float = Field(0.0, ge=0.0, le=0.5, description="winning bid below the maximum price")
     route: Route = Route.most_capable_provider
     transaction_cost: float | None = Field(

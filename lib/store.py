@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -37,13 +38,23 @@ def database_path() -> Path:
     return Path(override).expanduser() if override else DEFAULT_DB_PATH
 
 
+def _reference_files(data_dir: Path) -> list[Path]:
+    return sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml", ".yml", ".json"})
+
+
 def data_stamp(data_dir: Path = DATA_DIR) -> str:
     """A hash of every reference text file and the schema version."""
+    files = _reference_files(data_dir)
+    signature = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return _hash_files(signature, tuple(files))
+
+
+@lru_cache(maxsize=8)
+def _hash_files(signature: tuple, files: tuple[Path, ...]) -> str:
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
-    for path in sorted(data_dir.glob("*")):
-        if path.is_file() and path.suffix in {".csv", ".yaml", ".yml", ".json"}:
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -112,21 +123,37 @@ class RunStore:
         self._lock = threading.Lock()
 
     def put_sim_year(self, table: str, values: dict[str, np.ndarray]) -> None:
-        """Store (sims, years) arrays as a tidy table (sim, year, measure, value); years from 1."""
+        """Store (sims, years) arrays as a tidy table (sim, year, measure, value); years from 1.
+
+        One measure at a time, so the only extra memory is one measure's worth of rows.
+        """
         first = next(iter(values.values()))
         sims, years = first.shape
         measures = list(values)
+        enum = ", ".join("'" + m.replace("'", "''") + "'" for m in measures)
         frame = pd.DataFrame(
             {
-                "sim": np.tile(np.repeat(np.arange(sims, dtype=np.int32), years), len(measures)),
-                "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims * len(measures)),
-                "measure": pd.Categorical.from_codes(
-                    np.repeat(np.arange(len(measures), dtype=np.int16), sims * years), measures
-                ),
-                "value": np.concatenate([np.asarray(values[m], dtype=float).ravel() for m in measures]),
+                "sim": np.repeat(np.arange(sims, dtype=np.int32), years),
+                "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims),
+                "value": np.zeros(sims * years),
             }
         )
-        self.put_frame(table, frame)
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute(f'DROP TABLE IF EXISTS "{table}"')
+                cur.execute(f'DROP TYPE IF EXISTS "{table}_measure"')
+                cur.execute(f'CREATE TYPE "{table}_measure" AS ENUM ({enum})')
+                cur.execute(
+                    f'CREATE TABLE "{table}" (sim INTEGER, year SMALLINT, measure "{table}_measure", value DOUBLE)'
+                )
+                for measure in measures:
+                    frame["value"] = np.asarray(values[measure], dtype=float).ravel()
+                    cur.register("frame", frame)
+                    cur.execute(f'INSERT INTO "{table}" SELECT sim, year, ?, value FROM frame', [measure])
+                    cur.unregister("frame")
+            finally:
+                cur.close()
 
     def put_frame(self, table: str, frame: pd.DataFrame) -> None:
         with self._lock:

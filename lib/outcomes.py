@@ -1,0 +1,74 @@
+"""Outcome measures per 1,000 population and the four-domain outcome index.
+
+Each measure follows its own no-change path (baseline rate x its yearly growth). The levers cut
+it by `sum(weight x effect x ramp x realisation)`, with the ramp taken `lag_years` later for
+measures that respond late (population health: two years, since the seeds expect measurable
+improvement to take three to five years). The outcome index is the mean over the four domains of
+Mid-Nottinghamshire's framework of 100 x (1 + the domain's mean improvement on its no-change
+path): 100 means no better than doing nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lib import catalogue
+
+DOMAINS = ("population_health", "quality_of_life", "quality_of_care", "effectiveness")
+MAX_REDUCTION = 0.9
+TARGET_RAMP_YEARS = 5  # outcome targets ramp up over five years (KF2016: three to five years)
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    values: dict[str, np.ndarray]  # (sims, years) per measure, plus outcome_index and outside_hospital_share
+    no_change: dict[str, np.ndarray]  # (years,) per measure
+    index: np.ndarray  # (sims, years)
+
+
+def project(years, scenario, realisation, totals, weights) -> OutcomeResult:
+    from lib.engine import ramp  # the one ramp shape for costs and outcomes
+
+    lever_ids = list(realisation)
+    sims = totals["scope"].shape[0]
+    rho = np.stack([realisation[k] for k in lever_ids], axis=1) if lever_ids else np.zeros((sims, 0))
+    values: dict[str, np.ndarray] = {}
+    no_change: dict[str, np.ndarray] = {}
+    improvement_by_domain: dict[str, list[np.ndarray]] = {d: [] for d in DOMAINS}
+    for m in catalogue.records("outcome_measures"):
+        path = m["baseline_per_1000"] * (1 + m["counterfactual_growth"]) ** years
+        # reduction[s, t] = sum_k weight_k x effect_k x ramp_k(t - lag) x realisation[s, k]
+        per_lever = np.array(
+            [
+                float(m[f"lever_{k}"]) * scenario.levers[k].effect * ramp(years - m["lag_years"], scenario.levers[k].years_to_full)
+                for k in lever_ids
+            ]
+        ).reshape(len(lever_ids), len(years))
+        reduction = np.clip(rho @ per_lever, 0.0, MAX_REDUCTION)
+        values[m["id"]] = path[None, :] * (1 - reduction)
+        no_change[m["id"]] = path
+        improvement_by_domain[m["domain"]].append(reduction)
+
+    scores = [sum(parts) / len(parts) for parts in improvement_by_domain.values() if parts]
+    index = 100 * (1 + sum(scores) / len(scores))
+    values["outcome_index"] = index
+    no_change["outcome_index"] = np.full(len(years), 100.0)
+    values["outside_hospital_share"] = _outside_hospital(totals["scope"], totals["scope_hospital"])
+    no_change["outside_hospital_share"] = _outside_hospital(totals["cf_scope"][:1], totals["cf_scope_hospital"][:1])[0]
+    return OutcomeResult(values=values, no_change=no_change, index=index)
+
+
+def _outside_hospital(total: np.ndarray, hospital: np.ndarray) -> np.ndarray:
+    """Share of spend in scope that is outside hospital, in %."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, 100 * (total - hospital) / total, np.nan)
+    return share
+
+
+def attainment(index: np.ndarray, years: np.ndarray, target_index: float) -> np.ndarray:
+    """Share of outcome targets met each year (0-1): the index against a target that ramps from
+    100 to `target_index` over five years."""
+    target = 100 + (target_index - 100) * np.minimum(1.0, years / TARGET_RAMP_YEARS)
+    return np.clip((index - 100) / (target - 100)[None, :], 0.0, 1.0)
