@@ -60,7 +60,10 @@ def main() -> None:
     print(f"shape (sims, years, lines)      : {shape}")
     print(f"numpy element-wise pass         : best {numpy_best * 1000:8.2f} ms   median {numpy_median * 1000:8.2f} ms")
     print(f"engine.simulate                 : best {engine_best * 1000:8.2f} ms   median {engine_median * 1000:8.2f} ms")
-    print(f"ratio engine / numpy pass (best): {ratio:8.1f} x   (median ratio {engine_median / numpy_median:.1f} x; target <= {TARGET_RATIO:g} x)")
+    print(
+        f"ratio engine / numpy pass (best): {ratio:8.1f} x"
+        f"   (median ratio {engine_median / numpy_median:.1f} x; target <= {TARGET_RATIO:g} x)"
+    )
     print(f"project + DuckDB yearly summary : best {full_best * 1000:8.2f} ms   median {full_median * 1000:8.2f} ms")
     print(f"peak resident memory            : {peak_mb:8.1f} MB  (target <= {TARGET_PEAK_MB:g} MB)")
     print("verdict                         :", "PASS" if ratio <= TARGET_RATIO and peak_mb <= TARGET_PEAK_MB else "MISS")

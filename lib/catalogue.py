@@ -94,9 +94,7 @@ def template(template_id: str) -> Template:
     all_ = tables()
     rows = all_["templates"][all_["templates"]["id"] == template_id]
     if rows.empty:
-        raise UnknownTemplateError(
-            f"template: unknown id {template_id!r}; allowed: {', '.join(template_ids())}"
-        )
+        raise UnknownTemplateError(f"template: unknown id {template_id!r}; allowed: {', '.join(template_ids())}")
     presets = all_["template_presets"][all_["template_presets"]["template_id"] == template_id]
     facts = all_["template_facts"][all_["template_facts"]["template_id"] == template_id]
     lines = all_["template_lines"][all_["template_lines"]["template_id"] == template_id]

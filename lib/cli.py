@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p_templates.add_argument("--format", choices=["json", "table"], default="table")
     p_project = sub.add_parser("project", help="project a scenario over its contract")
     p_project.add_argument("--template", required=True)
-    p_project.add_argument("--scenario", help="a scenario JSON file (as `project` prints under \"scenario\")")
+    p_project.add_argument("--scenario", help='a scenario JSON file (as `project` prints under "scenario")')
     p_project.add_argument("--set", action="append", metavar="PATH=VALUE", help="change one field; repeatable")
     p_project.add_argument("--sims", type=int)
     p_project.add_argument("--seed", type=int)
@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(rows, indent=2))
             else:
                 for r in rows:
-                    print(f"{r['id']:<15} {r['model']:<24} pop {r['population']:>9,}  {r['contract_years']:>2} yrs  £{r['pooled_budget_gbp_m']:>7.1f}m  {r['approach']}")
+                    print(
+                        f"{r['id']:<15} {r['model']:<24} pop {r['population']:>9,}  {r['contract_years']:>2} yrs"
+                        f"  £{r['pooled_budget_gbp_m']:>7.1f}m  {r['approach']}"
+                    )
         elif args.command == "fields":
             for path, value in _flatten(Scenario.from_template("blank").to_dict()):
                 print(f"{path} = {json.dumps(value)}")

@@ -15,9 +15,9 @@ import numpy as np
 from lib import catalogue, outcomes, settlement
 from lib.memory import keep_freed_memory
 from lib.results import Run
+from lib.scenario import Scenario
 
 keep_freed_memory()
-from lib.scenario import Scenario
 
 Z80 = 2.563  # width of an 80% interval of a standard normal (2 x 1.2816)
 DEMAND_RANGE = (-0.05, 0.1)
@@ -75,7 +75,9 @@ def simulate(scenario: Scenario) -> Simulation:
     cost_error = sample_interval(rng, n_sims, unc.cost_error_low, unc.cost_error_high, COST_ERROR_RANGE)
     lever_ids = [k for k in levers if k in scenario.levers]
     realisation = {
-        k: sample_interval(rng, n_sims, scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, REALISATION_RANGE)
+        k: sample_interval(
+            rng, n_sims, scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, REALISATION_RANGE
+        )
         for k in lever_ids
     }
 

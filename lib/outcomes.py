@@ -42,7 +42,9 @@ def project(years, scenario, realisation, totals, weights) -> OutcomeResult:
         # reduction[s, t] = sum_k weight_k x effect_k x ramp_k(t - lag) x realisation[s, k]
         per_lever = np.array(
             [
-                float(m[f"lever_{k}"]) * scenario.levers[k].effect * ramp(years - m["lag_years"], scenario.levers[k].years_to_full)
+                float(m[f"lever_{k}"])
+                * scenario.levers[k].effect
+                * ramp(years - m["lag_years"], scenario.levers[k].years_to_full)
                 for k in lever_ids
             ]
         ).reshape(len(lever_ids), len(years))

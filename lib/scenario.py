@@ -8,7 +8,7 @@ the contract starts, whose spend `baseline` holds).
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,13 +31,13 @@ class ScenarioError(ValueError):
         super().__init__(f"{field} = {json.dumps(value, default=str)} is not allowed: {allowed}")
 
 
-class Route(str, Enum):
+class Route(StrEnum):
     most_capable_provider = "most_capable_provider"
     competitive_dialogue = "competitive_dialogue"
     competitive_tender = "competitive_tender"
 
 
-class LeadType(str, Enum):
+class LeadType(StrEnum):
     foundation_trust = "foundation_trust"
     gp_federation = "gp_federation"
     gp_super_partnership = "gp_super_partnership"
@@ -45,14 +45,14 @@ class LeadType(str, Enum):
     private_partner = "private_partner"
 
 
-class OrgForm(str, Enum):
+class OrgForm(StrEnum):
     sub_contract = "sub_contract"
     contractual_jv = "contractual_jv"
     corporate_jv = "corporate_jv"
     merger = "merger"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     full_risk = "full_risk"
     gain_share = "gain_share"
     consultative = "consultative"

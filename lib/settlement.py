@@ -134,9 +134,7 @@ def _failure(provider: np.ndarray, capacity_gbp_m: float | None) -> tuple[np.nda
     return active, np.where(failed, first + 1, 0).astype(np.int16)
 
 
-def split_among_partners(
-    provider: np.ndarray, roles: list[str], weights: list[float]
-) -> np.ndarray:
+def split_among_partners(provider: np.ndarray, roles: list[str], weights: list[float]) -> np.ndarray:
     """Split the provider side among partners: gains to full-risk and gain-share partners by
     weight, losses to full-risk partners only. Returns (partners, *provider.shape)."""
     w = np.asarray(weights, dtype=float)

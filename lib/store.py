@@ -144,9 +144,7 @@ class RunStore:
                 cur.execute(f'DROP TABLE IF EXISTS "{table}"')
                 cur.execute(f'DROP TYPE IF EXISTS "{table}_measure"')
                 cur.execute(f'CREATE TYPE "{table}_measure" AS ENUM ({enum})')
-                cur.execute(
-                    f'CREATE TABLE "{table}" (sim INTEGER, year SMALLINT, measure "{table}_measure", value DOUBLE)'
-                )
+                cur.execute(f'CREATE TABLE "{table}" (sim INTEGER, year SMALLINT, measure "{table}_measure", value DOUBLE)')
                 for measure in measures:
                     frame["value"] = np.asarray(values[measure], dtype=float).ravel()
                     cur.register("frame", frame)
