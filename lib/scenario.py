@@ -278,7 +278,10 @@ class Scenario(Frozen):
 def _check_keys(field: str, value: dict, allowed: list[str]) -> None:
     unknown = sorted(set(value) - set(allowed))
     if unknown:
-        raise ScenarioError(f"{field}.{unknown[0]}", unknown[0], f"a known id: {', '.join(allowed)}")
+        given = value[unknown[0]] if isinstance(value, dict) else unknown[0]
+        if hasattr(given, "model_dump"):
+            given = given.model_dump()
+        raise ScenarioError(f"{field}.{unknown[0]}", given, f"a known id: {', '.join(allowed)}")
 
 
 def _set_path(data: dict, parts: list[str], value: Any, path: str) -> None:

@@ -1,0 +1,226 @@
+"""Settlement: hand-computed cases and the money invariants of design.md."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lib.settlement import Terms, settle, share_year, split_among_partners
+
+
+def one(v, b=100.0, **terms):
+    s = settle(np.array([[v]]), np.array([[b]]), Terms(**terms))
+    return float(s.provider[0, 0]), float(s.commissioner[0, 0]), float(s.reinvested[0, 0]), s
+
+
+# ---- hand-computed cases (budget 100) ---------------------------------------------------------
+
+
+def test_gain_capped_goes_to_commissioner():
+    # cost 90 -> variance 10; 50% of 10 = 5, capped at 3% of 100 = 3; the 2 cut off and the
+    # commissioner's 5 both go to the commissioner: 7.
+    p, c, r, _ = one(10, gain_share=0.5, cap=0.03)
+    assert (p, c, r) == pytest.approx((3.0, 7.0, 0.0))
+
+
+def test_gain_capped_reinvested():
+    # Same, but what the cap cuts off (5 - 3 = 2) is reinvested: commissioner keeps 5.
+    p, c, r, _ = one(10, gain_share=0.5, cap=0.03, reinvest_beyond_cap=True)
+    assert (p, c, r) == pytest.approx((3.0, 5.0, 2.0))
+
+
+def test_gain_without_cap_is_shared_from_first_pound():
+    p, c, r, _ = one(10, gain_share=0.5)
+    assert (p, c, r) == pytest.approx((5.0, 5.0, 0.0))
+
+
+def test_loss_limited_by_collar():
+    # cost 108 -> variance -8; 50% = -4, collar 2% of 100 = -2; commissioner absorbs -6.
+    p, c, r, s = one(-8, loss_share=0.5, collar=0.02)
+    assert (p, c, r) == pytest.approx((-2.0, -6.0, 0.0))
+    assert bool(s.collar_hit[0, 0])
+
+
+def test_loss_inside_collar_is_not_a_breach():
+    p, c, _, s = one(-3, loss_share=0.5, collar=0.02)
+    assert (p, c) == pytest.approx((-1.5, -1.5))
+    assert not bool(s.collar_hit[0, 0])
+
+
+@pytest.mark.parametrize("variance", [1.5, -1.9, 2.0, -2.0])
+def test_inside_neutral_band_nothing_is_shared(variance):
+    # band 2% of 100 = 2: the commissioner keeps or absorbs it all.
+    p, c, r, _ = one(variance, gain_share=0.5, loss_share=0.5, neutral_band=0.02)
+    assert (p, c, r) == pytest.approx((0.0, variance, 0.0))
+
+
+def test_beyond_band_shared_from_first_pound():
+    # 2.5 > band 2: 50% of the whole 2.5, not of the 0.5 above the band.
+    p, c, _, _ = one(2.5, gain_share=0.5, neutral_band=0.02)
+    assert (p, c) == pytest.approx((1.25, 1.25))
+
+
+def test_quality_gate_blocks_gain():
+    v, b = np.array([[10.0, 10.0]]), np.array([[100.0, 100.0]])
+    s = settle(v, b, Terms(gain_share=0.5, quality_gate=102.0), outcome_index=np.array([[101.0, 103.0]]))
+    assert s.provider[0].tolist() == pytest.approx([0.0, 5.0])
+    assert s.commissioner[0].tolist() == pytest.approx([10.0, 5.0])
+
+
+def test_quality_gate_does_not_touch_losses():
+    v, b = np.array([[-10.0]]), np.array([[100.0]])
+    s = settle(v, b, Terms(loss_share=0.5, quality_gate=102.0), outcome_index=np.array([[90.0]]))
+    assert s.provider[0, 0] == pytest.approx(-5.0)
+
+
+def test_salford_cover_and_carry_forward():
+    # Year 1: -10, provider's half (-5) covered by the commissioner and owed.
+    # Year 2: +6, provider's half (3) repays 3 of the 5 owed: provider 0, commissioner 6.
+    # Year 3: +8, provider's half (4) repays the last 2: provider 2, commissioner 6.
+    v, b = np.array([[-10.0, 6.0, 8.0]]), np.full((1, 3), 100.0)
+    s = settle(v, b, Terms(gain_share=0.5, loss_share=0.5, cover_years=1, carry_forward=True))
+    assert s.provider[0].tolist() == pytest.approx([0.0, 0.0, 2.0])
+    assert s.commissioner[0].tolist() == pytest.approx([-10.0, 6.0, 6.0])
+    assert s.recovered[0].tolist() == pytest.approx([0.0, 3.0, 2.0])
+
+
+def test_cover_without_carry_forward_is_not_recovered():
+    v, b = np.array([[-10.0, 6.0, 8.0]]), np.full((1, 3), 100.0)
+    s = settle(v, b, Terms(gain_share=0.5, loss_share=0.5, cover_years=1, carry_forward=False))
+    assert s.provider[0].tolist() == pytest.approx([0.0, 3.0, 4.0])
+    assert s.recovered.sum() == 0.0
+
+
+def test_failure_ends_the_contract_and_marks_later_years():
+    # Capacity 5: the full-risk provider loses 6 in year 1 and fails; the commissioner carries
+    # years 2-4, including the surplus of year 4.
+    v, b = np.array([[-6.0, -6.0, -6.0, 10.0]]), np.full((1, 4), 100.0)
+    s = settle(v, b, Terms(gain_share=1.0, loss_share=1.0), capacity_gbp_m=5.0)
+    assert s.failed_in.tolist() == [1]
+    assert s.active[0].tolist() == [True, False, False, False]
+    assert s.provider[0].tolist() == pytest.approx([-6.0, 0.0, 0.0, 0.0])
+    assert s.commissioner[0].tolist() == pytest.approx([0.0, -6.0, -6.0, 10.0])
+
+
+def test_no_failure_within_capacity():
+    v, b = np.array([[-2.0, -2.0, 5.0]]), np.full((1, 3), 100.0)
+    s = settle(v, b, Terms(gain_share=1.0, loss_share=1.0), capacity_gbp_m=5.0)
+    assert s.failed_in.tolist() == [0]
+    assert s.active.all()
+
+
+def test_partners_split_gains_and_losses():
+    # Gains by weight among full-risk (0.6) and gain-share (0.3); losses on full risk only.
+    provider = np.array([[10.0, -6.0]])
+    split = split_among_partners(provider, ["full_risk", "gain_share", "consultative"], [0.6, 0.3, 0.1])
+    assert split[:, 0, 0].tolist() == pytest.approx([20 / 3, 10 / 3, 0.0])
+    assert split[:, 0, 1].tolist() == pytest.approx([-6.0, 0.0, 0.0])
+
+
+# ---- properties ----------------------------------------------------------------------------
+
+money = st.floats(min_value=-500, max_value=500, allow_nan=False, allow_infinity=False)
+budgets = st.floats(min_value=1, max_value=1000, allow_nan=False, allow_infinity=False)
+fractions = st.floats(min_value=0, max_value=1, allow_nan=False)
+optional_limit = st.one_of(st.none(), st.floats(min_value=0, max_value=0.5, allow_nan=False))
+
+
+@st.composite
+def terms(draw, **fixed):
+    values = {
+        "gain_share": draw(fractions),
+        "loss_share": draw(fractions),
+        "neutral_band": draw(st.floats(min_value=0, max_value=0.1, allow_nan=False)),
+        "cap": draw(optional_limit),
+        "collar": draw(optional_limit),
+        "reinvest_beyond_cap": draw(st.booleans()),
+        "quality_gate": draw(st.one_of(st.none(), st.floats(min_value=95, max_value=110))),
+        "carry_forward": draw(st.booleans()),
+        "cover_years": draw(st.integers(min_value=0, max_value=3)),
+    }
+    values.update(fixed)
+    return Terms(**values)
+
+
+@st.composite
+def paths(draw, years=5):
+    variance = np.array([draw(st.lists(money, min_size=years, max_size=years))])
+    budget = np.array([draw(st.lists(budgets, min_size=years, max_size=years))])
+    index = np.array([draw(st.lists(st.floats(min_value=90, max_value=115), min_size=years, max_size=years))])
+    return variance, budget, index
+
+
+@settings(max_examples=300, deadline=None)
+@given(paths(), terms(), st.one_of(st.none(), st.floats(min_value=0, max_value=50)))
+def test_sides_add_up_to_variance(path, t, capacity):
+    v, b, idx = path
+    s = settle(v, b, t, idx, capacity_gbp_m=capacity)
+    assert np.allclose(s.provider + s.commissioner + s.reinvested, v, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(paths(), terms())
+def test_provider_within_cap_and_collar(path, t):
+    v, b, idx = path
+    s = settle(v, b, t, idx)
+    if t.cap is not None:
+        assert np.all(s.provider <= t.cap * b + 1e-9)
+    if t.collar is not None:
+        assert np.all(s.provider >= -t.collar * b - 1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(money, budgets, terms(cover_years=0))
+def test_nothing_moves_inside_band(v, b, t):
+    p, r, _ = share_year(np.array([v]), np.array([b]), t, np.array([100.0]))
+    if abs(v) <= t.neutral_band * b:
+        assert p[0] == 0.0 and r[0] == 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(paths(), terms(loss_share=0.0))
+def test_loss_share_zero_never_loses(path, t):
+    v, b, idx = path
+    assert np.all(settle(v, b, t, idx).provider >= 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(paths())
+def test_full_capitation_provider_bears_all(path):
+    v, b, _ = path
+    s = settle(v, b, Terms(gain_share=1.0, loss_share=1.0))
+    assert np.array_equal(s.provider, v)
+    assert np.allclose(s.commissioner, 0.0, atol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(money, min_size=1, max_size=6),
+    st.lists(
+        st.tuples(st.sampled_from(["full_risk", "gain_share", "consultative", "subcontractor"]), fractions),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_partner_shares_sum_to_provider_side(values, partners):
+    roles = ["full_risk"] + [r for r, _ in partners]  # there is always a full-risk partner
+    weights = [1.0] + [w for _, w in partners]
+    provider = np.array([values])
+    split = split_among_partners(provider, roles, weights)
+    assert np.allclose(split.sum(axis=0), provider, atol=1e-9)
+    losers = [i for i, r in enumerate(roles) if r != "full_risk"]
+    assert np.all(split[losers] >= 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(paths(), terms(), st.floats(min_value=0, max_value=30))
+def test_after_failure_provider_is_zero(path, t, capacity):
+    v, b, idx = path
+    s = settle(v, b, t, idx, capacity_gbp_m=capacity)
+    for sim, year in enumerate(s.failed_in):
+        if year:
+            assert np.all(s.provider[sim, year:] == 0.0)
+            assert np.all(~s.active[sim, year:])
+            assert np.cumsum(s.provider[sim])[year - 1] < -capacity
