@@ -1,0 +1,115 @@
+"""`python -m lib`: the analysts' command line, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lib", *args], cwd=ROOT, capture_output=True, text=True, timeout=180, env=os.environ.copy()
+    )
+
+
+def test_templates_json():
+    out = cli("templates", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["id"] for r in rows][:8] == [
+        "salford",
+        "northumberland",
+        "dudley",
+        "south_somerset",
+        "sandwell_wb",
+        "wakefield",
+        "mid_notts",
+        "uniting_care",
+    ]
+    for row in rows:
+        assert {"id", "name", "model", "population", "contract_years", "pooled_budget_gbp_m"} <= set(row)
+    salford = next(r for r in rows if r["id"] == "salford")
+    assert salford["pooled_budget_gbp_m"] == pytest.approx(236, abs=0.01)
+    assert salford["contract_years"] == 5
+
+
+def test_project_dudley_prints_fifteen_years():
+    out = cli("project", "--template", "dudley", "--sims", "2000", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["scenario"]["template"] == "dudley" and report["scenario"]["sims"] == 2000
+    assert [y["year"] for y in report["years"]] == list(range(1, 16))
+    first = report["years"][0]
+    for key in ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative"):
+        assert set(first[key]) == {"p10", "p50", "p90", "mean"}, key
+        assert first[key]["p10"] <= first[key]["p50"] <= first[key]["p90"]
+    assert "emergency_admissions" in first["outcomes"]
+    assert set(report["probabilities"]) == {"deficit_any_year", "collar_breach_any_year", "failure"}
+    for year in report["years"]:
+        total = year["provider"]["mean"] + year["commissioner"]["mean"] + year["reinvested"]["mean"]
+        assert total == pytest.approx(year["variance"]["mean"], abs=1e-5)
+
+
+def test_central_case_collapses_the_fan():
+    out = cli("project", "--template", "salford", "--central")
+    report = json.loads(out.stdout)
+    assert report["scenario"]["sims"] == 1
+    for year in report["years"]:
+        stat = year["provider"]
+        assert stat["p10"] == stat["p50"] == stat["p90"] == stat["mean"]
+
+
+def test_set_values_are_json_or_bare_words(tmp_path):
+    out = cli(
+        "project",
+        "--template",
+        "sandwell_wb",
+        "--central",
+        "--set",
+        "risk.cap=null",
+        "--set",
+        "risk.beyond_cap=commissioner",
+        "--set",
+        'lead.type="partnership"',
+        "--set",
+        "risk.carry_forward=true",
+    )
+    assert out.returncode == 0, out.stderr
+    risk = json.loads(out.stdout)["scenario"]["risk"]
+    assert risk["cap"] is None and risk["beyond_cap"] == "commissioner" and risk["carry_forward"] is True
+    # The printed scenario reloads as it was.
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(json.loads(out.stdout)["scenario"]))
+    again = cli("project", "--template", "dudley", "--scenario", str(path), "--central")
+    assert json.loads(again.stdout)["scenario"] == json.loads(out.stdout)["scenario"]
+
+
+def test_csv_output():
+    out = cli("project", "--template", "salford", "--central", "--format", "csv")
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "year,measure,p10,p50,p90,mean"
+    assert any(line.startswith("5,provider,") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("project", "--template", "atlantis"), "template"),
+        (("project", "--template", "dudley", "--set", "risk.gain_share=1.5"), "risk.gain_share"),
+        (("project", "--template", "dudley", "--set", "risk.nope=1"), "risk.nope"),
+        (("project", "--template", "dudley", "--set", "gain_share"), "PATH=VALUE"),
+        (("project", "--template", "dudley", "--sims", "0"), "sims"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line(args, needle):
+    out = cli(*args)
+    assert out.returncode != 0
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]

@@ -1,0 +1,181 @@
+"""The projection engine and its DuckDB summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib import engine
+from lib.scenario import Scenario
+
+
+def single_line_scenario(**changes) -> Scenario:
+    """One pooled line (£100m), no levers, no uncertainty: every figure can be checked by hand."""
+    s = Scenario.from_template("blank")
+    values = {f"pooling.{line}": 0.0 for line in s.pooling}
+    values.update({f"baseline.{line}": 0.0 for line in s.baseline})
+    values.update(
+        {
+            "pooling.community_health": 1.0,
+            "baseline.community_health": 100.0,
+            "demand_growth.community_health": 0.04,
+            "contract.years": 3,
+            "contract.funding_growth": 0.02,
+            "contract.transaction_cost": 0.01,
+            "risk.gain_share": 0.5,
+            "risk.loss_share": 0.5,
+            "lead.reserves_gbp_m": 100.0,
+            "uncertainty.demand_growth_low": 0.0,
+            "uncertainty.demand_growth_high": 0.0,
+            "uncertainty.cost_error_low": 0.0,
+            "uncertainty.cost_error_high": 0.0,
+            "sims": 1,
+        }
+    )
+    for lever in s.levers:
+        values[f"levers.{lever}.effect"] = 0.0
+        values[f"levers.{lever}.investment_gbp_m"] = 0.0
+    values.update(changes)
+    return s.with_values(values)
+
+
+def test_hand_computed_central_case():
+    # Year 1: budget 100 x 1.02 = 102; cost 100 x 1.04 = 104 plus transaction 1% of 102 = 1.02,
+    # so 105.02; variance -3.02; provider half of it, -1.51.
+    # Year 2: budget 104.04; cost 108.16; variance -4.12; provider -2.06.
+    # Year 3: budget 106.1208; cost 112.4864; variance -6.3656; provider -3.1828.
+    run = engine.project(single_line_scenario())
+    central = run.central().set_index("year")
+    assert central["budget"].tolist() == pytest.approx([102.0, 104.04, 106.1208])
+    assert central["cost"].tolist() == pytest.approx([105.02, 108.16, 112.4864])
+    assert central["variance"].tolist() == pytest.approx([-3.02, -4.12, -6.3656])
+    assert central["provider"].tolist() == pytest.approx([-1.51, -2.06, -3.1828])
+    assert central["provider_cumulative"].tolist() == pytest.approx([-1.51, -3.57, -6.7528])
+    assert central["outcome_index"].tolist() == pytest.approx([100.0, 100.0, 100.0])
+
+
+def test_hand_computed_withhold_not_earned_without_improvement():
+    # 10% withheld of 102 and no lever, so no outcome gain: nothing earned back; budget 91.8.
+    run = engine.project(single_line_scenario(**{"risk.withhold": 0.1}))
+    central = run.central().set_index("year")
+    assert central.loc[1, "budget"] == pytest.approx(91.8)
+    assert central.loc[1, "withhold_earned"] == pytest.approx(0.0)
+
+
+def test_hand_computed_failure_on_thin_reserves():
+    # Full risk with £2m of reserves: -3.02 in year 1 passes it; years 2 and 3 are marked.
+    run = engine.project(single_line_scenario(**{"risk.loss_share": 1.0, "lead.reserves_gbp_m": 2.0}))
+    central = run.central().set_index("year")
+    assert central["active"].tolist() == [1.0, 0.0, 0.0]
+    assert central["provider"].tolist() == pytest.approx([-3.02, 0.0, 0.0])
+    assert central["commissioner"].tolist() == pytest.approx([0.0, -4.12, -6.3656])
+    assert run.probabilities()["failure"] == 1.0
+
+
+def test_levers_ramp_in_slowly_and_save_money():
+    with_levers = Scenario.from_template("salford").with_value("sims", 1)
+    without = with_levers.with_values({f"levers.{k}.effect": 0.0 for k in with_levers.levers})
+    a = engine.simulate(with_levers).money["counterfactual_cost"][0]
+    b = engine.simulate(without).money["counterfactual_cost"][0]
+    assert np.array_equal(a, b)  # levers do not touch the no-change path
+    outcome = engine.simulate(with_levers).outcomes["emergency_admissions"][0]
+    no_change = engine.simulate(without).outcomes["emergency_admissions"][0]
+    assert np.all(outcome <= no_change)
+    gain = no_change - outcome
+    assert gain[0] < gain[-1]  # slow start
+
+
+def test_same_seed_same_answer_bit_for_bit():
+    s = Scenario.from_template("dudley").with_value("sims", 500)
+    a, b = engine.simulate(s), engine.simulate(s)
+    for key in a.money:
+        assert np.array_equal(a.money[key], b.money[key], equal_nan=True), key
+    for key in a.outcomes:
+        assert np.array_equal(a.outcomes[key], b.outcomes[key], equal_nan=True), key
+    c = engine.simulate(s.with_value("seed", s.seed + 1))
+    assert not np.array_equal(a.money["cost"], c.money["cost"])
+
+
+def test_sim_zero_is_the_central_case():
+    s = Scenario.from_template("dudley")
+    many = engine.simulate(s.with_value("sims", 300))
+    one = engine.simulate(engine.central_case(s))
+    assert np.allclose(many.money["provider"][0], one.money["provider"][0], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("tid", ["salford", "dudley", "mid_notts", "uniting_care", "sandwell_wb"])
+def test_sides_add_up_in_every_simulation(tid):
+    sim = engine.simulate(Scenario.from_template(tid).with_value("sims", 400))
+    m = sim.money
+    assert np.allclose(m["provider"] + m["commissioner"] + m["reinvested"], m["variance"], atol=1e-9)
+    assert np.allclose(m["budget"] - m["cost"], m["variance"], atol=1e-9)
+    assert np.allclose(sim.partners.sum(axis=0), m["provider"], atol=1e-9)
+
+
+def test_loss_share_zero_never_shows_a_provider_loss():
+    run = engine.project(Scenario.from_template("dudley").with_values({"risk.loss_share": 0.0, "sims": 400}))
+    provider = run.measure("provider")
+    assert (provider["p10"] >= 0).all()
+    assert run.probabilities()["failure"] == 0.0
+
+
+def test_collar_bounds_the_provider_loss():
+    s = Scenario.from_template("sandwell_wb").with_value("sims", 400)
+    sim = engine.simulate(s)
+    assert np.all(sim.money["provider"] >= -s.risk.collar * sim.money["pooled_budget"] - 1e-9)
+    assert np.all(sim.money["provider"] <= s.risk.cap * sim.money["pooled_budget"] + 1e-9)
+
+
+def test_virtual_model_leaves_the_variance_with_commissioners():
+    s = Scenario.from_template("mid_notts").with_value("sims", 300)
+    sim = engine.simulate(s)
+    assert np.all(sim.money["pooled_budget"] == 0)
+    # Providers gain only the incentive pot they earn; everything else is the commissioner's.
+    assert np.allclose(sim.money["provider"], sim.money["incentive_earned"])
+    assert np.all(sim.money["provider"] <= 0.018 * sim.money["aligned_budget"] + 1e-9)
+    assert np.all(sim.failed_in == 0)
+    assert sim.money["budget"][0, 0] > 0  # the alliance's services are still shown
+
+
+def test_unitingcare_understated_baseline_fails():
+    run = engine.project(Scenario.from_template("uniting_care").with_value("sims", 400))
+    assert run.probabilities()["failure"] > 0.9
+    assert run.probabilities()["deficit_any_year"] > 0.9
+
+
+def test_pooling_a_line_moves_its_money_into_the_deal():
+    s = Scenario.from_template("salford").with_value("sims", 1)
+    out = s.with_value("pooling.adult_social_care", 0.0)
+    assert out.pooled_budget_gbp_m() < s.pooled_budget_gbp_m()
+    a, b = engine.simulate(s), engine.simulate(out)
+    assert b.money["pooled_budget"][0, 0] < a.money["pooled_budget"][0, 0]
+
+
+def test_sql_summaries_match_numpy():
+    s = Scenario.from_template("dudley").with_value("sims", 800)
+    run = engine.project(s)
+    provider = run.simulation.money["provider"]
+    summary = run.measure("provider")
+    for t in range(s.contract.years):
+        expected = np.quantile(provider[:, t], [0.1, 0.5, 0.9])  # linear, as quantile_cont
+        got = summary.loc[t, ["p10", "p50", "p90"]].to_numpy(dtype=float)
+        assert np.allclose(got, expected, atol=1e-9)
+        assert summary.loc[t, "mean"] == pytest.approx(provider[:, t].mean())
+    probs = run.probabilities()
+    assert probs["failure"] == pytest.approx(np.mean(run.simulation.failed_in > 0))
+    assert probs["deficit_any_year"] == pytest.approx(np.mean((run.simulation.money["variance"] < 0).any(axis=1)))
+
+
+def test_means_add_up_in_the_report():
+    report = engine.project(Scenario.from_template("salford").with_value("sims", 500)).to_report()
+    for year in report["years"]:
+        total = year["provider"]["mean"] + year["commissioner"]["mean"] + year["reinvested"]["mean"]
+        assert total == pytest.approx(year["variance"]["mean"], abs=1e-5)
+
+
+def test_partner_summary_flags_partners_over_capacity():
+    run = engine.project(Scenario.from_template("uniting_care").with_value("sims", 300))
+    partners = run.partner_summary()
+    full = partners[partners["role"] == "full_risk"]
+    assert (full["p_over_capacity"] > 0.5).all()
+    assert (partners.loc[partners["role"] == "subcontractor", "p_over_capacity"] == 0).all()
