@@ -9,16 +9,20 @@ Simulation results live in a private in-memory database per run (see `RunStore`)
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
 import threading
+import weakref
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from lib import reference
 
@@ -111,69 +115,101 @@ def read_reference_tables(path: Path | None = None) -> dict[str, pd.DataFrame]:
         return {name: con.execute(f'SELECT * FROM "{name}"').df() for name in names}
 
 
-class RunStore:
-    """One projection's results as tidy tables in a private in-memory DuckDB database.
+_results_db: duckdb.DuckDBPyConnection | None = None
+_results_lock = threading.Lock()
+_run_ids = itertools.count(1)
+ROWS_PER_INSERT = 2_000_000  # bounds the extra memory one insert needs
 
-    DuckDB connections are not thread-safe, so every query takes its own cursor and fetches
-    its result fully before returning (DuckDB 2.0 results stream otherwise).
+
+def results_database() -> duckdb.DuckDBPyConnection:
+    """The process's one in-memory results database; every run stores into its own schema."""
+    global _results_db
+    with _results_lock:
+        if _results_db is None:
+            _results_db = duckdb.connect(":memory:", config=OFFLINE_CONFIG)
+        return _results_db
+
+
+class RunStore:
+    """One projection's results as tidy tables in their own schema of the results database.
+
+    A DuckDB connection is not thread-safe, so every statement runs on its own cursor, which
+    fetches its result fully before returning (DuckDB 2.0 results stream otherwise). The schema
+    is dropped when the store is garbage-collected.
     """
 
     def __init__(self) -> None:
-        self._con = duckdb.connect(":memory:", config=OFFLINE_CONFIG)
-        self._lock = threading.Lock()
+        self.schema = f"run_{next(_run_ids)}"
+        with self._cursor(create=True):
+            pass
+        weakref.finalize(self, _drop_schema, self.schema)
+
+    @contextmanager
+    def _cursor(self, create: bool = False):
+        cur = results_database().cursor()
+        try:
+            if create:
+                cur.execute(f"CREATE SCHEMA {self.schema}")
+            cur.execute(f"SET schema = '{self.schema}'")
+            yield cur
+        finally:
+            cur.close()
 
     def put_sim_year(self, table: str, values: dict[str, np.ndarray]) -> None:
-        """Store (sims, years) arrays as a tidy table (sim, year, measure, value); years from 1.
-
-        One measure at a time, so the only extra memory is one measure's worth of rows.
-        """
+        """Store (sims, years) arrays as a tidy table (sim, year, measure, value); years from 1."""
         first = next(iter(values.values()))
         sims, years = first.shape
         measures = list(values)
         enum = ", ".join("'" + m.replace("'", "''") + "'" for m in measures)
-        frame = pd.DataFrame(
-            {
-                "sim": np.repeat(np.arange(sims, dtype=np.int32), years),
-                "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims),
-                "value": np.zeros(sims * years),
-            }
-        )
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute(f'DROP TABLE IF EXISTS "{table}"')
-                cur.execute(f'DROP TYPE IF EXISTS "{table}_measure"')
-                cur.execute(f'CREATE TYPE "{table}_measure" AS ENUM ({enum})')
-                cur.execute(f'CREATE TABLE "{table}" (sim INTEGER, year SMALLINT, measure "{table}_measure", value DOUBLE)')
-                for measure in measures:
-                    frame["value"] = np.asarray(values[measure], dtype=float).ravel()
-                    cur.register("frame", frame)
-                    cur.execute(f'INSERT INTO "{table}" SELECT sim, year, ?, value FROM frame', [measure])
-                    cur.unregister("frame")
-            finally:
-                cur.close()
+        per_insert = max(1, ROWS_PER_INSERT // (sims * years))
+        sim_col = np.repeat(np.arange(sims, dtype=np.int32), years)
+        year_col = np.tile(np.arange(1, years + 1, dtype=np.int16), sims)
+        with self._cursor() as cur:
+            cur.execute(f'CREATE TYPE "{table}_measure" AS ENUM ({enum})')
+            cur.execute(f'CREATE TABLE "{table}" (sim INTEGER, year SMALLINT, measure "{table}_measure", value DOUBLE)')
+            for start in range(0, len(measures), per_insert):
+                chunk = measures[start : start + per_insert]
+                codes = np.repeat(np.arange(start, start + len(chunk), dtype=np.int16), sims * years)
+                batch = pa.table(
+                    {
+                        "sim": np.tile(sim_col, len(chunk)),
+                        "year": np.tile(year_col, len(chunk)),
+                        "measure": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(measures)),
+                        "value": np.concatenate([np.asarray(values[m], dtype=float).ravel() for m in chunk]),
+                    }
+                )
+                cur.register("batch", batch)
+                cur.execute(f'INSERT INTO "{table}" SELECT sim, year, measure::VARCHAR::"{table}_measure", value FROM batch')
+                cur.unregister("batch")
 
     def put_frame(self, table: str, frame: pd.DataFrame) -> None:
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.register("frame", frame)
-                cur.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM frame')
-                cur.unregister("frame")
-            finally:
-                cur.close()
+        with self._cursor() as cur:
+            cur.register("frame", frame)
+            cur.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM frame')
+            cur.unregister("frame")
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run one read query and return its whole result."""
-        with self._lock:
-            cur = self._con.cursor()
-        try:
+        with self._cursor() as cur:
             return cur.execute(sql, params or []).df()
-        finally:
-            cur.close()
 
     def tables(self) -> list[str]:
-        return list(self.query("SELECT table_name FROM information_schema.tables ORDER BY 1")["table_name"])
+        return list(
+            self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [self.schema])[
+                "table_name"
+            ]
+        )
+
+
+def _drop_schema(schema: str) -> None:
+    try:
+        cur = results_database().cursor()
+        try:
+            cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        finally:
+            cur.close()
+    except duckdb.Error:
+        pass  # the process is shutting down
 
 
 def to_json_value(value: object) -> str:
