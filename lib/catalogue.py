@@ -91,7 +91,12 @@ class Template:
 
 
 def template(template_id: str) -> Template:
-    all_ = tables()
+    return _template_for(str(store.database_path()), store.data_stamp(), template_id)
+
+
+@lru_cache(maxsize=32)
+def _template_for(path: str, stamp: str, template_id: str) -> Template:
+    all_ = _tables_for(path, stamp)
     rows = all_["templates"][all_["templates"]["id"] == template_id]
     if rows.empty:
         raise UnknownTemplateError(f"template: unknown id {template_id!r}; allowed: {', '.join(template_ids())}")

@@ -6,11 +6,12 @@ Pages read state, call these, and draw. Money is £m; contract years count from 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 
-from lib import catalogue, engine
+from lib import catalogue, engine, store
 from lib.scenario import Scenario
 
 APPROACH_NOTES = {
@@ -59,12 +60,18 @@ def deal_summary(scenario: Scenario) -> str:
     )
 
 
+@lru_cache(maxsize=32)
+def template_scenario(template_id: str, stamp: str) -> Scenario:
+    """A template's preset scenario (immutable, so one copy serves every caller)."""
+    return Scenario.from_template(template_id)
+
+
 def template_value(scenario: Scenario, path: str) -> tuple[Any, str]:
     """The template's value of a field and where it comes from."""
     tpl = catalogue.template(scenario.template)
+    base = template_scenario(scenario.template, store.data_stamp())
     if path in tpl.preset_sources:
-        return tpl.presets[path], tpl.preset_sources[path]
-    base = Scenario.from_template(scenario.template)
+        return base.get(path), tpl.preset_sources[path]
     head, _, line = path.partition(".")
     if head == "baseline":
         row = tpl.lines.set_index("line_id").loc[line]

@@ -1,0 +1,325 @@
+"""Plotly figures for the dashboard: one function a chart, fed by the DataFrames in lib.views.
+
+Colours: the Okabe-Ito palette, safe for the common forms of colour blindness, used the same
+way everywhere (provider side blue, commissioner side orange, reinvested green, cost red).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from lib.views import ProjectionViews, outcome_label
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+COLOURS = {
+    "budget": "#0072B2",
+    "cost": "#D55E00",
+    "provider": "#0072B2",
+    "commissioner": "#E69F00",
+    "reinvested": "#009E73",
+    "no_change": "#6B6B6B",
+    "limit": "#CC79A7",
+}
+ROLE_COLOURS = {"full_risk": "#0072B2", "gain_share": "#56B4E9", "consultative": "#6B6B6B", "subcontractor": "#E69F00"}
+FONT = "Source Sans Pro, Arial, sans-serif"
+MONEY_HOVER = "£%{y:,.1f}m"
+
+
+def _layout(fig: go.Figure, title: str, y_title: str, x_title: str = "Contract year", height: int = 380) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 17}},
+        template="plotly_white",
+        font={"family": FONT, "size": 14},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": -0.32, "x": 0},
+        hovermode="x unified",
+        colorway=OKABE_ITO,
+    )
+    fig.update_xaxes(title_text=x_title, dtick=1 if x_title == "Contract year" else None)
+    fig.update_yaxes(title_text=y_title, zeroline=True, zerolinecolor="#B0B0B0")
+    return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
+
+
+def _fan(fig: go.Figure, frame: pd.DataFrame, name: str, colour: str, hover: str = MONEY_HOVER, **kw) -> None:
+    """P10-P90 band and P50 line for one measure (frame: year, p10, p50, p90)."""
+    x = frame["year"].tolist()
+    fig.add_trace(
+        go.Scatter(
+            x=x + x[::-1],
+            y=frame["p90"].tolist() + frame["p10"].tolist()[::-1],
+            fill="toself",
+            fillcolor=_rgba(colour, 0.18),
+            line={"width": 0},
+            name=f"{name} P10–P90",
+            hoverinfo="skip",
+            **kw,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=frame["p50"],
+            mode="lines+markers",
+            line={"color": colour, "width": 3},
+            name=f"{name} (P50)",
+            hovertemplate=f"{name} P50 {hover}<extra></extra>",
+            **kw,
+        )
+    )
+
+
+def budget_vs_cost(views: ProjectionViews) -> go.Figure:
+    fig = go.Figure()
+    _fan(fig, views.measure("budget"), "Budget", COLOURS["budget"])
+    _fan(fig, views.measure("cost"), "Projected cost", COLOURS["cost"])
+    no_change = views.measure("counterfactual_cost")
+    fig.add_trace(
+        go.Scatter(
+            x=no_change["year"],
+            y=no_change["p50"],
+            mode="lines",
+            line={"color": COLOURS["no_change"], "dash": "dot", "width": 2},
+            name="Cost with no change (P50)",
+            hovertemplate=f"No change {MONEY_HOVER}<extra></extra>",
+        )
+    )
+    return _layout(fig, "Budget against projected cost, by contract year", "£m a year")
+
+
+def variance_split(views: ProjectionViews) -> go.Figure:
+    fig = go.Figure()
+    for measure, label in (("provider", "Provider side"), ("commissioner", "Commissioner side"), ("reinvested", "Reinvested")):
+        frame = views.measure(measure)
+        fig.add_trace(
+            go.Bar(
+                x=frame["year"],
+                y=frame["mean"],
+                name=label,
+                marker_color=COLOURS[measure],
+                hovertemplate=f"{label} {MONEY_HOVER}<extra></extra>",
+            )
+        )
+    variance = views.measure("variance")
+    fig.add_trace(
+        go.Scatter(
+            x=variance["year"],
+            y=variance["mean"],
+            mode="markers",
+            marker={"symbol": "diamond", "size": 11, "color": "#000000"},
+            name="Variance (budget − cost)",
+            hovertemplate=f"Variance {MONEY_HOVER}<extra></extra>",
+        )
+    )
+    fig.update_layout(barmode="relative")
+    return _layout(fig, "Who keeps each year's surplus or deficit (mean of simulations)", "£m a year")
+
+
+def cumulative_provider(views: ProjectionViews) -> go.Figure:
+    s = views.scenario
+    fig = go.Figure()
+    _fan(fig, views.measure("provider_cumulative"), "Provider side, cumulative", COLOURS["provider"])
+    years = views.measure("provider_cumulative")["year"]
+    capacity = s.lead.reserves_gbp_m + s.lead.guarantee_gbp_m
+    fig.add_trace(
+        go.Scatter(
+            x=years,
+            y=[-capacity] * len(years),
+            mode="lines",
+            line={"color": COLOURS["cost"], "dash": "dash", "width": 2},
+            name="Failure line: −(reserves + guarantees)",
+            hovertemplate=f"Failure line {MONEY_HOVER}<extra></extra>",
+        )
+    )
+    if s.risk.collar is not None:
+        budget = views.measure("pooled_budget")
+        collar_path = -s.risk.collar * budget["p50"].cumsum()
+        fig.add_trace(
+            go.Scatter(
+                x=budget["year"],
+                y=collar_path,
+                mode="lines",
+                line={"color": COLOURS["limit"], "dash": "dot", "width": 2},
+                name="Collar, summed over the years",
+                hovertemplate=f"Collar {MONEY_HOVER}<extra></extra>",
+            )
+        )
+    return _layout(fig, "Provider side's cumulative position against what it can absorb", "£m, cumulative")
+
+
+def partner_split(views: ProjectionViews) -> go.Figure:
+    p = views.partners
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=p["name"],
+            y=p["p50"],
+            marker_color=[ROLE_COLOURS.get(r, "#6B6B6B") for r in p["role"]],
+            error_y={"type": "data", "symmetric": False, "array": p["p90"] - p["p50"], "arrayminus": p["p50"] - p["p10"]},
+            customdata=np.stack([p["role"].str.replace("_", " "), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1),
+            hovertemplate="%{x}<br>role: %{customdata[0]}<br>P50 £%{y:,.1f}m (P10 £%{customdata[1]:,.1f}m, "
+            "P90 £%{customdata[2]:,.1f}m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>",
+            name="End-of-contract position",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=p["name"],
+            y=-p["capacity_gbp_m"],
+            mode="markers",
+            marker={"symbol": "line-ew-open", "size": 30, "color": COLOURS["cost"], "line": {"width": 3}},
+            name="What each partner can bear (−)",
+            hovertemplate="can bear £%{y:,.1f}m<extra></extra>",
+        )
+    )
+    fig = _layout(fig, "Each partner's share at contract end (P50, bars P10–P90)", "£m, cumulative", x_title="Partner")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def money_flow(flows: pd.DataFrame, title: str) -> go.Figure:
+    labels = list(dict.fromkeys([*flows["source"], *flows["target"]]))
+    index = {label: i for i, label in enumerate(labels)}
+    node_colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(labels))]
+    fig = go.Figure(
+        go.Sankey(
+            valueformat=",.1f",
+            valuesuffix="m",
+            node={"label": labels, "pad": 18, "thickness": 18, "color": node_colours},
+            link={
+                "source": [index[s] for s in flows["source"]],
+                "target": [index[t] for t in flows["target"]],
+                "value": flows["value_gbp_m"],
+                "color": [_rgba(node_colours[index[s]], 0.35) for s in flows["source"]],
+                "hovertemplate": "%{source.label} → %{target.label}: £%{value:,.1f}m<extra></extra>",
+            },
+        )
+    )
+    fig.update_layout(title={"text": title, "font": {"size": 17}}, font={"family": FONT, "size": 13}, height=420)
+    fig.update_layout(margin={"l": 20, "r": 20, "t": 60, "b": 20})
+    return fig
+
+
+def outcomes_grid(table: pd.DataFrame) -> go.Figure:
+    measures = list(dict.fromkeys(table["measure"]))
+    cols = 3
+    rows = int(np.ceil(len(measures) / cols))
+    titles = [f"{outcome_label(m)[0]}<br><sup>{outcome_label(m)[1]}</sup>" for m in measures]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.16, horizontal_spacing=0.07)
+    for i, measure in enumerate(measures):
+        frame = table[table["measure"] == measure]
+        r, c = i // cols + 1, i % cols + 1
+        first = i == 0
+        x = frame["year"].tolist()
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=frame["p90"].tolist() + frame["p10"].tolist()[::-1],
+                fill="toself",
+                fillcolor=_rgba(COLOURS["reinvested"], 0.2),
+                line={"width": 0},
+                name="P10–P90",
+                showlegend=first,
+                legendgroup="band",
+                hoverinfo="skip",
+            ),
+            row=r,
+            col=c,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=frame["p50"],
+                mode="lines",
+                line={"color": COLOURS["reinvested"], "width": 3},
+                name="With the design (P50)",
+                showlegend=first,
+                legendgroup="p50",
+                hovertemplate="%{y:,.1f}<extra>with the design</extra>",
+            ),
+            row=r,
+            col=c,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=frame["no_change"],
+                mode="lines",
+                line={"color": COLOURS["no_change"], "dash": "dot", "width": 2},
+                name="No change",
+                showlegend=first,
+                legendgroup="none",
+                hovertemplate="%{y:,.1f}<extra>no change</extra>",
+            ),
+            row=r,
+            col=c,
+        )
+    fig.update_layout(
+        title={"text": "Outcomes by contract year, against the no-change path", "font": {"size": 17}},
+        template="plotly_white",
+        font={"family": FONT, "size": 13},
+        height=330 * rows,
+        margin={"l": 50, "r": 20, "t": 90, "b": 40},
+        legend={"orientation": "h", "y": -0.08},
+        hovermode="x unified",
+    )
+    fig.update_annotations(font_size=14)
+    fig.update_xaxes(dtick=1 if table["year"].max() <= 10 else 2)
+    return fig
+
+
+def waterfall(steps: pd.DataFrame, years: int) -> go.Figure:
+    measure = steps["kind"].tolist()
+    fig = go.Figure(
+        go.Waterfall(
+            x=steps["step"],
+            y=steps["value_gbp_m"],
+            measure=measure,
+            increasing={"marker": {"color": COLOURS["cost"]}},
+            decreasing={"marker": {"color": COLOURS["reinvested"]}},
+            totals={"marker": {"color": COLOURS["budget"]}},
+            connector={"line": {"color": "#B0B0B0"}},
+            hovertemplate="%{x}: £%{y:,.1f}m<extra></extra>",
+            texttemplate="£%{y:,.0f}m",
+            textposition="outside",
+        )
+    )
+    fig = _layout(
+        fig, f"From baseline cost to projected cost over {years} years (central case)", "£m over the contract", x_title=""
+    )
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> go.Figure:
+    values = np.sort(ends["provider_gbp_m"].to_numpy())
+    share = np.arange(1, len(values) + 1) / len(values)
+    fig = go.Figure(
+        go.Scatter(
+            x=values,
+            y=share * 100,
+            mode="lines",
+            line={"color": COLOURS["provider"], "width": 3},
+            name="Provider side at contract end",
+            hovertemplate="£%{x:,.1f}m or less in %{y:.0f}% of simulations<extra></extra>",
+        )
+    )
+    for value, label in ((p10, "P10"), (p90, "P90")):
+        fig.add_vline(x=value, line={"color": COLOURS["limit"], "dash": "dash"}, annotation_text=f"{label} £{value:,.1f}m")
+    fig.add_vline(x=0, line={"color": "#B0B0B0"})
+    fig = _layout(
+        fig,
+        "How likely each end position is for the provider side (S-curve)",
+        "% of simulations at or below",
+        x_title="£m, cumulative at contract end",
+    )
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig

@@ -1,0 +1,270 @@
+"""What every page shares: the scenario in session state, the cached projection, the sidebar,
+and widgets bound to scenario field paths. Not a page itself (app.py lists the pages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lib import catalogue, store, views
+from lib.scenario import Scenario, ScenarioError
+
+SCENARIO = "scenario_json"
+ERROR = "input_error"
+DEFAULT_TEMPLATE = "salford"
+
+
+# ---- the scenario ---------------------------------------------------------------------------
+
+
+def current_scenario() -> Scenario:
+    if SCENARIO not in st.session_state:
+        st.session_state[SCENARIO] = Scenario.from_template(DEFAULT_TEMPLATE).to_json()
+    return Scenario.from_json(st.session_state[SCENARIO])
+
+
+def set_scenario(scenario: Scenario) -> None:
+    st.session_state[SCENARIO] = scenario.to_json()
+
+
+def start_from(template_id: str) -> None:
+    set_scenario(Scenario.from_template(template_id))
+    st.session_state.pop(ERROR, None)
+
+
+def change(path: str, value: Any) -> bool:
+    """Apply one change; a refused value leaves the scenario as it was and says why."""
+    try:
+        set_scenario(current_scenario().with_value(path, value))
+    except ScenarioError as exc:
+        st.session_state[ERROR] = str(exc)
+        return False
+    st.session_state.pop(ERROR, None)
+    return True
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_views(scenario_json: str) -> views.ProjectionViews:
+    """The projection, computed once per distinct scenario (keyed by its canonical JSON)."""
+    return views.projection_views(Scenario.from_json(scenario_json))
+
+
+def projection(scenario: Scenario) -> views.ProjectionViews:
+    return cached_views(scenario.to_json())
+
+
+def catalogue_stamp() -> str:
+    return store.data_stamp()
+
+
+# ---- layout pieces --------------------------------------------------------------------------
+
+
+def sidebar() -> None:
+    scenario = current_scenario()
+    info = catalogue.template(scenario.template).info
+    with st.sidebar:
+        st.markdown(f"**Template:** {info['name']}  \n*{info['model']}*")
+        st.caption(
+            views.deal_summary(scenario),
+            help="Pooled budget in year 0, NHS England's contracting approach, contract length and who carries the risk.",
+        )
+
+
+def show_error() -> None:
+    if st.session_state.get(ERROR):
+        st.error(st.session_state[ERROR], icon=":material/error:")
+
+
+def chart(figure, table: pd.DataFrame, caption: str, key: str) -> None:
+    """A chart with its assumptions and a table alternative."""
+    st.plotly_chart(figure, width="stretch", key=f"chart-{key}", config={"displaylogo": False})
+    st.caption(caption)
+    with st.expander("Show as table"):
+        st.dataframe(table, hide_index=True, width="stretch", key=f"table-{key}")
+
+
+# ---- widgets bound to scenario paths ----------------------------------------------------------
+# Each widget's state is set from the scenario before it is drawn, and its on_change callback
+# writes back through Scenario.with_value, so the scenario is the one source of truth.
+
+
+def _bind(key: str, shown: Any) -> None:
+    if st.session_state.get(key) != shown:
+        st.session_state[key] = shown
+
+
+def _on_change(key: str, path: str, to_model: Callable[[Any], Any]) -> None:
+    change(path, to_model(st.session_state[key]))
+
+
+def _percent(value: float | None) -> float:
+    return round((value or 0.0) * 100, 4)
+
+
+def _fraction(value: float) -> float:
+    return round(float(value) / 100, 6)
+
+
+def percent_slider(label: str, path: str, low: float, high: float, step: float, *, prefix: str, help: str | None = None) -> None:
+    scenario = current_scenario()
+    key = f"{prefix}:{path}"
+    _bind(key, _percent(scenario.get(path)))
+    st.slider(
+        f"{label} (%)",
+        min_value=float(low),
+        max_value=float(high),
+        step=float(step),
+        format="%.1f%%" if step < 1 else "%.0f%%",
+        key=key,
+        help=_help(scenario, path, help, lambda v: views.pct(v, 1)),
+        on_change=_on_change,
+        args=(key, path, _fraction),
+    )
+
+
+def optional_percent(
+    label: str, path: str, high: float, step: float, *, prefix: str, default: float, help: str | None = None
+) -> None:
+    """A limit that may be switched off (null): a checkbox and a slider."""
+    scenario = current_scenario()
+    value = scenario.get(path)
+    on_key = f"{prefix}:{path}:on"
+    _bind(on_key, value is not None)
+    st.checkbox(
+        f"Set a {label.lower()}",
+        key=on_key,
+        on_change=lambda: change(path, default if st.session_state[on_key] else None),
+        help=_help(scenario, path, help, lambda v: views.pct(v, 1)),
+    )
+    if value is not None:
+        percent_slider(label, path, 0.0, high, step, prefix=prefix)
+
+
+def number(
+    label: str, path: str, low: float, high: float, step: float, *, prefix: str, fmt: str = "%.1f", help: str | None = None
+) -> None:
+    scenario = current_scenario()
+    key = f"{prefix}:{path}"
+    value = scenario.get(path)
+    integer = isinstance(value, int) and float(step).is_integer()
+    _bind(key, int(value) if integer else float(value))
+    st.number_input(
+        label,
+        min_value=int(low) if integer else float(low),
+        max_value=int(high) if integer else float(high),
+        step=int(step) if integer else float(step),
+        format="%d" if integer else fmt,
+        key=key,
+        help=_help(scenario, path, help, str),
+        on_change=_on_change,
+        args=(key, path, (lambda v: int(v)) if integer else (lambda v: float(v))),
+    )
+
+
+def int_slider(label: str, path: str, low: int, high: int, *, prefix: str, help: str | None = None) -> None:
+    scenario = current_scenario()
+    key = f"{prefix}:{path}"
+    _bind(key, int(scenario.get(path)))
+    st.slider(
+        label,
+        min_value=low,
+        max_value=high,
+        step=1,
+        key=key,
+        help=_help(scenario, path, help, str),
+        on_change=_on_change,
+        args=(key, path, int),
+    )
+
+
+def choice(
+    label: str,
+    path: str,
+    options: Sequence[Any],
+    names: dict[Any, str],
+    *,
+    prefix: str,
+    help: str | None = None,
+    widget: Callable = st.selectbox,
+    to_model: Callable[[Any], Any] = str,
+) -> None:
+    scenario = current_scenario()
+    key = f"{prefix}:{path}"
+    _bind(key, scenario.get(path))
+    widget(
+        label,
+        options=list(options),
+        format_func=lambda o: names.get(o, f"{o:,}" if isinstance(o, int) else str(o)),
+        key=key,
+        help=_help(scenario, path, help, lambda v: names.get(v, str(v))),
+        on_change=_on_change,
+        args=(key, path, to_model),
+    )
+
+
+def toggle(label: str, path: str, *, prefix: str, help: str | None = None) -> None:
+    scenario = current_scenario()
+    key = f"{prefix}:{path}"
+    _bind(key, bool(scenario.get(path)))
+    st.checkbox(label, key=key, help=_help(scenario, path, help, str), on_change=_on_change, args=(key, path, bool))
+
+
+def _help(scenario: Scenario, path: str, help: str | None, fmt: Callable[[Any], str]) -> str:
+    note = views.source_note(scenario, path, fmt)
+    return f"{help}\n\n{note}" if help else note
+
+
+def interval_percent(
+    label: str, low_path: str, high_path: str, low: float, high: float, step: float, *, prefix: str, help: str | None = None
+) -> None:
+    """An 80% interval (low, high) as a two-handled percent slider."""
+    scenario = current_scenario()
+    key = f"{prefix}:{low_path}:{high_path}"
+    _bind(key, (_percent(scenario.get(low_path)), _percent(scenario.get(high_path))))
+
+    def write_back() -> None:
+        lo, hi = st.session_state[key]
+        try:
+            set_scenario(current_scenario().with_values({low_path: _fraction(lo), high_path: _fraction(hi)}))
+            st.session_state.pop(ERROR, None)
+        except ScenarioError as exc:
+            st.session_state[ERROR] = str(exc)
+
+    st.slider(
+        f"{label} (%)",
+        min_value=float(low),
+        max_value=float(high),
+        step=float(step),
+        format="%.1f%%",
+        key=key,
+        help=_help(scenario, low_path, help, lambda v: views.pct(v, 1)),
+        on_change=write_back,
+    )
+
+
+def optional_number(
+    label: str, path: str, low: float, high: float, step: float, *, prefix: str, default: float, help: str | None = None
+) -> None:
+    """A threshold that may be switched off (null): a checkbox and a number."""
+    scenario = current_scenario()
+    on_key = f"{prefix}:{path}:on"
+    _bind(on_key, scenario.get(path) is not None)
+    st.checkbox(
+        f"Set a {label.lower()}",
+        key=on_key,
+        help=_help(scenario, path, help, str),
+        on_change=lambda: change(path, default if st.session_state[on_key] else None),
+    )
+    if scenario.get(path) is not None:
+        number(label, path, low, high, step, prefix=prefix)
+
+
+def text(label: str, path: str, *, prefix: str, help: str | None = None) -> None:
+    scenario = current_scenario()
+    key = f"{prefix}:{path}"
+    _bind(key, scenario.get(path))
+    st.text_input(label, key=key, help=help, on_change=_on_change, args=(key, path, str))

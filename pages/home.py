@@ -1,0 +1,46 @@
+"""Home: what the tool is for, and where to start."""
+
+import streamlit as st
+
+from lib import catalogue
+from pages import common
+
+st.title("Care Models Lab")
+st.markdown(
+    "Design a whole-population contract for integrated health and care, starting from one of the "
+    "2015–17 vanguards. Choose which budgets to pool, who holds them and how surpluses and deficits "
+    "are shared. The projections then show money and outcomes year by year, with the range that "
+    "uncertainty puts around them."
+)
+
+templates = catalogue.templates()
+vanguards = templates[templates["id"] != "blank"]
+for start in range(0, len(vanguards), 4):
+    for column, row in zip(st.columns(4), vanguards.iloc[start : start + 4].itertuples(), strict=False):
+        with column.container(border=True, height="stretch"):
+            st.subheader(row.name, anchor=False)
+            scenario = common.views.template_scenario(row.id, common.catalogue_stamp())
+            st.markdown(
+                f"**{row.model}** · {scenario.population:,} people · {scenario.contract.years}-year contract  \n"
+                f"{common.views.gbp_m(scenario.pooled_budget_gbp_m(), 0)} pooled ({scenario.approach()})"
+            )
+            st.markdown(f"> {row.headline}")
+            st.caption(f"Source: {row.headline_source}")
+            if st.button(f"Start from {row.site}", key=f"start-{row.id}", type="primary", width="stretch"):
+                common.start_from(row.id)
+                st.switch_page("pages/design.py")
+
+with st.container(border=True):
+    st.subheader("A blank place", anchor=False)
+    st.markdown(
+        "Type your own population and budgets, starting from national per-head averages "
+        "(2016/17, stated assumptions you can change)."
+    )
+    if st.button("Start from a blank place", key="start-blank"):
+        common.start_from("blank")
+        st.switch_page("pages/design.py")
+
+st.caption(
+    "Facts come from The King's Fund, *New care models: emerging innovations in governance and "
+    "organisational form* (2016), and are cited where they are used; everything else is a stated assumption."
+)

@@ -1,0 +1,138 @@
+"""Projections: money and outcomes over the contract, redrawn on every change."""
+
+import streamlit as st
+
+from lib import catalogue, charts, views
+from pages import common
+from pages.common import current_scenario, optional_percent, percent_slider
+
+P = "proj"
+TAB_KEY = "projections-tab"
+TABS = ["Money", "Provider risk", "Partners and money flow", "Outcomes", "Cost bridge"]
+
+scenario = current_scenario()
+info = catalogue.template(scenario.template).info
+st.title(f"Projections: {info['name']}")
+common.show_error()
+
+with st.expander("Adjust the deal here (the Design page has every choice)", expanded=True):
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        percent_slider("Gain share", "risk.gain_share", 0, 100, 5, prefix=P)
+    with c2:
+        percent_slider("Loss share", "risk.loss_share", 0, 100, 5, prefix=P)
+    with c3:
+        percent_slider("Funding growth a year", "contract.funding_growth", -5, 15, 0.5, prefix=P)
+    with c4:
+        optional_percent("Collar on provider loss", "risk.collar", 20, 0.5, prefix=P, default=0.02)
+
+scenario = current_scenario()
+run = common.projection(scenario)
+for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
+    column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
+    column.caption(tile["detail"])
+st.caption(
+    f"{scenario.sims:,} simulations (seed {scenario.seed}); bands show P10–P90 and lines the median (P50). "
+    f"Money in £m; contract years count from 1, starting {scenario.contract.start_year}. {views.deal_summary(scenario)}."
+)
+
+
+def money_table(*measures: str):
+    frames = []
+    for m in measures:
+        frame = run.measure(m).round(2)
+        frame.insert(0, "measure", m)
+        frames.append(frame)
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
+r, c = scenario.risk, scenario.contract
+tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+
+with tabs[0]:
+    if tabs[0].open:
+        common.chart(
+            charts.budget_vs_cost(run),
+            money_table("budget", "cost", "counterfactual_cost"),
+            f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
+            f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
+            "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
+            "budget-cost",
+        )
+        common.chart(
+            charts.variance_split(run),
+            money_table("variance", "provider", "commissioner", "reinvested"),
+            f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
+            + (f"; commissioner covers the first {r.cover_years} year(s)" if r.cover_years else "")
+            + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.cover_years else "")
+            + ". The three parts add up to the variance in every simulation.",
+            "variance-split",
+        )
+
+with tabs[1]:
+    if tabs[1].open:
+        common.chart(
+            charts.cumulative_provider(run),
+            money_table("provider_cumulative", "pooled_budget"),
+            f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
+            f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
+            "cumulative",
+        )
+        h = run.headline["provider"]
+        common.chart(
+            charts.s_curve(run.end_positions, h["p10"], h["p90"]),
+            run.end_positions.round(2),
+            "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
+            "s-curve",
+        )
+
+with tabs[2]:
+    if tabs[2].open:
+        partners = run.partners.copy()
+        over = partners[partners["p_over_capacity"] > 0.1]
+        for row in over.itertuples():
+            st.warning(
+                f"**{row.name}** loses more than it can bear (£{row.capacity_gbp_m:,.1f}m) in "
+                f"{row.p_over_capacity:.0%} of simulations: no provider should be allowed to topple (Northumberland).",
+                icon=":material/warning:",
+            )
+        common.chart(
+            charts.partner_split(run),
+            partners.round(3),
+            "Gains go to full-risk and gain-share partners by weight; losses to full-risk partners only. "
+            "Consultative partners and sub-contractors carry no risk.",
+            "partners",
+        )
+        common.chart(
+            charts.money_flow(views.money_flows(run), f"Where the money goes over {c.years} years (central case, £m)"),
+            views.money_flows(run).round(2),
+            "Central case, summed over the contract. Partners' delivery shares follow their weights (an assumption); "
+            "the settlement at the end follows the risk terms.",
+            "money-flow",
+        )
+
+with tabs[3]:
+    if tabs[3].open:
+        table = views.outcome_table(run)
+        common.chart(
+            charts.outcomes_grid(table),
+            table.round(2),
+            "Per 1,000 population, against each measure's no-change path (England 2016/17 rates, assumptions). "
+            "Levers cut activity as they ramp in; population health responds two years later. The outcome index is the "
+            "mean of four domains (population health, quality of life, quality of care, effectiveness); 100 = no change.",
+            "outcomes",
+        )
+
+with tabs[4]:
+    if tabs[4].open:
+        steps = views.waterfall_steps(run)
+        common.chart(
+            charts.waterfall(steps, c.years),
+            steps.round(2),
+            "Central case, summed over the contract, for the services in scope: what demand growth adds, "
+            "what each lever saves (or costs, where care moves into a pooled line from one outside the pool), "
+            "and the investment and procurement costs.",
+            "waterfall",
+        )
