@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lib.views import ProjectionViews, outcome_label
+from lib.views import ProjectionViews, gbp_m, outcome_label
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 COLOURS = {
@@ -59,6 +59,7 @@ def _fan(fig: go.Figure, frame: pd.DataFrame, name: str, colour: str, hover: str
             fill="toself",
             fillcolor=_rgba(colour, 0.18),
             line={"width": 0},
+            mode="lines",
             name=f"{name} P10–P90",
             hoverinfo="skip",
             **kw,
@@ -156,32 +157,43 @@ def cumulative_provider(views: ProjectionViews) -> go.Figure:
 
 
 def partner_split(views: ProjectionViews) -> go.Figure:
-    p = views.partners
+    """Each partner's cumulative position at contract end: P50 bar, P10-P90 whiskers, and the
+    loss each full-risk partner can bear."""
+    p = views.partners.iloc[::-1]  # first partner on top
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
-            x=p["name"],
-            y=p["p50"],
+            y=p["name"],
+            x=p["p50"],
+            orientation="h",
             marker_color=[ROLE_COLOURS.get(r, "#6B6B6B") for r in p["role"]],
-            error_y={"type": "data", "symmetric": False, "array": p["p90"] - p["p50"], "arrayminus": p["p50"] - p["p10"]},
+            error_x={"type": "data", "symmetric": False, "array": p["p90"] - p["p50"], "arrayminus": p["p50"] - p["p10"]},
             customdata=np.stack([p["role"].str.replace("_", " "), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1),
-            hovertemplate="%{x}<br>role: %{customdata[0]}<br>P50 £%{y:,.1f}m (P10 £%{customdata[1]:,.1f}m, "
+            hovertemplate="%{y}<br>role: %{customdata[0]}<br>P50 £%{x:,.1f}m (P10 £%{customdata[1]:,.1f}m, "
             "P90 £%{customdata[2]:,.1f}m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>",
-            name="End-of-contract position",
+            name="End-of-contract position (P50, whiskers P10–P90)",
         )
     )
+    bearers = p[p["role"] == "full_risk"]
     fig.add_trace(
         go.Scatter(
-            x=p["name"],
-            y=-p["capacity_gbp_m"],
+            y=bearers["name"],
+            x=-bearers["capacity_gbp_m"],
             mode="markers",
-            marker={"symbol": "line-ew-open", "size": 30, "color": COLOURS["cost"], "line": {"width": 3}},
-            name="What each partner can bear (−)",
-            hovertemplate="can bear £%{y:,.1f}m<extra></extra>",
+            marker={"symbol": "line-ns-open", "size": 26, "color": COLOURS["cost"], "line": {"width": 3}},
+            name="Most it can lose (−)",
+            hovertemplate="can bear £%{x:,.1f}m<extra></extra>",
         )
     )
-    fig = _layout(fig, "Each partner's share at contract end (P50, bars P10–P90)", "£m, cumulative", x_title="Partner")
+    fig = _layout(
+        fig,
+        "Each partner's share at contract end",
+        "",
+        x_title="£m, cumulative at contract end",
+        height=max(260, 90 + 60 * len(p)),
+    )
     fig.update_layout(hovermode="closest")
+    fig.update_xaxes(zeroline=True, zerolinecolor="#808080")
     return fig
 
 
@@ -226,6 +238,7 @@ def outcomes_grid(table: pd.DataFrame) -> go.Figure:
                 fill="toself",
                 fillcolor=_rgba(COLOURS["reinvested"], 0.2),
                 line={"width": 0},
+                mode="lines",
                 name="P10–P90",
                 showlegend=first,
                 legendgroup="band",
@@ -288,7 +301,7 @@ def waterfall(steps: pd.DataFrame, years: int) -> go.Figure:
             totals={"marker": {"color": COLOURS["budget"]}},
             connector={"line": {"color": "#B0B0B0"}},
             hovertemplate="%{x}: £%{y:,.1f}m<extra></extra>",
-            texttemplate="£%{y:,.0f}m",
+            text=[gbp_m(v, 0) for v in steps["value_gbp_m"]],
             textposition="outside",
         )
     )

@@ -150,31 +150,33 @@ def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:
     def position(side: str, who: str) -> dict[str, str]:
         s = h[side]
         return {
-            "label": f"{who} position, end of year {years}",
+            "label": f"{who} at the end",
             "value": gbp_m(s["p50"]),
-            "detail": f"P10 {gbp_m(s['p10'])} to P90 {gbp_m(s['p90'])}",
-            "help": f"Cumulative {who.lower()} gain (+) or loss (−) over the contract, median of the simulations.",
+            "detail": f"after year {years}: P10 {gbp_m(s['p10'])} to P90 {gbp_m(s['p90'])}",
+            "help": f"{who}' cumulative gain (+) or loss (−) over the contract: median (P50) of the simulations."
+            if who == "Commissioners"
+            else f"{who} side's cumulative gain (+) or loss (−) over the contract: median (P50) of the simulations.",
         }
 
     return [
-        position("provider", "Provider side"),
-        position("commissioner", "Commissioner side"),
+        position("provider", "Provider"),
+        position("commissioner", "Commissioners"),
         {
-            "label": "Chance of a deficit year",
+            "label": "Deficit year",
             "value": pct(h["deficit_any_year"]),
-            "detail": "cost above budget in at least one year",
+            "detail": "chance cost is above budget in at least one year",
             "help": "Share of simulations in which cost exceeds the budget in any contract year.",
         },
         {
-            "label": "Chance of breaching the collar",
+            "label": "Collar breached",
             "value": pct(h["collar_breach_any_year"]) if views.scenario.risk.collar is not None else "no collar",
-            "detail": "provider loss stopped by the collar",
+            "detail": "chance the collar stops a provider loss",
             "help": "Share of simulations in which the collar limits the provider side's loss in any year.",
         },
         {
-            "label": "Chance the provider side fails",
+            "label": "Provider fails",
             "value": pct(h["failure"]),
-            "detail": f"loss beyond reserves + guarantees ({capacity})",
+            "detail": f"chance its loss passes reserves + guarantees ({capacity})",
             "help": "Share of simulations in which the provider side's cumulative loss exceeds what it can absorb: "
             "the UnitingCare outcome. Later years are then carried by commissioners.",
         },

@@ -268,3 +268,18 @@ def text(label: str, path: str, *, prefix: str, help: str | None = None) -> None
     key = f"{prefix}:{path}"
     _bind(key, scenario.get(path))
     st.text_input(label, key=key, help=help, on_change=_on_change, args=(key, path, str))
+
+
+def ensure_app_frame() -> None:
+    """Run every page inside app.py's navigation.
+
+    On a freshly started server, a first visit straight to a page's link makes Streamlit fall
+    back to its old pages-folder mode, which runs the page alone (no sidebar, theme or
+    navigation). Switching that mode off and rerunning lets app.py frame the page, as it does
+    for every later visit.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

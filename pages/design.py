@@ -18,6 +18,8 @@ from pages.common import (
     toggle,
 )
 
+common.ensure_app_frame()
+
 P = "design"
 scenario = current_scenario()
 info = catalogue.template(scenario.template).info
@@ -29,7 +31,7 @@ if reset.button("Reset to template", icon=":material/restart_alt:", help="Back t
     st.rerun()
 
 common.show_error()
-summary = st.columns(4)
+summary = st.columns([1, 1.5, 1.2, 0.8])
 summary[0].metric("Pooled budget, year 0", views.gbp_m(scenario.pooled_budget_gbp_m(), 1), border=True)
 summary[1].metric(
     "Contracting approach", scenario.approach().capitalize(), border=True, help=views.APPROACH_NOTES[scenario.approach()]
@@ -149,13 +151,20 @@ with tabs[1]:
             number("Weight", f"partners.{i}.weight", 0, 1000, 0.05, prefix=P, fmt="%.2f")
         with c4:
             key = f"{P}:partners.{i}.capacity"
-            common._bind(key, partner.capacity_gbp_m)
+            full_risk = partner.role == "full_risk"
+            shown = partner.capacity_gbp_m
+            if shown is None and full_risk:
+                share = partner.weight / sum(p.weight for p in scenario.partners if p.role == "full_risk")
+                shown = round((scenario.lead.reserves_gbp_m + scenario.lead.guarantee_gbp_m) * share, 2)
+            common._bind(key, shown if full_risk else 0.0)
             st.number_input(
                 "Can bear (£m)",
                 min_value=0.0,
                 max_value=10_000.0,
                 step=0.5,
                 key=key,
+                disabled=not full_risk,
+                help="Only full-risk partners carry losses." if not full_risk else "Loss this partner can absorb.",
                 on_change=lambda i=i, k=key: change(f"partners.{i}.capacity_gbp_m", st.session_state[k]),
             )
         if c5.button(

@@ -5,6 +5,9 @@ import streamlit as st
 from lib import catalogue
 from pages import common
 
+common.ensure_app_frame()
+
+
 st.title("Evidence")
 templates = catalogue.templates()
 names = dict(zip(templates["id"], templates["name"], strict=True))

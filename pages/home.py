@@ -5,6 +5,9 @@ import streamlit as st
 from lib import catalogue
 from pages import common
 
+common.ensure_app_frame()
+
+
 st.title("Care Models Lab")
 st.markdown(
     "Design a whole-population contract for integrated health and care, starting from one of the "

@@ -1,10 +1,13 @@
 """Projections: money and outcomes over the contract, redrawn on every change."""
 
+import pandas as pd
 import streamlit as st
 
 from lib import catalogue, charts, views
 from pages import common
 from pages.common import current_scenario, optional_percent, percent_slider
+
+common.ensure_app_frame()
 
 P = "proj"
 TAB_KEY = "projections-tab"
@@ -43,8 +46,6 @@ def money_table(*measures: str):
         frame = run.measure(m).round(2)
         frame.insert(0, "measure", m)
         frames.append(frame)
-    import pandas as pd
-
     return pd.concat(frames, ignore_index=True)
 
 
