@@ -44,12 +44,11 @@ def service_lines() -> pd.DataFrame:
 
 
 def line_ids() -> list[str]:
-    return list(tables()["service_lines"]["id"])
+    return [row["id"] for row in records("service_lines")]
 
 
 def poolable_line_ids() -> list[str]:
-    lines = tables()["service_lines"]
-    return list(lines.loc[lines["poolable"], "id"])
+    return [row["id"] for row in records("service_lines") if row["poolable"]]
 
 
 def levers() -> pd.DataFrame:
@@ -57,7 +56,7 @@ def levers() -> pd.DataFrame:
 
 
 def lever_ids() -> list[str]:
-    return list(tables()["levers"]["id"])
+    return [row["id"] for row in records("levers")]
 
 
 def outcome_measures() -> pd.DataFrame:
@@ -77,7 +76,7 @@ def templates() -> pd.DataFrame:
 
 
 def template_ids() -> list[str]:
-    return list(templates()["id"])
+    return [row["id"] for row in sorted(records("templates"), key=lambda r: r["ordering"])]
 
 
 @dataclass(frozen=True)

@@ -39,45 +39,38 @@ class Run:
         self.store.put_sim_year("run_values", {**sim.money, **sim.outcomes})
         partners = self.scenario.partners
         n_partners, sims, years = sim.partners.shape
-        self.store.put_frame(
+        self.store.put_columns(
             "partner_values",
-            pd.DataFrame(
-                {
-                    "sim": np.tile(np.repeat(np.arange(sims, dtype=np.int32), years), n_partners),
-                    "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims * n_partners),
-                    "partner": np.repeat(np.arange(n_partners, dtype=np.int16), sims * years),
-                    "value": sim.partners.ravel(),
-                }
-            ),
+            {
+                "sim": np.tile(np.repeat(np.arange(sims, dtype=np.int32), years), n_partners),
+                "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims * n_partners),
+                "partner": np.repeat(np.arange(n_partners, dtype=np.int16), sims * years),
+                "value": sim.partners.ravel(),
+                "cumulative": np.cumsum(sim.partners, axis=2).ravel(),
+            },
         )
-        self.store.put_frame(
+        self.store.put_columns(
             "partners",
-            pd.DataFrame(
-                {
-                    "partner": np.arange(n_partners, dtype=np.int16),
-                    "name": [p.name for p in partners],
-                    "role": [p.role for p in partners],
-                    "weight": [p.weight for p in partners],
-                    "capacity_gbp_m": sim.partner_capacity_gbp_m,
-                }
-            ),
+            {
+                "partner": np.arange(n_partners, dtype=np.int16),
+                "name": [p.name for p in partners],
+                "role": [p.role for p in partners],
+                "weight": np.array([p.weight for p in partners], dtype=float),
+                "capacity_gbp_m": sim.partner_capacity_gbp_m,
+            },
         )
-        self.store.put_frame("sims", pd.DataFrame({"sim": np.arange(sims), "failed_in": sim.failed_in, **sim.draws}))
+        self.store.put_columns("sims", {"sim": np.arange(sims), "failed_in": sim.failed_in, **sim.draws})
         year_col = np.arange(1, years + 1)
-        self.store.put_frame(
-            "no_change",
-            pd.concat(
-                [pd.DataFrame({"year": year_col, "measure": m, "value": v}) for m, v in sim.no_change.items()],
-                ignore_index=True,
-            ),
-        )
-        self.store.put_frame(
-            "central_parts",
-            pd.concat(
-                [pd.DataFrame({"year": year_col, "part": p, "value": v}) for p, v in sim.central_parts.items()],
-                ignore_index=True,
-            ),
-        )
+        for table, paths in (("no_change", sim.no_change), ("central_parts", sim.central_parts)):
+            label = "measure" if table == "no_change" else "part"
+            self.store.put_columns(
+                table,
+                {
+                    "year": np.tile(year_col, len(paths)),
+                    label: [name for name in paths for _ in year_col],
+                    "value": np.concatenate([np.asarray(v, dtype=float) for v in paths.values()]),
+                },
+            )
 
     # ---- summaries (SQL) -------------------------------------------------------------------
 
@@ -150,17 +143,10 @@ class Run:
 
     def headline(self) -> dict[str, Any]:
         """The tiles: end-of-contract positions (P10/P50/P90, £m) and the probabilities."""
-        ends = self.store.query(
-            """
-            SELECT measure::VARCHAR AS measure, q[1] AS p10, q[2] AS p50, q[3] AS p90, mean
-            FROM (SELECT measure, quantile_cont(value, [0.1, 0.5, 0.9]) AS q, avg(value) AS mean
-                  FROM run_values WHERE year = ? AND measure IN ('provider_cumulative', 'commissioner_cumulative')
-                  GROUP BY measure)
-            """,
-            [self.years],
-        ).set_index("measure")
+        yearly = self.yearly()
+        last = yearly[yearly["year"] == self.years].set_index("measure")
         out: dict[str, Any] = {
-            side: ends.loc[f"{side}_cumulative", ["p10", "p50", "p90", "mean"]].astype(float).to_dict()
+            side: last.loc[f"{side}_cumulative", ["p10", "p50", "p90", "mean"]].astype(float).to_dict()
             for side in ("provider", "commissioner")
         }
         out.update(self.probabilities())
@@ -171,20 +157,17 @@ class Run:
         probability that its cumulative loss exceeds what it can bear."""
         return self.store.query(
             """
-            WITH cumulative AS (
-                SELECT sim, partner, year,
-                       sum(value) OVER (PARTITION BY sim, partner ORDER BY year) AS cum
-                FROM partner_values),
-            per_sim AS (
-                SELECT c.sim, c.partner, max(CASE WHEN c.year = ? THEN c.cum END) AS end_cum,
-                       max(CASE WHEN c.cum < -p.capacity_gbp_m THEN 1 ELSE 0 END) AS over
-                FROM cumulative c JOIN partners p USING (partner) GROUP BY c.sim, c.partner)
+            WITH per_sim AS (
+                SELECT v.sim, v.partner, max(CASE WHEN v.year = ? THEN v.cumulative END) AS end_cum,
+                       max(CASE WHEN v.cumulative < -p.capacity_gbp_m THEN 1 ELSE 0 END) AS over
+                FROM partner_values v JOIN partners p USING (partner) GROUP BY v.sim, v.partner)
             SELECT p.partner::INTEGER AS partner, p.name, p.role, p.weight, p.capacity_gbp_m,
-                   quantile_cont(s.end_cum, 0.1) AS p10, quantile_cont(s.end_cum, 0.5) AS p50,
-                   quantile_cont(s.end_cum, 0.9) AS p90, avg(s.end_cum) AS mean,
-                   avg(s.over) AS p_over_capacity
-            FROM per_sim s JOIN partners p USING (partner)
-            GROUP BY ALL ORDER BY partner
+                   q[1] AS p10, q[2] AS p50, q[3] AS p90, mean, p_over_capacity
+            FROM (SELECT partner, quantile_cont(end_cum, [0.1, 0.5, 0.9]) AS q, avg(end_cum) AS mean,
+                         avg(over) AS p_over_capacity
+                  FROM per_sim GROUP BY partner) s
+            JOIN partners p USING (partner)
+            ORDER BY partner
             """,
             [self.years],
         )

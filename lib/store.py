@@ -9,13 +9,12 @@ Simulation results live in a private in-memory database per run (see `RunStore`)
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import tempfile
 import threading
+import time
 import weakref
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,11 +45,21 @@ def _reference_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml", ".yml", ".json"})
 
 
+STAMP_TTL_SECONDS = 1.0  # how often a running app looks for edited reference text
+_stamp_seen: dict[Path, tuple[float, str]] = {}
+
+
 def data_stamp(data_dir: Path = DATA_DIR) -> str:
-    """A hash of every reference text file and the schema version."""
+    """A hash of every reference text file and the schema version (files re-checked each second)."""
+    now = time.monotonic()
+    seen = _stamp_seen.get(data_dir)
+    if seen and now - seen[0] < STAMP_TTL_SECONDS:
+        return seen[1]
     files = _reference_files(data_dir)
     signature = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-    return _hash_files(signature, tuple(files))
+    stamp = _hash_files(signature, tuple(files))
+    _stamp_seen[data_dir] = (now, stamp)
+    return stamp
 
 
 @lru_cache(maxsize=8)
@@ -117,12 +126,10 @@ def read_reference_tables(path: Path | None = None) -> dict[str, pd.DataFrame]:
 
 _results_db: duckdb.DuckDBPyConnection | None = None
 _results_lock = threading.Lock()
-_run_ids = itertools.count(1)
-ROWS_PER_INSERT = 2_000_000  # bounds the extra memory one insert needs
 
 
 def results_database() -> duckdb.DuckDBPyConnection:
-    """The process's one in-memory results database; every run stores into its own schema."""
+    """The process's one in-memory results database; every run queries it through its own cursor."""
     global _results_db
     with _results_lock:
         if _results_db is None:
@@ -131,85 +138,60 @@ def results_database() -> duckdb.DuckDBPyConnection:
 
 
 class RunStore:
-    """One projection's results as tidy tables in their own schema of the results database.
+    """One projection's results as tidy tables in DuckDB, queried with SQL.
 
-    A DuckDB connection is not thread-safe, so every statement runs on its own cursor, which
-    fetches its result fully before returning (DuckDB 2.0 results stream otherwise). The schema
-    is dropped when the store is garbage-collected.
+    Each run holds its own cursor on the process's results database and registers its tables
+    on it as Arrow data: DuckDB scans them in place, so storing a run copies nothing. A DuckDB
+    connection is not thread-safe, so the run's queries take turns on its cursor, and each
+    fetches its whole result before returning (DuckDB 2.0 results stream otherwise).
     """
 
     def __init__(self) -> None:
-        self.schema = f"run_{next(_run_ids)}"
-        with self._cursor(create=True):
-            pass
-        weakref.finalize(self, _drop_schema, self.schema)
-
-    @contextmanager
-    def _cursor(self, create: bool = False):
-        cur = results_database().cursor()
-        try:
-            if create:
-                cur.execute(f"CREATE SCHEMA {self.schema}")
-            cur.execute(f"SET schema = '{self.schema}'")
-            yield cur
-        finally:
-            cur.close()
+        self._cursor = results_database().cursor()
+        self._lock = threading.Lock()
+        self._tables: dict[str, pa.Table] = {}
+        weakref.finalize(self, self._cursor.close)
 
     def put_sim_year(self, table: str, values: dict[str, np.ndarray]) -> None:
         """Store (sims, years) arrays as a tidy table (sim, year, measure, value); years from 1."""
         first = next(iter(values.values()))
         sims, years = first.shape
         measures = list(values)
-        enum = ", ".join("'" + m.replace("'", "''") + "'" for m in measures)
-        per_insert = max(1, ROWS_PER_INSERT // (sims * years))
-        sim_col = np.repeat(np.arange(sims, dtype=np.int32), years)
-        year_col = np.tile(np.arange(1, years + 1, dtype=np.int16), sims)
-        with self._cursor() as cur:
-            cur.execute(f'CREATE TYPE "{table}_measure" AS ENUM ({enum})')
-            cur.execute(f'CREATE TABLE "{table}" (sim INTEGER, year SMALLINT, measure "{table}_measure", value DOUBLE)')
-            for start in range(0, len(measures), per_insert):
-                chunk = measures[start : start + per_insert]
-                codes = np.repeat(np.arange(start, start + len(chunk), dtype=np.int16), sims * years)
-                batch = pa.table(
-                    {
-                        "sim": np.tile(sim_col, len(chunk)),
-                        "year": np.tile(year_col, len(chunk)),
-                        "measure": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(measures)),
-                        "value": np.concatenate([np.asarray(values[m], dtype=float).ravel() for m in chunk]),
-                    }
-                )
-                cur.register("batch", batch)
-                cur.execute(f'INSERT INTO "{table}" SELECT sim, year, measure::VARCHAR::"{table}_measure", value FROM batch')
-                cur.unregister("batch")
+        n = len(measures)
+        codes = np.repeat(np.arange(n, dtype=np.int16), sims * years)
+        self.put_arrow(
+            table,
+            pa.table(
+                {
+                    "sim": np.tile(np.repeat(np.arange(sims, dtype=np.int32), years), n),
+                    "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims * n),
+                    "measure": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(measures)),
+                    "value": np.concatenate([np.asarray(values[m], dtype=float).ravel() for m in measures]),
+                }
+            ),
+        )
+
+    def put_columns(self, table: str, columns: dict[str, object]) -> None:
+        """Store a small table given as named columns (numpy arrays or lists)."""
+        self.put_arrow(
+            table, pa.table({name: np.asarray(col) if not isinstance(col, list) else col for name, col in columns.items()})
+        )
 
     def put_frame(self, table: str, frame: pd.DataFrame) -> None:
-        with self._cursor() as cur:
-            cur.register("frame", frame)
-            cur.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM frame')
-            cur.unregister("frame")
+        self.put_arrow(table, pa.Table.from_pandas(frame, preserve_index=False))
+
+    def put_arrow(self, table: str, data: pa.Table) -> None:
+        with self._lock:
+            self._tables[table] = data
+            self._cursor.register(table, data)
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run one read query and return its whole result."""
-        with self._cursor() as cur:
-            return cur.execute(sql, params or []).df()
+        with self._lock:
+            return self._cursor.execute(sql, params or []).df()
 
     def tables(self) -> list[str]:
-        return list(
-            self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [self.schema])[
-                "table_name"
-            ]
-        )
-
-
-def _drop_schema(schema: str) -> None:
-    try:
-        cur = results_database().cursor()
-        try:
-            cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        finally:
-            cur.close()
-    except duckdb.Error:
-        pass  # the process is shutting down
+        return sorted(self._tables)
 
 
 def to_json_value(value: object) -> str:

@@ -4,6 +4,7 @@ and widgets bound to scenario field paths. Not a page itself (app.py lists the p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -23,7 +24,13 @@ DEFAULT_TEMPLATE = "salford"
 def current_scenario() -> Scenario:
     if SCENARIO not in st.session_state:
         st.session_state[SCENARIO] = Scenario.from_template(DEFAULT_TEMPLATE).to_json()
-    return Scenario.from_json(st.session_state[SCENARIO])
+    return _parsed(st.session_state[SCENARIO])
+
+
+@lru_cache(maxsize=256)
+def _parsed(scenario_json: str) -> Scenario:
+    """Scenarios are immutable, so one parsed copy per JSON text serves every rerun."""
+    return Scenario.from_json(scenario_json)
 
 
 def set_scenario(scenario: Scenario) -> None:
