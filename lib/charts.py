@@ -29,18 +29,20 @@ MONEY_HOVER = "£%{y:,.1f}m"
 
 
 def _layout(fig: go.Figure, title: str, y_title: str, x_title: str = "Contract year", height: int = 380) -> go.Figure:
+    """Title, units and legend, set in one update (each plotly update re-validates)."""
     fig.update_layout(
-        title={"text": title, "font": {"size": 17}},
-        template="plotly_white",
-        font={"family": FONT, "size": 14},
-        height=height,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": -0.32, "x": 0},
-        hovermode="x unified",
-        colorway=OKABE_ITO,
+        {
+            "title": {"text": title, "font": {"size": 17}},
+            "font": {"family": FONT, "size": 14},
+            "height": height,
+            "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": -0.32, "x": 0},
+            "hovermode": "x unified",
+            "colorway": OKABE_ITO,
+            "xaxis": {"title": {"text": x_title}, "dtick": 1 if x_title == "Contract year" else None},
+            "yaxis": {"title": {"text": y_title}, "zeroline": True, "zerolinecolor": "#B0B0B0"},
+        }
     )
-    fig.update_xaxes(title_text=x_title, dtick=1 if x_title == "Contract year" else None)
-    fig.update_yaxes(title_text=y_title, zeroline=True, zerolinecolor="#B0B0B0")
     return fig
 
 
@@ -277,7 +279,6 @@ def outcomes_grid(table: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(
         title={"text": "Outcomes by contract year, against the no-change path", "font": {"size": 17}},
-        template="plotly_white",
         font={"family": FONT, "size": 13},
         height=330 * rows,
         margin={"l": 50, "r": 20, "t": 90, "b": 40},

@@ -110,29 +110,33 @@ class ProjectionViews:
     yearly: pd.DataFrame  # measure, year, p10, p50, p90, mean
     headline: dict[str, Any]
     partners: pd.DataFrame
-    partner_yearly: pd.DataFrame
     central: pd.DataFrame
     no_change: pd.DataFrame
     parts: pd.DataFrame
     end_positions: pd.DataFrame
+    by_measure: dict[str, pd.DataFrame]
 
     @property
     def scenario(self) -> Scenario:
         return Scenario.from_json(self.scenario_json)
 
     def measure(self, name: str) -> pd.DataFrame:
-        frame = self.yearly[self.yearly["measure"] == name]
-        return frame.drop(columns="measure").reset_index(drop=True)
+        """One measure's yearly summary: year, p10, p50, p90, mean."""
+        return self.by_measure[name]
 
 
 def projection_views(scenario: Scenario) -> ProjectionViews:
     run = engine.project(scenario)
+    yearly = run.yearly()
     return ProjectionViews(
         scenario_json=scenario.to_json(),
-        yearly=run.yearly(),
+        yearly=yearly,
+        by_measure={
+            str(name): group.drop(columns="measure").reset_index(drop=True)
+            for name, group in yearly.groupby("measure", sort=False)
+        },
         headline=run.headline(),
         partners=run.partner_summary(),
-        partner_yearly=run.partner_yearly(),
         central=run.central(),
         no_change=run.no_change(),
         parts=run.central_parts(),
