@@ -87,6 +87,12 @@ def template_value(scenario: Scenario, path: str) -> tuple[Any, str]:
     if head == "demand_growth":
         row = catalogue.service_lines().set_index("id").loc[line]
         return base.get(path), str(row["demand_growth_basis"])
+    if head == "partners":
+        source = tpl.preset_sources.get("partners", "assumption: a single full-risk lead provider")
+        try:
+            return base.get(path), source
+        except (IndexError, KeyError):
+            return None, "added in this scenario"
     return base.get(path), "assumption: model default"
 
 

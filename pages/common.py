@@ -278,15 +278,18 @@ def text(label: str, path: str, *, prefix: str, help: str | None = None) -> None
 
 
 def ensure_app_frame() -> None:
-    """Run every page inside app.py's navigation.
+    """Run every page inside app.py's frame (navigation, sidebar).
 
-    On a freshly started server, a first visit straight to a page's link makes Streamlit fall
-    back to its old pages-folder mode, which runs the page alone (no sidebar, theme or
-    navigation). Switching that mode off and rerunning lets app.py frame the page, as it does
-    for every later visit.
+    While Streamlit has not yet seen app.py call st.navigation, it falls back to its old
+    pages-folder mode and runs a page on its own: on a freshly started server that happens to
+    a first visit straight to a page's link (and AppTest starts every run that way). Switch
+    that mode off; on a fresh session rerun so app.py frames the page, otherwise (a rerun that
+    carries a click) draw the sidebar here rather than lose the click.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if SCENARIO not in st.session_state:
+            st.rerun()
+        sidebar()

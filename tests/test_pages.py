@@ -1,0 +1,235 @@
+"""Every page, driven through Streamlit's AppTest: widgets change the scenario, and the figures
+shown are the ones lib computes for that scenario."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib import views
+from lib.scenario import Scenario
+
+from .conftest import ROOT
+
+APP = str(ROOT / "app.py")
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def scenario_of(at: AppTest) -> Scenario:
+    return Scenario.from_json(at.session_state["scenario_json"])
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label_start: str):
+    return next(m for m in at.metric if m.label.startswith(label_start))
+
+
+# ---- Home -------------------------------------------------------------------------------------
+
+
+def test_home_shows_eight_templates_and_a_blank_place():
+    at = app()
+    buttons = [b.key for b in at.button]
+    for tid in ("salford", "northumberland", "dudley", "south_somerset", "sandwell_wb", "wakefield", "mid_notts", "uniting_care"):
+        assert f"start-{tid}" in buttons
+    assert "start-blank" in buttons
+    text = " ".join(m.value for m in at.markdown)
+    assert "£236m pooled" in text and "318,000 people" in text
+    assert any("KF2016 Table 1" in c.value for c in at.caption)
+
+
+def test_starting_from_a_template_opens_its_design():
+    at = app()
+    at.button(key="start-dudley").click().run()
+    assert not at.exception
+    assert scenario_of(at).template == "dudley"
+    assert at.title[0].value == "Design the deal: Dudley"
+
+
+def test_sidebar_follows_the_scenario_across_pages():
+    at = app()
+    at.button(key="start-uniting_care").click().run()
+    open_page(at, "evidence")
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "UnitingCare" in sidebar
+    assert any("provider side takes 100% of gains and 100% of losses" in c.value for c in at.sidebar.caption)
+
+
+# ---- Design ----------------------------------------------------------------------------------
+
+
+def test_pooling_social_care_out_of_salford():
+    at = open_page(app(), "design")
+    before = scenario_of(at).pooled_budget_gbp_m()
+    at.slider(key="design:pooling.adult_social_care").set_value(0.0).run()
+    after = scenario_of(at)
+    assert after.pooling["adult_social_care"] == 0.0
+    assert after.pooled_budget_gbp_m() < before
+    assert metric(at, "Pooled budget").value == views.gbp_m(after.pooled_budget_gbp_m(), 1)
+
+
+def test_pooling_core_primary_care_makes_it_fully_integrated():
+    at = open_page(app(), "design")
+    assert metric(at, "Contracting approach").value == "Partially integrated"
+    at.slider(key="design:pooling.core_primary").set_value(100.0).run()
+    assert metric(at, "Contracting approach").value == "Fully integrated"
+
+
+def test_risk_terms_change_the_scenario_and_reset_restores_it():
+    at = open_page(app(), "design")
+    at.slider(key="design:risk.loss_share").set_value(0.0).run()
+    at.slider(key="design:risk.gain_share").set_value(80.0).run()
+    at.checkbox(key="design:risk.cap:on").check().run()
+    risk = scenario_of(at).risk
+    assert (risk.loss_share, risk.gain_share, risk.cap) == (0.0, 0.8, 0.03)
+    assert metric(at, "Provider side").value == "80% / 0%"
+    at.slider(key="design:risk.cap").set_value(5.0).run()
+    assert scenario_of(at).risk.cap == 0.05
+    at.button[[b.label for b in at.button].index("Reset to template")].click().run()
+    assert scenario_of(at) == Scenario.from_template("salford")
+
+
+def test_template_values_are_marked_with_their_source():
+    at = open_page(app(), "design")
+    slider = at.slider(key="design:risk.loss_share")
+    assert "Template value (assumption)" in slider.help
+    contract = at.slider(key="design:contract.years")
+    assert "KF2016 Table 1" in contract.help
+    slider.set_value(20.0).run()
+    assert "Changed from the template's 50.0%" in at.slider(key="design:risk.loss_share").help
+
+
+def test_contract_levers_and_uncertainty_controls():
+    at = open_page(app(), "design")
+    at.slider(key="design:contract.years").set_value(10).run()
+    at.slider(key="design:levers.prevention.effect").set_value(12.0).run()
+    at.slider(key="design:levers.prevention.realisation_low:levers.prevention.realisation_high").set_value((40.0, 90.0)).run()
+    at.select_slider(key="design:sims").set_value(200).run()
+    at.selectbox(key="design:contract.route").set_value("competitive_tender").run()
+    s = scenario_of(at)
+    assert s.contract.years == 10 and s.contract.route == "competitive_tender" and s.sims == 200
+    assert s.levers["prevention"].effect == pytest.approx(0.12)
+    assert (s.levers["prevention"].realisation_low, s.levers["prevention"].realisation_high) == (0.4, 0.9)
+
+
+def test_partners_can_be_added_renamed_and_removed():
+    at = open_page(app(), "design")
+    count = len(scenario_of(at).partners)
+    at.button[[b.label for b in at.button].index("Add a partner")].click().run()
+    assert len(scenario_of(at).partners) == count + 1
+    at.text_input(key=f"design:partners.{count}.name").input("Voluntary sector").run()
+    assert scenario_of(at).partners[count].name == "Voluntary sector"
+    at.button(key=f"design:remove-{count}").click().run()
+    assert len(scenario_of(at).partners) == count
+
+
+def test_bad_input_is_refused_with_a_message_and_nothing_is_lost():
+    at = open_page(app(), "design")
+    before = scenario_of(at)
+    at.text_input(key="design:partners.0.name").input("").run()
+    assert not at.exception
+    assert at.error and "partners.0.name" in at.error[0].value and "1 to 80 characters" in at.error[0].value
+    assert scenario_of(at) == before
+    at.text_input(key="design:partners.0.name").input("Salford Royal").run()
+    assert not at.error
+
+
+# ---- Projections -----------------------------------------------------------------------------
+
+
+def test_projection_tiles_show_what_lib_computes():
+    at = open_page(app(), "projections")
+    expected = views.headline_tiles(views.projection_views(scenario_of(at)))
+    shown = {m.label: m.value for m in at.metric}
+    for tile in expected:
+        assert shown[tile["label"]] == tile["value"]
+
+
+def test_loss_share_zero_keeps_the_provider_p10_tile_non_negative():
+    at = open_page(app(), "projections")
+    at.slider(key="proj:risk.loss_share").set_value(0.0).run()
+    s = scenario_of(at)
+    assert s.risk.loss_share == 0.0
+    run = views.projection_views(s)
+    assert run.headline["provider"]["p10"] >= 0
+    assert metric(at, "Provider fails").value == "0%"
+    detail = next(c.value for c in at.caption if c.value.startswith("after year"))
+    assert "P10 −" not in detail
+
+
+def test_gain_share_slider_changes_the_tiles():
+    at = open_page(app(), "projections")
+    before = {m.label: m.value for m in at.metric}
+    at.slider(key="proj:risk.gain_share").set_value(100.0).run()
+    after = {m.label: m.value for m in at.metric}
+    assert after["Provider at the end"] != before["Provider at the end"]
+
+
+def test_collar_shows_its_breach_probability():
+    at = open_page(app(), "projections")
+    assert metric(at, "Collar breached").value == "no collar"
+    at.checkbox(key="proj:risk.collar:on").check().run()
+    s = scenario_of(at)
+    expected = views.projection_views(s).headline["collar_breach_any_year"]
+    assert metric(at, "Collar breached").value == views.pct(expected)
+
+
+@pytest.mark.parametrize(
+    ("tab", "charts", "title"),
+    [
+        ("Money", 2, "Budget against projected cost"),
+        ("Provider risk", 2, "cumulative position"),
+        ("Partners and money flow", 2, "Each partner's share"),
+        ("Outcomes", 1, "Outcomes by contract year"),
+        ("Cost bridge", 1, "From baseline cost to projected cost"),
+    ],
+)
+def test_every_chart_has_a_title_caption_and_table(tab, charts, title):
+    at = app()
+    at.session_state["projections-tab"] = tab
+    open_page(at, "projections")
+    figures = at.get("plotly_chart")
+    assert len(figures) == charts
+    specs = [json.loads(f.proto.spec) for f in figures]
+    assert any(title in spec["layout"]["title"]["text"] for spec in specs)
+    for spec in specs:
+        assert spec["layout"]["title"]["text"]
+    assert len([e for e in at.expander if e.label == "Show as table"]) == charts
+    assert len(at.dataframe) >= charts
+
+
+def test_virtual_template_projects_with_commissioners_holding_the_variance():
+    at = app()
+    at.button(key="start-mid_notts").click().run()
+    open_page(at, "projections")
+    assert not at.exception
+    assert metric(at, "Provider fails").value == "0%"
+
+
+# ---- Evidence --------------------------------------------------------------------------------
+
+
+def test_evidence_lists_facts_with_sources_and_the_glossary():
+    at = open_page(app(), "evidence")
+    at.selectbox(key="evidence-template").set_value("uniting_care").run()
+    facts = at.dataframe[0].value
+    assert "£752m maximum contract price" in set(facts["Value"])
+    assert set(facts["Source"]) >= {"KF2016 UnitingCare box"}
+    labels = [e.label for e in at.expander]
+    assert {"Care models", "Contracting approaches", "Risk terms", "Organisational forms"} <= set(labels)
+    text = " ".join(m.value for m in at.markdown)
+    for term in ("Cap and collar", "Gain share", "Withhold", "Multispecialty community provider"):
+        assert term in text
