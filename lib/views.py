@@ -160,16 +160,14 @@ def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:
     def position(side: str, who: str) -> dict[str, str]:
         s = h[side]
         return {
-            "label": f"{who} at the end",
+            "label": who,
             "value": gbp_m(s["p50"]),
-            "detail": f"after year {years}: P10 {gbp_m(s['p10'])} to P90 {gbp_m(s['p90'])}",
-            "help": f"{who}' cumulative gain (+) or loss (−) over the contract: median (P50) of the simulations."
-            if who == "Commissioners"
-            else f"{who} side's cumulative gain (+) or loss (−) over the contract: median (P50) of the simulations.",
+            "detail": f"cumulative after year {years}: P10 {gbp_m(s['p10'])} to P90 {gbp_m(s['p90'])}",
+            "help": f"{who}: cumulative gain (+) or loss (−) over the whole contract, median (P50) of the simulations.",
         }
 
     return [
-        position("provider", "Provider"),
+        position("provider", "Provider side"),
         position("commissioner", "Commissioners"),
         {
             "label": "Deficit year",

@@ -166,7 +166,7 @@ def test_loss_share_zero_keeps_the_provider_p10_tile_non_negative():
     run = views.projection_views(s)
     assert run.headline["provider"]["p10"] >= 0
     assert metric(at, "Provider fails").value == "0%"
-    detail = next(c.value for c in at.caption if c.value.startswith("after year"))
+    detail = next(c.value for c in at.caption if c.value.startswith("cumulative after year"))
     assert "P10 −" not in detail
 
 
@@ -175,7 +175,7 @@ def test_gain_share_slider_changes_the_tiles():
     before = {m.label: m.value for m in at.metric}
     at.slider(key="proj:risk.gain_share").set_value(100.0).run()
     after = {m.label: m.value for m in at.metric}
-    assert after["Provider at the end"] != before["Provider at the end"]
+    assert after["Provider side"] != before["Provider side"]
 
 
 def test_collar_shows_its_breach_probability():

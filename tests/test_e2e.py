@@ -1,0 +1,196 @@
+"""End to end: `streamlit run app.py` on a free local port, driven in headless Chromium.
+
+Waits follow the app's own state (script finished, no skeletons, charts drawn), never sleeps.
+Screenshots of every page go to test-artifacts/e2e/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PAGES = {"": "Care Models Lab", "design": "Design the deal", "projections": "Projections", "evidence": "Evidence"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = free_port()
+    log = (
+        open(ARTIFACTS.parent / "streamlit-e2e.log", "w") if ARTIFACTS.parent.mkdir(parents=True, exist_ok=True) is None else None
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        ],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
+                    if reply.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start; see test-artifacts/streamlit-e2e.log")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if log:
+            log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run the README's test command (bash scripts/test.sh)")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, errors
+
+
+def wait_ready(page) -> None:
+    """The app has finished running: script idle, no skeletons, every chart drawn, no dialog."""
+    page.wait_for_timeout(200)  # let a debounced widget send its value first
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", state="attached", timeout=90_000)
+    page.wait_for_function(
+        """() => document.querySelectorAll('[data-testid="stSkeleton"]').length === 0 &&
+                 [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                    .every(chart => chart.querySelector('.main-svg'))""",
+        timeout=90_000,
+    )
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']"
+    ).first.inner_text()
+
+
+def tiles(page) -> dict[str, str]:
+    labels = page.locator("[data-testid='stMetricLabel']").all_inner_texts()
+    values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    return {label.strip(): value.strip() for label, value in zip(labels, values, strict=True)}
+
+
+def go(page, base: str, path: str) -> None:
+    page.goto(f"{base}/{path}")
+    wait_ready(page)
+
+
+def nav(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    wait_ready(page)
+
+
+def slider(page, text: str):
+    """The slider whose widget (label) contains `text`."""
+    return page.locator("[data-testid='stSlider']").filter(has_text=text).get_by_role("slider").first
+
+
+def test_every_page_renders_without_exception(page, server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for path, heading in PAGES.items():
+        go(page, server, path)
+        assert heading in page.locator("h1").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"{path or 'home'}.png"), full_page=True)
+    go(page, server, "projections")
+    for tab in ["Provider risk", "Partners and money flow", "Outcomes", "Cost bridge", "Money"]:
+        page.get_by_role("tab", name=tab, exact=True).click()
+        wait_ready(page)
+        assert page.locator("[data-testid='stPlotlyChart']").count() >= 1
+        page.screenshot(path=str(ARTIFACTS / f"projections-{tab.split()[0].lower()}.png"), full_page=True)
+
+
+def test_start_from_dudley_change_loss_share_and_projections_redraw(page, server):
+    go(page, server, "")
+    page.get_by_role("button", name="Start from Dudley").click()
+    wait_ready(page)
+    assert "Design the deal: Dudley" in page.locator("h1").first.inner_text()
+
+    nav(page, "Projections")
+    before = tiles(page)
+    assert before["Provider fails"] != "0%"
+
+    nav(page, "Design the deal")
+    page.get_by_role("tab", name="4 · Risk split", exact=True).click()
+    wait_ready(page)
+    loss = slider(page, "loss share")
+    loss.focus()
+    loss.press("Home")  # to 0%
+    wait_ready(page)
+    assert loss.input_value() == "0"
+
+    nav(page, "Projections")
+    after = tiles(page)
+    assert after != before
+    assert after["Provider fails"] == "0%"
+    detail = page.locator("[data-testid='stCaptionContainer']").filter(has_text="cumulative after year 15").first.inner_text()
+    assert "P10 −" not in detail
+    page.screenshot(path=str(ARTIFACTS / "dudley-loss-share-zero.png"), full_page=True)
+
+
+def test_salford_pool_social_care_out_then_move_gain_share(page, server):
+    go(page, server, "")
+    page.get_by_role("button", name="Start from Salford").click()
+    wait_ready(page)
+    before = page.locator("[data-testid='stMetricValue']").first.inner_text()
+    social = page.locator("[data-testid='stHorizontalBlock']").filter(has_text="Adult social care").get_by_role("slider").last
+    social.focus()
+    social.press("Home")
+    wait_ready(page)
+    assert page.locator("[data-testid='stMetricValue']").first.inner_text() != before  # pooled budget fell
+
+    nav(page, "Projections")
+    first = tiles(page)
+    gain = slider(page, "Gain share")
+    gain.focus()
+    for _ in range(4):
+        gain.press("ArrowRight")
+    wait_ready(page)
+    assert gain.input_value() != "50"
+    second = tiles(page)
+    assert second["Provider side"] != first["Provider side"]
+    page.screenshot(path=str(ARTIFACTS / "salford-gain-share.png"), full_page=True)
