@@ -6,69 +6,26 @@ Screenshots of every page go to test-artifacts/e2e/ for a person to look at.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import ROOT
+from .serve import CHROMIUM_FLAGS, running_app
+from .serve import wait_ready as app_ready
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PAGES = {"": "Care Models Lab", "design": "Design the deal", "projections": "Projections", "evidence": "Evidence"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = free_port()
-    log = (
-        open(ARTIFACTS.parent / "streamlit-e2e.log", "w") if ARTIFACTS.parent.mkdir(parents=True, exist_ok=True) is None else None
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        ],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
-                    if reply.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start; see test-artifacts/streamlit-e2e.log")
-            time.sleep(0.2)
+    with running_app(ROOT / "test-artifacts" / "streamlit-e2e.log") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if log:
-            log.close()
 
 
 @pytest.fixture(scope="module")
@@ -95,18 +52,12 @@ def page(browser):
 
 
 def wait_ready(page) -> None:
-    """The app has finished running: script idle, no skeletons, every chart drawn, no dialog."""
-    page.wait_for_timeout(200)  # let a debounced widget send its value first
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", state="attached", timeout=90_000)
-    page.wait_for_function(
-        """() => document.querySelectorAll('[data-testid="stSkeleton"]').length === 0 &&
-                 [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                    .every(chart => chart.querySelector('.main-svg'))""",
-        timeout=90_000,
-    )
+    """The app has finished running (see tests/serve.py), with no exception and no dialog."""
+    app_ready(page)
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(
         "[data-testid='stException']"
     ).first.inner_text()
+    assert page.locator("[role='dialog']").count() == 0, page.locator("[role='dialog']").first.inner_text()
 
 
 def tiles(page) -> dict[str, str]:
