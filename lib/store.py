@@ -49,11 +49,12 @@ STAMP_TTL_SECONDS = 1.0  # how often a running app looks for edited reference te
 _stamp_seen: dict[Path, tuple[float, str]] = {}
 
 
-def data_stamp(data_dir: Path = DATA_DIR) -> str:
-    """A hash of every reference text file and the schema version (files re-checked each second)."""
+def data_stamp(data_dir: Path = DATA_DIR, max_age_s: float = STAMP_TTL_SECONDS) -> str:
+    """A hash of every reference text file and the schema version; a stamp younger than
+    `max_age_s` is reused rather than looking at the files again."""
     now = time.monotonic()
     seen = _stamp_seen.get(data_dir)
-    if seen and now - seen[0] < STAMP_TTL_SECONDS:
+    if seen and now - seen[0] < max_age_s:
         return seen[1]
     files = _reference_files(data_dir)
     signature = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)

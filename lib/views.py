@@ -5,8 +5,7 @@ Pages read state, call these, and draw. Money is £m; contract years count from 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import pandas as pd
@@ -108,46 +107,57 @@ def source_note(scenario: Scenario, path: str, fmt=str) -> str:
 # ---- projection views -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class ProjectionViews:
-    """What the Projections page draws, read from the run's DuckDB tables (picklable)."""
+    """What the Projections page draws, each part read from the run's DuckDB tables the first
+    time it is asked for (a tab that is not open costs nothing)."""
 
-    scenario_json: str
-    yearly: pd.DataFrame  # measure, year, p10, p50, p90, mean
-    headline: dict[str, Any]
-    partners: pd.DataFrame
-    central: pd.DataFrame
-    no_change: pd.DataFrame
-    parts: pd.DataFrame
-    end_positions: pd.DataFrame
-    by_measure: dict[str, pd.DataFrame]
+    def __init__(self, run: engine.Run) -> None:
+        self.run = run
+        self.scenario: Scenario = run.scenario
+        self.scenario_json = run.scenario.to_json()
 
-    @property
-    def scenario(self) -> Scenario:
-        return Scenario.from_json(self.scenario_json)
+    @cached_property
+    def yearly(self) -> pd.DataFrame:  # measure, year, p10, p50, p90, mean
+        return self.run.yearly()
+
+    @cached_property
+    def by_measure(self) -> dict[str, pd.DataFrame]:
+        return {
+            str(name): group.drop(columns="measure").reset_index(drop=True)
+            for name, group in self.yearly.groupby("measure", sort=False)
+        }
 
     def measure(self, name: str) -> pd.DataFrame:
         """One measure's yearly summary: year, p10, p50, p90, mean."""
         return self.by_measure[name]
 
+    @cached_property
+    def headline(self) -> dict[str, Any]:
+        return self.run.headline()
+
+    @cached_property
+    def partners(self) -> pd.DataFrame:
+        return self.run.partner_summary()
+
+    @cached_property
+    def central(self) -> pd.DataFrame:
+        return self.run.central()
+
+    @cached_property
+    def no_change(self) -> pd.DataFrame:
+        return self.run.no_change()
+
+    @cached_property
+    def parts(self) -> pd.DataFrame:
+        return self.run.central_parts()
+
+    @cached_property
+    def end_positions(self) -> pd.DataFrame:
+        return self.run.end_position()
+
 
 def projection_views(scenario: Scenario) -> ProjectionViews:
-    run = engine.project(scenario)
-    yearly = run.yearly()
-    return ProjectionViews(
-        scenario_json=scenario.to_json(),
-        yearly=yearly,
-        by_measure={
-            str(name): group.drop(columns="measure").reset_index(drop=True)
-            for name, group in yearly.groupby("measure", sort=False)
-        },
-        headline=run.headline(),
-        partners=run.partner_summary(),
-        central=run.central(),
-        no_change=run.no_change(),
-        parts=run.central_parts(),
-        end_positions=run.end_position(),
-    )
+    return ProjectionViews(engine.project(scenario))
 
 
 def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:

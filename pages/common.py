@@ -53,9 +53,10 @@ def change(path: str, value: Any) -> bool:
     return True
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=24, show_spinner=False)
 def cached_views(scenario_json: str) -> views.ProjectionViews:
-    """The projection, computed once per distinct scenario (keyed by its canonical JSON)."""
+    """The projection, computed once per distinct scenario (keyed by its canonical JSON) and
+    shared read-only: its summaries are read from DuckDB only when a page first asks for them."""
     return views.projection_views(Scenario.from_json(scenario_json))
 
 
