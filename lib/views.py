@@ -122,10 +122,11 @@ class ProjectionViews:
 
     @cached_property
     def by_measure(self) -> dict[str, pd.DataFrame]:
-        return {
-            str(name): group.drop(columns="measure").reset_index(drop=True)
-            for name, group in self.yearly.groupby("measure", sort=False)
-        }
+        # yearly comes sorted by measure then year: slice each measure's block (cheaper than groupby)
+        names = self.yearly["measure"].to_numpy(dtype=object)
+        values = self.yearly.drop(columns="measure")
+        starts = [0, *[i for i in range(1, len(names)) if names[i] != names[i - 1]], len(names)]
+        return {str(names[a]): values.iloc[a:b].reset_index(drop=True) for a, b in zip(starts[:-1], starts[1:], strict=True)}
 
     def measure(self, name: str) -> pd.DataFrame:
         """One measure's yearly summary: year, p10, p50, p90, mean."""
@@ -133,7 +134,13 @@ class ProjectionViews:
 
     @cached_property
     def headline(self) -> dict[str, Any]:
-        return self.run.headline()
+        """End-of-contract positions (P10/P50/P90, mean, £m) and the probabilities."""
+        out: dict[str, Any] = {}
+        for side in ("provider", "commissioner"):
+            last = self.measure(f"{side}_cumulative").iloc[-1]
+            out[side] = {k: float(last[k]) for k in ("p10", "p50", "p90", "mean")}
+        out.update(self.run.probabilities())
+        return out
 
     @cached_property
     def partners(self) -> pd.DataFrame:
