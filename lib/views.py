@@ -208,11 +208,12 @@ def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:
     ]
 
 
-def money_flows(views: ProjectionViews) -> pd.DataFrame:
-    """Where the contract's money goes, central case, £m over the whole contract:
-    commissioners -> lead -> partners -> sub-contractors, and the settlement at the end."""
+def money_flows(views: ProjectionViews, year: int | None = None) -> pd.DataFrame:
+    """Where the money goes in the central case, £m over the whole contract (or one contract
+    year): commissioners -> lead -> partners -> sub-contractors, and the settlement."""
     s = views.scenario
-    c = views.central.sum(numeric_only=True)
+    central = views.central if year is None else views.central[views.central["year"] == year]
+    c = central.drop(columns="year").sum(numeric_only=True)
     lead = f"Lead: {s.lead.type.replace('_', ' ')}"
     rows: list[tuple[str, str, float]] = []
     pooled_budget = float(c.get("pooled_budget", 0.0))

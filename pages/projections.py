@@ -49,6 +49,24 @@ def money_table(*measures: str):
     return pd.concat(frames, ignore_index=True)
 
 
+@st.fragment
+def money_flow_panel(run: views.ProjectionViews) -> None:
+    """Only this chart redraws when its period changes (a fragment rerun)."""
+    years = run.scenario.contract.years
+    options = ["Whole contract", *[f"Year {y}" for y in range(1, years + 1)]]
+    period = st.select_slider("Period", options, value="Whole contract", key="money-flow-period")
+    year = None if period == options[0] else int(period.split()[1])
+    flows = views.money_flows(run, year)
+    label = f"over {years} years" if year is None else f"in contract year {year}"
+    common.chart(
+        charts.money_flow(flows, f"Where the money goes {label} (central case, £m)"),
+        flows.round(2),
+        "Central case. Partners' delivery shares follow their weights (an assumption); the settlement at the end "
+        "follows the risk terms.",
+        "money-flow",
+    )
+
+
 r, c = scenario.risk, scenario.contract
 tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 
@@ -106,13 +124,7 @@ with tabs[2]:
             "Consultative partners and sub-contractors carry no risk.",
             "partners",
         )
-        common.chart(
-            charts.money_flow(views.money_flows(run), f"Where the money goes over {c.years} years (central case, £m)"),
-            views.money_flows(run).round(2),
-            "Central case, summed over the contract. Partners' delivery shares follow their weights (an assumption); "
-            "the settlement at the end follows the risk terms.",
-            "money-flow",
-        )
+        money_flow_panel(run)
 
 with tabs[3]:
     if tabs[3].open:

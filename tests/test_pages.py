@@ -233,3 +233,19 @@ def test_evidence_lists_facts_with_sources_and_the_glossary():
     text = " ".join(m.value for m in at.markdown)
     for term in ("Cap and collar", "Gain share", "Withhold", "Multispecialty community provider"):
         assert term in text
+
+
+def test_money_flow_period_redraws_only_its_chart():
+    at = app()
+    at.session_state["projections-tab"] = "Partners and money flow"
+    open_page(at, "projections")
+    tiles_before = {m.label: m.value for m in at.metric}
+    whole = at.dataframe[-1].value
+    at.select_slider(key="money-flow-period").set_value("Year 1").run()
+    assert not at.exception
+    year_one = at.dataframe[-1].value
+    run = views.projection_views(scenario_of(at))
+    expected = views.money_flows(run, 1).round(2)
+    assert year_one["value_gbp_m"].tolist() == expected["value_gbp_m"].tolist()
+    assert year_one["value_gbp_m"].sum() < whole["value_gbp_m"].sum()
+    assert {m.label: m.value for m in at.metric} == tiles_before
