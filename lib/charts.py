@@ -51,33 +51,50 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
 
 
-def _fan(fig: go.Figure, frame: pd.DataFrame, name: str, colour: str, hover: str = MONEY_HOVER, **kw) -> None:
+def _fan_traces(
+    frame: pd.DataFrame, name: str, colour: str, hover: str = MONEY_HOVER, markers: bool = True, legend: bool = True
+) -> list[go.Scatter]:
     """P10-P90 band and P50 line for one measure (frame: year, p10, p50, p90)."""
     x = frame["year"].tolist()
-    fig.add_trace(
-        go.Scatter(
-            x=x + x[::-1],
-            y=frame["p90"].tolist() + frame["p10"].tolist()[::-1],
-            fill="toself",
-            fillcolor=_rgba(colour, 0.18),
-            line={"width": 0},
-            mode="lines",
-            name=f"{name} P10–P90",
-            hoverinfo="skip",
-            **kw,
-        )
+    band = go.Scatter(
+        x=x + x[::-1],
+        y=frame["p90"].tolist() + frame["p10"].tolist()[::-1],
+        fill="toself",
+        fillcolor=_rgba(colour, 0.18),
+        line={"width": 0},
+        mode="lines",
+        name=f"{name} P10–P90",
+        legendgroup=f"{name} band",
+        showlegend=legend,
+        hoverinfo="skip",
     )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=frame["p50"],
-            mode="lines+markers",
-            line={"color": colour, "width": 3},
-            name=f"{name} (P50)",
-            hovertemplate=f"{name} P50 {hover}<extra></extra>",
-            **kw,
-        )
+    line = go.Scatter(
+        x=x,
+        y=frame["p50"],
+        mode="lines+markers" if markers else "lines",
+        line={"color": colour, "width": 3},
+        name=f"{name} (P50)",
+        legendgroup=f"{name} line",
+        showlegend=legend,
+        hovertemplate=f"{name} P50 {hover}<extra></extra>",
     )
+    return [band, line]
+
+
+def _reference_line(x, y, name: str, colour: str, dash: str, hover_label: str) -> go.Scatter:
+    """A dashed or dotted line to read the fans against (no-change path, limits)."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        line={"color": colour, "dash": dash, "width": 2},
+        name=name,
+        hovertemplate=f"{hover_label} {MONEY_HOVER}<extra></extra>",
+    )
+
+
+def _fan(fig: go.Figure, frame: pd.DataFrame, name: str, colour: str, hover: str = MONEY_HOVER) -> None:
+    fig.add_traces(_fan_traces(frame, name, colour, hover))
 
 
 def budget_vs_cost(views: ProjectionViews) -> go.Figure:
@@ -86,13 +103,8 @@ def budget_vs_cost(views: ProjectionViews) -> go.Figure:
     _fan(fig, views.measure("cost"), "Projected cost", COLOURS["cost"])
     no_change = views.measure("counterfactual_cost")
     fig.add_trace(
-        go.Scatter(
-            x=no_change["year"],
-            y=no_change["p50"],
-            mode="lines",
-            line={"color": COLOURS["no_change"], "dash": "dot", "width": 2},
-            name="Cost with no change (P50)",
-            hovertemplate=f"No change {MONEY_HOVER}<extra></extra>",
+        _reference_line(
+            no_change["year"], no_change["p50"], "Cost with no change (P50)", COLOURS["no_change"], "dot", "No change"
         )
     )
     return _layout(fig, "Budget against projected cost, by contract year", "£m a year")
@@ -133,27 +145,15 @@ def cumulative_provider(views: ProjectionViews) -> go.Figure:
     years = views.measure("provider_cumulative")["year"]
     capacity = s.lead.reserves_gbp_m + s.lead.guarantee_gbp_m
     fig.add_trace(
-        go.Scatter(
-            x=years,
-            y=[-capacity] * len(years),
-            mode="lines",
-            line={"color": COLOURS["cost"], "dash": "dash", "width": 2},
-            name="Failure line: −(reserves + guarantees)",
-            hovertemplate=f"Failure line {MONEY_HOVER}<extra></extra>",
+        _reference_line(
+            years, [-capacity] * len(years), "Failure line: −(reserves + guarantees)", COLOURS["cost"], "dash", "Failure line"
         )
     )
     if s.risk.collar is not None:
         budget = views.measure("pooled_budget")
         collar_path = -s.risk.collar * budget["p50"].cumsum()
         fig.add_trace(
-            go.Scatter(
-                x=budget["year"],
-                y=collar_path,
-                mode="lines",
-                line={"color": COLOURS["limit"], "dash": "dot", "width": 2},
-                name="Collar, summed over the years",
-                hovertemplate=f"Collar {MONEY_HOVER}<extra></extra>",
-            )
+            _reference_line(budget["year"], collar_path, "Collar, summed over the years", COLOURS["limit"], "dot", "Collar")
         )
     return _layout(fig, "Provider side's cumulative position against what it can absorb", "£m, cumulative")
 
@@ -233,36 +233,8 @@ def outcomes_grid(table: pd.DataFrame) -> go.Figure:
         r, c = i // cols + 1, i % cols + 1
         first = i == 0
         x = frame["year"].tolist()
-        fig.add_trace(
-            go.Scatter(
-                x=x + x[::-1],
-                y=frame["p90"].tolist() + frame["p10"].tolist()[::-1],
-                fill="toself",
-                fillcolor=_rgba(COLOURS["reinvested"], 0.2),
-                line={"width": 0},
-                mode="lines",
-                name="P10–P90",
-                showlegend=first,
-                legendgroup="band",
-                hoverinfo="skip",
-            ),
-            row=r,
-            col=c,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=frame["p50"],
-                mode="lines",
-                line={"color": COLOURS["reinvested"], "width": 3},
-                name="With the design (P50)",
-                showlegend=first,
-                legendgroup="p50",
-                hovertemplate="%{y:,.1f}<extra>with the design</extra>",
-            ),
-            row=r,
-            col=c,
-        )
+        for trace in _fan_traces(frame, "With the design", COLOURS["reinvested"], "%{y:,.1f}", markers=False, legend=first):
+            fig.add_trace(trace, row=r, col=c)
         fig.add_trace(
             go.Scatter(
                 x=x,
