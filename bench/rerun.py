@@ -43,10 +43,12 @@ def apptest_reruns(script: Path, key: str, values: list[float], page: str | None
     return times
 
 
-def browser_updates(samples: int) -> list[float]:
+def browser_updates(samples: int) -> tuple[list[float], list[float]]:
+    """(key press -> tiles show new values, key press -> the whole page has finished rerunning)."""
     from playwright.sync_api import sync_playwright
 
     times: list[float] = []
+    finished: list[float] = []
     with running_app(ROOT / "test-artifacts" / "streamlit-bench.log") as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -67,18 +69,17 @@ def browser_updates(samples: int) -> list[float]:
             start = time.perf_counter()
             slider.press(key)
             page.wait_for_function(
-                """before => {
-                    const app = document.querySelector('[data-testid="stApp"]');
-                    const now = [...document.querySelectorAll('[data-testid="stMetricValue"]')].map(e => e.innerText);
-                    return app.getAttribute('data-test-script-state') === 'notRunning'
-                        && now.join('|') !== before.join('|');
-                }""",
+                """before => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                               .map(e => e.innerText).join('|') !== before.join('|')""",
                 arg=before,
                 timeout=30_000,
+                polling="raf",
             )
             times.append(time.perf_counter() - start)
+            wait_ready(page)
+            finished.append(time.perf_counter() - start)
         browser.close()
-    return times
+    return times, finished
 
 
 def report(name: str, times: list[float]) -> tuple[float, float]:
@@ -102,7 +103,9 @@ def main() -> None:
     print(f"targets: <= {TARGET_MS:g} ms and <= {TARGET_RATIO:g} x the bare app")
     print("verdict (best runs):", "PASS" if p_best <= TARGET_MS and p_best / b_best <= TARGET_RATIO else "MISS")
     if not args.no_browser:
-        report("Browser: key press -> tiles updated", browser_updates(args.samples))
+        updated, finished = browser_updates(args.samples)
+        report("Browser: key press -> tiles updated", updated)
+        report("Browser: key press -> page idle, charts drawn", finished)
 
 
 if __name__ == "__main__":
