@@ -339,7 +339,12 @@ with tabs[4]:
             c1, c2, c3, c4 = st.columns(4)
             with c1:
                 percent_slider(
-                    lever.effect_label.capitalize(), f"levers.{lever.id}.effect", 0, lever.effect_max * 100, 1, prefix=P
+                    lever.effect_label[0].upper() + lever.effect_label[1:],
+                    f"levers.{lever.id}.effect",
+                    0,
+                    lever.effect_max * 100,
+                    1,
+                    prefix=P,
                 )
             with c2:
                 int_slider("Years to full effect", f"levers.{lever.id}.years_to_full", 1, 15, prefix=P)

@@ -17,8 +17,11 @@ tpl = catalogue.template(chosen)
 
 st.subheader(f"{tpl.info['name']}: {tpl.info['model']}", anchor=False)
 st.markdown(f"Population **{tpl.info['population']:,}** ({tpl.info['population_source']})")
-facts = tpl.facts[["label", "value", "source"]].rename(columns=str.capitalize)
-st.dataframe(facts, hide_index=True, width="stretch", key="evidence-facts")
+for fact in tpl.facts.itertuples():
+    st.markdown(f"- **{fact.label}:** {fact.value} *({fact.source})*")
+with st.expander("Facts as a table"):
+    facts = tpl.facts[["label", "value", "source"]].rename(columns=str.capitalize)
+    st.dataframe(facts, hide_index=True, width="stretch", key="evidence-facts")
 
 st.markdown("**What the template sets in the model**")
 presets = [{"Field": path, "Value": str(value), "Source": tpl.preset_sources[path]} for path, value in tpl.presets.items()]

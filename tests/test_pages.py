@@ -228,6 +228,8 @@ def test_evidence_lists_facts_with_sources_and_the_glossary():
     facts = at.dataframe[0].value
     assert "£752m maximum contract price" in set(facts["Value"])
     assert set(facts["Source"]) >= {"KF2016 UnitingCare box"}
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Winning bid:** £726m, about 3.5% under the maximum price *(KF2016 UnitingCare box)*" in text
     labels = [e.label for e in at.expander]
     assert {"Care models", "Contracting approaches", "Risk terms", "Organisational forms"} <= set(labels)
     text = " ".join(m.value for m in at.markdown)
