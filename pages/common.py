@@ -122,7 +122,7 @@ def percent_slider(label: str, path: str, low: float, high: float, step: float, 
     key = f"{prefix}:{path}"
     _bind(key, _percent(scenario.get(path)))
     st.slider(
-        f"{label} (%)",
+        _label(scenario, path, f"{label} (%)"),
         min_value=float(low),
         max_value=float(high),
         step=float(step),
@@ -160,14 +160,15 @@ def number(
     value = scenario.get(path)
     integer = isinstance(value, int) and float(step).is_integer()
     _bind(key, int(value) if integer else float(value))
+    allowed = f"Allowed: {low:,g} to {high:,g}."
     st.number_input(
-        label,
+        _label(scenario, path, label),
         min_value=int(low) if integer else float(low),
         max_value=int(high) if integer else float(high),
         step=int(step) if integer else float(step),
         format="%d" if integer else fmt,
         key=key,
-        help=_help(scenario, path, help, str),
+        help=_help(scenario, path, f"{help} {allowed}" if help else allowed, str),
         on_change=_on_change,
         args=(key, path, (lambda v: int(v)) if integer else (lambda v: float(v))),
     )
@@ -178,7 +179,7 @@ def int_slider(label: str, path: str, low: int, high: int, *, prefix: str, help:
     key = f"{prefix}:{path}"
     _bind(key, int(scenario.get(path)))
     st.slider(
-        label,
+        _label(scenario, path, label),
         min_value=low,
         max_value=high,
         step=1,
@@ -204,7 +205,7 @@ def choice(
     key = f"{prefix}:{path}"
     _bind(key, scenario.get(path))
     widget(
-        label,
+        _label(scenario, path, label),
         options=list(options),
         format_func=lambda o: names.get(o, f"{o:,}" if isinstance(o, int) else str(o)),
         key=key,
@@ -218,12 +219,27 @@ def toggle(label: str, path: str, *, prefix: str, help: str | None = None) -> No
     scenario = current_scenario()
     key = f"{prefix}:{path}"
     _bind(key, bool(scenario.get(path)))
-    st.checkbox(label, key=key, help=_help(scenario, path, help, str), on_change=_on_change, args=(key, path, bool))
+    st.checkbox(
+        _label(scenario, path, label),
+        key=key,
+        help=_help(scenario, path, help, str),
+        on_change=_on_change,
+        args=(key, path, bool),
+    )
+
+
+CHANGED_MARK = " ✎"
 
 
 def _help(scenario: Scenario, path: str, help: str | None, fmt: Callable[[Any], str]) -> str:
     note = views.source_note(scenario, path, fmt)
     return f"{help}\n\n{note}" if help else note
+
+
+def _label(scenario: Scenario, path: str, label: str) -> str:
+    """The label, marked when the value is no longer the template's."""
+    template_value, _ = views.template_value(scenario, path)
+    return label + CHANGED_MARK if scenario.get(path) != template_value else label
 
 
 def interval_percent(

@@ -42,7 +42,10 @@ summary[2].metric(
     border=True,
 )
 summary[3].metric("Contract", f"{scenario.contract.years} years", border=True)
-st.caption(views.deal_summary(scenario))
+st.caption(
+    f"{views.deal_summary(scenario)}. {common.CHANGED_MARK.strip()} marks a value changed from the template; "
+    "each control's ⓘ gives its unit, range and source."
+)
 
 tabs = st.tabs(
     ["1 · Budgets to pool", "2 · Who holds the budget", "3 · Contract", "4 · Risk split", "5 · Levers", "6 · Uncertainty"]

@@ -108,8 +108,12 @@ def test_template_values_are_marked_with_their_source():
     assert "Template value (assumption)" in slider.help
     contract = at.slider(key="design:contract.years")
     assert "KF2016 Table 1" in contract.help
+    assert not slider.label.endswith("✎")
     slider.set_value(20.0).run()
-    assert "Changed from the template's 50.0%" in at.slider(key="design:risk.loss_share").help
+    changed = at.slider(key="design:risk.loss_share")
+    assert "Changed from the template's 50.0%" in changed.help
+    assert changed.label.endswith("✎")
+    assert "Allowed: 0 to 10,000" in at.number_input(key="design:lead.reserves_gbp_m").help
 
 
 def test_contract_levers_and_uncertainty_controls():
