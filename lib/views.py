@@ -5,6 +5,8 @@ Pages read state, call these, and draw. Money is £m; contract years count from 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -115,6 +117,16 @@ class ProjectionViews:
         self.run = run
         self.scenario: Scenario = run.scenario
         self.scenario_json = run.scenario.to_json()
+        self._memo: dict[str, Any] = {}
+        self._memo_lock = threading.Lock()
+
+    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+        """Build something from this run once (a figure, a table) and hand out the same object
+        after that; callers must treat it as read-only."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = build()
+            return self._memo[key]
 
     @cached_property
     def yearly(self) -> pd.DataFrame:  # measure, year, p10, p50, p90, mean

@@ -56,10 +56,10 @@ def money_flow_panel(run: views.ProjectionViews) -> None:
     options = ["Whole contract", *[f"Year {y}" for y in range(1, years + 1)]]
     period = st.select_slider("Period", options, value="Whole contract", key="money-flow-period")
     year = None if period == options[0] else int(period.split()[1])
-    flows = views.money_flows(run, year)
+    flows = run.memo(f"flows-{year}", lambda: views.money_flows(run, year))
     label = f"over {years} years" if year is None else f"in contract year {year}"
     common.chart(
-        charts.money_flow(flows, f"Where the money goes {label} (central case, £m)"),
+        run.memo(f"flow-chart-{year}", lambda: charts.money_flow(flows, f"Where the money goes {label} (central case, £m)")),
         flows.round(2),
         "Central case. Partners' delivery shares follow their weights (an assumption); the settlement at the end "
         "follows the risk terms.",
@@ -73,7 +73,7 @@ tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 with tabs[0]:
     if tabs[0].open:
         common.chart(
-            charts.budget_vs_cost(run),
+            run.memo("budget-cost", lambda: charts.budget_vs_cost(run)),
             money_table("budget", "cost", "counterfactual_cost"),
             f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
             f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
@@ -81,7 +81,7 @@ with tabs[0]:
             "budget-cost",
         )
         common.chart(
-            charts.variance_split(run),
+            run.memo("variance-split", lambda: charts.variance_split(run)),
             money_table("variance", "provider", "commissioner", "reinvested"),
             f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
             + (f"; commissioner covers the first {r.cover_years} year(s)" if r.cover_years else "")
@@ -93,7 +93,7 @@ with tabs[0]:
 with tabs[1]:
     if tabs[1].open:
         common.chart(
-            charts.cumulative_provider(run),
+            run.memo("cumulative", lambda: charts.cumulative_provider(run)),
             money_table("provider_cumulative", "pooled_budget"),
             f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
@@ -101,7 +101,7 @@ with tabs[1]:
         )
         h = run.headline["provider"]
         common.chart(
-            charts.s_curve(run.end_positions, h["p10"], h["p90"]),
+            run.memo("s-curve", lambda: charts.s_curve(run.end_positions, h["p10"], h["p90"])),
             run.end_positions.round(2),
             "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
             "s-curve",
@@ -118,7 +118,7 @@ with tabs[2]:
                 icon=":material/warning:",
             )
         common.chart(
-            charts.partner_split(run),
+            run.memo("partners", lambda: charts.partner_split(run)),
             partners.round(3),
             "Gains go to full-risk and gain-share partners by weight; losses to full-risk partners only. "
             "Consultative partners and sub-contractors carry no risk.",
@@ -128,9 +128,9 @@ with tabs[2]:
 
 with tabs[3]:
     if tabs[3].open:
-        table = views.outcome_table(run)
+        table = run.memo("outcome-table", lambda: views.outcome_table(run))
         common.chart(
-            charts.outcomes_grid(table),
+            run.memo("outcomes", lambda: charts.outcomes_grid(table)),
             table.round(2),
             "Per 1,000 population, against each measure's no-change path (England 2016/17 rates, assumptions). "
             "Levers cut activity as they ramp in; population health responds two years later. The outcome index is the "
@@ -140,9 +140,9 @@ with tabs[3]:
 
 with tabs[4]:
     if tabs[4].open:
-        steps = views.waterfall_steps(run)
+        steps = run.memo("waterfall-steps", lambda: views.waterfall_steps(run))
         common.chart(
-            charts.waterfall(steps, c.years),
+            run.memo("waterfall", lambda: charts.waterfall(steps, c.years)),
             steps.round(2),
             "Central case, summed over the contract, for the services in scope: what demand growth adds, "
             "what each lever saves (or costs, where care moves into a pooled line from one outside the pool), "
