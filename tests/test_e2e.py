@@ -71,8 +71,20 @@ def go(page, base: str, path: str) -> None:
     wait_ready(page)
 
 
-def nav(page, title: str) -> None:
+def nav(page, title: str, path: str) -> None:
     page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    page.wait_for_url(f"**/{path}", timeout=90_000)
+    wait_ready(page)
+
+
+def wait_for_new_tiles(page, before: list[str]) -> None:
+    """Wait until the tiles show something other than `before` (the rerun has arrived)."""
+    page.wait_for_function(
+        """before => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                       .map(e => e.innerText).join('|') !== before.join('|')""",
+        arg=before,
+        timeout=90_000,
+    )
     wait_ready(page)
 
 
@@ -98,23 +110,25 @@ def test_every_page_renders_without_exception(page, server):
 def test_start_from_dudley_change_loss_share_and_projections_redraw(page, server):
     go(page, server, "")
     page.get_by_role("button", name="Start from Dudley").click()
+    page.wait_for_url("**/design", timeout=90_000)  # the click reruns Home, which switches page
     wait_ready(page)
     assert "Design the deal: Dudley" in page.locator("h1").first.inner_text()
 
-    nav(page, "Projections")
+    nav(page, "Projections", "projections")
     before = tiles(page)
     assert before["Provider fails"] != "0%"
 
-    nav(page, "Design the deal")
+    nav(page, "Design the deal", "design")
     page.get_by_role("tab", name="4 · Risk split", exact=True).click()
     wait_ready(page)
     loss = slider(page, "loss share")
+    summary = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     loss.focus()
     loss.press("Home")  # to 0%
-    wait_ready(page)
+    wait_for_new_tiles(page, summary)  # the Design summary shows the new loss share
     assert loss.input_value() == "0"
 
-    nav(page, "Projections")
+    nav(page, "Projections", "projections")
     after = tiles(page)
     assert after != before
     assert after["Provider fails"] == "0%"
@@ -126,21 +140,22 @@ def test_start_from_dudley_change_loss_share_and_projections_redraw(page, server
 def test_salford_pool_social_care_out_then_move_gain_share(page, server):
     go(page, server, "")
     page.get_by_role("button", name="Start from Salford").click()
+    page.wait_for_url("**/design", timeout=90_000)
     wait_ready(page)
-    before = page.locator("[data-testid='stMetricValue']").first.inner_text()
+    before = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     social = page.locator("[data-testid='stHorizontalBlock']").filter(has_text="Adult social care").get_by_role("slider").last
     social.focus()
     social.press("Home")
-    wait_ready(page)
-    assert page.locator("[data-testid='stMetricValue']").first.inner_text() != before  # pooled budget fell
+    wait_for_new_tiles(page, before)
+    assert page.locator("[data-testid='stMetricValue']").first.inner_text() != before[0]  # pooled budget fell
 
-    nav(page, "Projections")
+    nav(page, "Projections", "projections")
     first = tiles(page)
     gain = slider(page, "Gain share")
     gain.focus()
     for _ in range(4):
         gain.press("ArrowRight")
-    wait_ready(page)
+    wait_for_new_tiles(page, list(first.values()))
     assert gain.input_value() != "50"
     second = tiles(page)
     assert second["Provider side"] != first["Provider side"]
