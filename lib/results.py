@@ -143,7 +143,7 @@ class Run:
 
     def headline(self) -> dict[str, Any]:
         """The tiles: end-of-contract positions (P10/P50/P90, £m) and the probabilities."""
-        yearly = self.yearly()
+        yearly = self.yearly()  # summarised once per run
         last = yearly[yearly["year"] == self.years].set_index("measure")
         out: dict[str, Any] = {
             side: last.loc[f"{side}_cumulative", ["p10", "p50", "p90", "mean"]].astype(float).to_dict()
@@ -170,18 +170,6 @@ class Run:
             ORDER BY partner
             """,
             [self.years],
-        )
-
-    def partner_yearly(self) -> pd.DataFrame:
-        """Each partner's yearly share of the provider side: mean and P10/P90, £m."""
-        return self.store.query(
-            """
-            SELECT v.partner::INTEGER AS partner, p.name, v.year::INTEGER AS year,
-                   quantile_cont(v.value, 0.1) AS p10, quantile_cont(v.value, 0.5) AS p50,
-                   quantile_cont(v.value, 0.9) AS p90, avg(v.value) AS mean
-            FROM partner_values v JOIN partners p USING (partner)
-            GROUP BY ALL ORDER BY partner, year
-            """
         )
 
     # ---- the CLI's JSON --------------------------------------------------------------------

@@ -9,7 +9,6 @@ Simulation results live in a private in-memory database per run (see `RunStore`)
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import threading
@@ -178,9 +177,6 @@ class RunStore:
             table, pa.table({name: np.asarray(col) if not isinstance(col, list) else col for name, col in columns.items()})
         )
 
-    def put_frame(self, table: str, frame: pd.DataFrame) -> None:
-        self.put_arrow(table, pa.Table.from_pandas(frame, preserve_index=False))
-
     def put_arrow(self, table: str, data: pa.Table) -> None:
         with self._lock:
             self._tables[table] = data
@@ -193,8 +189,3 @@ class RunStore:
 
     def tables(self) -> list[str]:
         return sorted(self._tables)
-
-
-def to_json_value(value: object) -> str:
-    """JSON for a preset value as stored in the reference tables."""
-    return json.dumps(value, sort_keys=True)

@@ -146,13 +146,7 @@ class ProjectionViews:
 
     @cached_property
     def headline(self) -> dict[str, Any]:
-        """End-of-contract positions (P10/P50/P90, mean, £m) and the probabilities."""
-        out: dict[str, Any] = {}
-        for side in ("provider", "commissioner"):
-            last = self.measure(f"{side}_cumulative").iloc[-1]
-            out[side] = {k: float(last[k]) for k in ("p10", "p50", "p90", "mean")}
-        out.update(self.run.probabilities())
-        return out
+        return self.run.headline()
 
     @cached_property
     def partners(self) -> pd.DataFrame:
