@@ -236,9 +236,23 @@ class Scenario(Frozen):
         return _validate(data)
 
     def get(self, path: str) -> Any:
-        node: Any = self.to_dict()
+        """The value at a field path, as it appears in the scenario's JSON."""
+        node: Any = self
         for part in path.split("."):
-            node = node[int(part)] if isinstance(node, list) else node[part]
+            if isinstance(node, BaseModel):
+                if part not in type(node).model_fields:
+                    raise KeyError(path)
+                node = getattr(node, part)
+            elif isinstance(node, list):
+                node = node[int(part)]
+            else:
+                node = node[part]
+        if isinstance(node, BaseModel):
+            return node.model_dump(mode="json")
+        if isinstance(node, list):
+            return [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in node]
+        if isinstance(node, dict):
+            return {k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in node.items()}
         return node
 
     # ---- serialising -----------------------------------------------------------------------

@@ -69,8 +69,13 @@ def template_scenario(template_id: str, stamp: str) -> Scenario:
 
 def template_value(scenario: Scenario, path: str) -> tuple[Any, str]:
     """The template's value of a field and where it comes from."""
-    tpl = catalogue.template(scenario.template)
-    base = template_scenario(scenario.template, store.data_stamp())
+    return _template_value(scenario.template, path, store.data_stamp())
+
+
+@lru_cache(maxsize=4096)
+def _template_value(template_id: str, path: str, stamp: str) -> tuple[Any, str]:
+    tpl = catalogue.template(template_id)
+    base = template_scenario(template_id, stamp)
     if path in tpl.preset_sources:
         return base.get(path), tpl.preset_sources[path]
     head, _, line = path.partition(".")
