@@ -2,7 +2,7 @@
 
 1. AppTest: the median rerun after a slider change on Projections (the gain share, default
    simulations, every value new so nothing is cached), against the same for a bare one-slider
-   app. Targets: <= 100 ms and <= 20x the bare app.
+   app. Targets: <= 100 ms and <= 20x the bare app. The same change on Design is shown too.
 2. Browser: `streamlit run` in headless Chromium; the time from a slider key press on
    Projections to the headline tiles showing new values.
 
@@ -96,7 +96,9 @@ def main() -> None:
 
     gains = [float(v) for v in range(0, 101, 5) if v != 50][: args.samples]
     projections = apptest_reruns(ROOT / "app.py", "proj:risk.gain_share", gains, page="pages/projections.py")
+    design = apptest_reruns(ROOT / "app.py", "design:risk.gain_share", gains, page="pages/design.py")
     bare = apptest_reruns(ROOT / "bench" / "bare_app.py", "value", [float(v) for v in range(len(gains))])
+    report("AppTest rerun, Design gain share", design)
     p_best, p_median = report("AppTest rerun, Projections gain share", projections)
     b_best, b_median = report("AppTest rerun, bare one-slider app", bare)
     print(f"{'ratio Projections / bare':44s} best {p_best / b_best:7.1f} x    median {p_median / b_median:7.1f} x")
