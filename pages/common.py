@@ -117,20 +117,47 @@ def _fraction(value: float) -> float:
     return round(float(value) / 100, 6)
 
 
-def percent_slider(label: str, path: str, low: float, high: float, step: float, *, prefix: str, help: str | None = None) -> None:
+def _bound_widget(
+    widget: Callable,
+    label: str,
+    path: str,
+    *,
+    prefix: str,
+    shown: Callable[[Any], Any],
+    to_model: Callable[[Any], Any],
+    help: str | None,
+    fmt: Callable[[Any], str],
+    **options: Any,
+) -> None:
+    """Draw one widget bound to a scenario path: its state set from the scenario (`shown`
+    converts to the widget's units), its changes written back (`to_model` converts back)."""
     scenario = current_scenario()
     key = f"{prefix}:{path}"
-    _bind(key, _percent(scenario.get(path)))
-    st.slider(
-        _label(scenario, path, f"{label} (%)"),
+    _bind(key, shown(scenario.get(path)))
+    widget(
+        _label(scenario, path, label),
+        key=key,
+        help=_help(scenario, path, help, fmt),
+        on_change=_on_change,
+        args=(key, path, to_model),
+        **options,
+    )
+
+
+def percent_slider(label: str, path: str, low: float, high: float, step: float, *, prefix: str, help: str | None = None) -> None:
+    _bound_widget(
+        st.slider,
+        f"{label} (%)",
+        path,
+        prefix=prefix,
+        shown=_percent,
+        to_model=_fraction,
+        help=help,
+        fmt=lambda v: views.pct(v, 1),
         min_value=float(low),
         max_value=float(high),
         step=float(step),
         format="%.1f%%" if step < 1 else "%.0f%%",
-        key=key,
-        help=_help(scenario, path, help, lambda v: views.pct(v, 1)),
-        on_change=_on_change,
-        args=(key, path, _fraction),
     )
 
 
@@ -155,38 +182,28 @@ def optional_percent(
 def number(
     label: str, path: str, low: float, high: float, step: float, *, prefix: str, fmt: str = "%.1f", help: str | None = None
 ) -> None:
-    scenario = current_scenario()
-    key = f"{prefix}:{path}"
-    value = scenario.get(path)
-    integer = isinstance(value, int) and float(step).is_integer()
-    _bind(key, int(value) if integer else float(value))
+    integer = isinstance(current_scenario().get(path), int) and float(step).is_integer()
+    kind = int if integer else float
     allowed = f"Allowed: {low:,g} to {high:,g}."
-    st.number_input(
-        _label(scenario, path, label),
-        min_value=int(low) if integer else float(low),
-        max_value=int(high) if integer else float(high),
-        step=int(step) if integer else float(step),
+    _bound_widget(
+        st.number_input,
+        label,
+        path,
+        prefix=prefix,
+        shown=kind,
+        to_model=kind,
+        help=f"{help} {allowed}" if help else allowed,
+        fmt=str,
+        min_value=kind(low),
+        max_value=kind(high),
+        step=kind(step),
         format="%d" if integer else fmt,
-        key=key,
-        help=_help(scenario, path, f"{help} {allowed}" if help else allowed, str),
-        on_change=_on_change,
-        args=(key, path, (lambda v: int(v)) if integer else (lambda v: float(v))),
     )
 
 
 def int_slider(label: str, path: str, low: int, high: int, *, prefix: str, help: str | None = None) -> None:
-    scenario = current_scenario()
-    key = f"{prefix}:{path}"
-    _bind(key, int(scenario.get(path)))
-    st.slider(
-        _label(scenario, path, label),
-        min_value=low,
-        max_value=high,
-        step=1,
-        key=key,
-        help=_help(scenario, path, help, str),
-        on_change=_on_change,
-        args=(key, path, int),
+    _bound_widget(
+        st.slider, label, path, prefix=prefix, shown=int, to_model=int, help=help, fmt=str, min_value=low, max_value=high, step=1
     )
 
 
@@ -201,31 +218,22 @@ def choice(
     widget: Callable = st.selectbox,
     to_model: Callable[[Any], Any] = str,
 ) -> None:
-    scenario = current_scenario()
-    key = f"{prefix}:{path}"
-    _bind(key, scenario.get(path))
-    widget(
-        _label(scenario, path, label),
+    _bound_widget(
+        widget,
+        label,
+        path,
+        prefix=prefix,
+        shown=lambda v: v,
+        to_model=to_model,
+        help=help,
+        fmt=lambda v: names.get(v, str(v)),
         options=list(options),
         format_func=lambda o: names.get(o, f"{o:,}" if isinstance(o, int) else str(o)),
-        key=key,
-        help=_help(scenario, path, help, lambda v: names.get(v, str(v))),
-        on_change=_on_change,
-        args=(key, path, to_model),
     )
 
 
 def toggle(label: str, path: str, *, prefix: str, help: str | None = None) -> None:
-    scenario = current_scenario()
-    key = f"{prefix}:{path}"
-    _bind(key, bool(scenario.get(path)))
-    st.checkbox(
-        _label(scenario, path, label),
-        key=key,
-        help=_help(scenario, path, help, str),
-        on_change=_on_change,
-        args=(key, path, bool),
-    )
+    _bound_widget(st.checkbox, label, path, prefix=prefix, shown=bool, to_model=bool, help=help, fmt=str)
 
 
 CHANGED_MARK = " ✎"
