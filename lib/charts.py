@@ -143,7 +143,7 @@ def cumulative_provider(views: ProjectionViews) -> go.Figure:
     fig = go.Figure()
     _fan(fig, views.measure("provider_cumulative"), "Provider side, cumulative", COLOURS["provider"])
     years = views.measure("provider_cumulative")["year"]
-    capacity = s.lead.reserves_gbp_m + s.lead.guarantee_gbp_m
+    capacity = s.lead.loss_capacity_gbp_m
     fig.add_trace(
         _reference_line(
             years, [-capacity] * len(years), "Failure line: −(reserves + guarantees)", COLOURS["cost"], "dash", "Failure line"

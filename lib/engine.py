@@ -131,7 +131,7 @@ def simulate(scenario: Scenario) -> Simulation:
         carry_forward=r.carry_forward,
         cover_years=r.cover_years,
     )
-    capacity = scenario.lead.reserves_gbp_m + scenario.lead.guarantee_gbp_m
+    capacity = scenario.lead.loss_capacity_gbp_m
     pooled_variance = pooled_budget - pooled_cost
     settled = settlement.settle(pooled_variance, pooled_budget, terms, index, capacity_gbp_m=capacity if pooled else None)
 
@@ -162,7 +162,7 @@ def simulate(scenario: Scenario) -> Simulation:
     roles = [p.role for p in scenario.partners]
     weights_ = [p.weight for p in scenario.partners]
     partner_values = settlement.split_among_partners(provider, roles, weights_)
-    partner_capacity = _partner_capacity(scenario, capacity)
+    partner_capacity = np.array(scenario.partner_capacities_gbp_m())
 
     central_parts = {
         "baseline": np.full(n_years, float(base @ scope)),
@@ -247,18 +247,6 @@ def _totals_with_levers(base, growth, delta, cost_error, years, weights, factor,
     for k, f in factor.items():
         lever_net[k] = f * flat[slot[("scope", k)]]
     return totals, lever_net
-
-
-def _partner_capacity(scenario: Scenario, capacity_gbp_m: float) -> np.ndarray:
-    """What each partner can bear: its own figure, or its full-risk weight's share of the lead's."""
-    full = [p.weight if p.role == "full_risk" else 0.0 for p in scenario.partners]
-    total = sum(full) or 1.0
-    return np.array(
-        [
-            p.capacity_gbp_m if p.capacity_gbp_m is not None else capacity_gbp_m * w / total
-            for p, w in zip(scenario.partners, full, strict=True)
-        ]
-    )
 
 
 def project(scenario: Scenario) -> Run:

@@ -80,6 +80,11 @@ class Lead(Frozen):
     reserves_gbp_m: float = Field(10.0, ge=0.0, le=10_000.0)
     guarantee_gbp_m: float = Field(0.0, ge=0.0, le=10_000.0)
 
+    @property
+    def loss_capacity_gbp_m(self) -> float:
+        """What the provider side can lose before it fails: reserves plus guarantees."""
+        return self.reserves_gbp_m + self.guarantee_gbp_m
+
 
 class Risk(Frozen):
     gain_share: float = Field(0.5, ge=0.0, le=1.0)
@@ -281,6 +286,15 @@ class Scenario(Frozen):
     def pooled_budget_gbp_m(self) -> float:
         """Year-0 pooled spend: the sum of each line's baseline times its pooled share."""
         return sum(self.baseline.get(line, 0.0) * share for line, share in self.pooled_lines.items())
+
+    def partner_capacities_gbp_m(self) -> list[float]:
+        """What each partner can bear: its own figure, or its full-risk weight's share of the lead's."""
+        full = [p.weight if p.role == Role.full_risk.value else 0.0 for p in self.partners]
+        total = sum(full) or 1.0
+        return [
+            p.capacity_gbp_m if p.capacity_gbp_m is not None else self.lead.loss_capacity_gbp_m * w / total
+            for p, w in zip(self.partners, full, strict=True)
+        ]
 
     def approach(self) -> str:
         """NHS England's contracting approach the pooling choices amount to."""

@@ -183,7 +183,7 @@ def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:
     h = views.headline
     years = views.scenario.contract.years
     lead = views.scenario.lead
-    capacity = gbp_m(lead.reserves_gbp_m + lead.guarantee_gbp_m)
+    capacity = gbp_m(lead.loss_capacity_gbp_m)
 
     def position(side: str, who: str) -> dict[str, str]:
         s = h[side]

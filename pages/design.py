@@ -144,6 +144,7 @@ with tabs[1]:
         "consultative": "Consultative",
         "subcontractor": "Sub-contractor",
     }
+    capacities = scenario.partner_capacities_gbp_m()
     for i, partner in enumerate(scenario.partners):
         c1, c2, c3, c4, c5 = st.columns([4, 2, 2, 2, 1], vertical_alignment="bottom")
         with c1:
@@ -155,11 +156,8 @@ with tabs[1]:
         with c4:
             key = f"{P}:partners.{i}.capacity"
             full_risk = partner.role == "full_risk"
-            shown = partner.capacity_gbp_m
-            if shown is None and full_risk:
-                share = partner.weight / sum(p.weight for p in scenario.partners if p.role == "full_risk")
-                shown = round((scenario.lead.reserves_gbp_m + scenario.lead.guarantee_gbp_m) * share, 2)
-            common._bind(key, shown if full_risk else 0.0)
+            own = partner.capacity_gbp_m
+            common._bind(key, (own if own is not None else round(capacities[i], 2)) if full_risk else 0.0)
             st.number_input(
                 "Can bear (£m)",
                 min_value=0.0,
