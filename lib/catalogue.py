@@ -1,112 +1,208 @@
-"""Read-only access to the reference data (as built into DuckDB from data/)."""
+"""The reference data: the text in data/ read into tidy tables, once per process.
+
+Nothing here opens a database, so a scenario can be checked against the catalogue anywhere.
+Per-head spend is a stated assumption: a template's baseline for a line is population x per-head
+spend, except where the seeds give the pooled budget, when the pooled lines are scaled to it
+(docs/model.md, "Baseline").
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
-from functools import lru_cache
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from lib import store
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+CSV_TABLES = ("service_lines", "outcome_measures", "levers", "routes", "lead_types", "org_forms")
+SCHEMA_VERSION = "4"  # bump when the tables built from the text change shape
 
 
 class UnknownTemplateError(ValueError):
     pass
 
 
-@lru_cache(maxsize=4)
-def _tables_for(path: str, stamp: str) -> dict[str, pd.DataFrame]:
-    return store.read_reference_tables(store.database_path())
-
-
-def tables() -> dict[str, pd.DataFrame]:
-    """All reference tables, re-read when the text in data/ changes."""
-    return _tables_for(str(store.database_path()), store.data_stamp())
-
-
-def table(name: str) -> pd.DataFrame:
-    return tables()[name].copy()
-
-
-@lru_cache(maxsize=64)
-def _records_for(path: str, stamp: str, name: str) -> tuple[dict, ...]:
-    return tuple(_tables_for(path, stamp)[name].to_dict("records"))
-
-
-def records(name: str) -> tuple[dict, ...]:
-    """A reference table as plain dicts (cheap to read in the engine's hot path)."""
-    return _records_for(str(store.database_path()), store.data_stamp(), name)
-
-
-def service_lines() -> pd.DataFrame:
-    return table("service_lines")
-
-
-def line_ids() -> list[str]:
-    return [row["id"] for row in records("service_lines")]
-
-
-def poolable_line_ids() -> list[str]:
-    return [row["id"] for row in records("service_lines") if row["poolable"]]
-
-
-def levers() -> pd.DataFrame:
-    return table("levers")
-
-
-def lever_ids() -> list[str]:
-    return [row["id"] for row in records("levers")]
-
-
-def outcome_measures() -> pd.DataFrame:
-    return table("outcome_measures")
-
-
-def routes() -> pd.DataFrame:
-    return table("routes")
-
-
-def route_transaction_share(route_id: str) -> float:
-    return next(float(r["transaction_cost_share"]) for r in records("routes") if r["id"] == route_id)
-
-
-def templates() -> pd.DataFrame:
-    return table("templates").sort_values("ordering").reset_index(drop=True)
-
-
-def template_ids() -> list[str]:
-    return [row["id"] for row in sorted(records("templates"), key=lambda r: r["ordering"])]
-
-
 @dataclass(frozen=True)
 class Template:
     id: str
     info: dict
-    lines: pd.DataFrame
+    lines: pd.DataFrame  # line_id, in_scope, pooled_share, baseline_gbp_m, baseline_source, scope_source
     facts: pd.DataFrame
     presets: dict[str, object]
     preset_sources: dict[str, str]
 
 
-def template(template_id: str) -> Template:
-    return _template_for(str(store.database_path()), store.data_stamp(), template_id)
+@dataclass(frozen=True)
+class Catalogue:
+    """Every reference table, and the stamp (a hash) of the text they were read from."""
+
+    stamp: str
+    tables: dict[str, pd.DataFrame]
+    templates: dict[str, Template] = field(repr=False)
+    records: dict[str, tuple[dict, ...]] = field(repr=False)  # rows as dicts, for the engine's loops
+
+    def table(self, name: str) -> pd.DataFrame:
+        return self.tables[name].copy()
+
+    @property
+    def line_ids(self) -> list[str]:
+        return [row["id"] for row in self.records["service_lines"]]
+
+    @property
+    def poolable_line_ids(self) -> list[str]:
+        return [row["id"] for row in self.records["service_lines"] if row["poolable"]]
+
+    @property
+    def lever_ids(self) -> list[str]:
+        return [row["id"] for row in self.records["levers"]]
+
+    @property
+    def template_ids(self) -> list[str]:
+        return list(self.templates)
+
+    def template(self, template_id: str) -> Template:
+        if template_id not in self.templates:
+            raise UnknownTemplateError(f"template: unknown id {template_id!r}; allowed: {', '.join(self.templates)}")
+        return self.templates[template_id]
+
+    def route_transaction_share(self, route_id: str) -> float:
+        return next(float(r["transaction_cost_share"]) for r in self.records["routes"] if r["id"] == route_id)
 
 
-@lru_cache(maxsize=32)
-def _template_for(path: str, stamp: str, template_id: str) -> Template:
-    all_ = _tables_for(path, stamp)
-    rows = all_["templates"][all_["templates"]["id"] == template_id]
-    if rows.empty:
-        raise UnknownTemplateError(f"template: unknown id {template_id!r}; allowed: {', '.join(template_ids())}")
-    presets = all_["template_presets"][all_["template_presets"]["template_id"] == template_id]
-    facts = all_["template_facts"][all_["template_facts"]["template_id"] == template_id]
-    lines = all_["template_lines"][all_["template_lines"]["template_id"] == template_id]
+def load(data_dir: Path = DATA_DIR) -> Catalogue:
+    """Read the reference text in `data_dir` into a catalogue."""
+    tables = {name: pd.read_csv(data_dir / f"{name}.csv") for name in CSV_TABLES}
+    tables["service_lines"]["poolable"] = tables["service_lines"]["poolable"].astype(bool)
+    raw = yaml.safe_load((data_dir / "templates.yaml").read_text(encoding="utf-8"))
+    tables.update(_template_tables(raw, tables["service_lines"]))
+    glossary = yaml.safe_load((data_dir / "glossary.yaml").read_text(encoding="utf-8"))
+    tables["glossary"] = pd.DataFrame(glossary, columns=["term", "group", "meaning", "source"])
+    return Catalogue(
+        stamp=stamp(data_dir),
+        tables=tables,
+        templates={tid: _template(tables, tid) for tid in tables["templates"]["id"]},
+        records={name: tuple(frame.to_dict("records")) for name, frame in tables.items()},
+    )
+
+
+def stamp(data_dir: Path = DATA_DIR) -> str:
+    """A hash of every reference text file and the schema version."""
+    digest = hashlib.sha256(SCHEMA_VERSION.encode())
+    for path in sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml"}):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_current: Catalogue | None = None
+_lock = threading.Lock()
+
+
+def current() -> Catalogue:
+    """The catalogue of data/, read the first time it is asked for (restart to read edited text)."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = load()
+        return _current
+
+
+def _template(tables: dict[str, pd.DataFrame], template_id: str) -> Template:
+    def rows(name: str) -> pd.DataFrame:
+        frame = tables[name]
+        return frame[frame["template_id"] == template_id].reset_index(drop=True)
+
+    presets = rows("template_presets")
     return Template(
         id=template_id,
-        info=rows.iloc[0].to_dict(),
-        lines=lines.reset_index(drop=True),
-        facts=facts.sort_values("ordering").reset_index(drop=True),
+        info=tables["templates"].set_index("id").loc[template_id].to_dict() | {"id": template_id},
+        lines=rows("template_lines"),
+        facts=rows("template_facts"),
         presets={p: json.loads(v) for p, v in zip(presets["path"], presets["value_json"], strict=True)},
         preset_sources=dict(zip(presets["path"], presets["source"], strict=True)),
     )
+
+
+def _template_tables(raw: list[dict], lines: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    known_lines = set(lines["id"])
+    per_head = dict(zip(lines["id"], lines["spend_per_head_gbp"], strict=True))
+    templates, template_lines, facts, presets = [], [], [], []
+    for order, tpl in enumerate(raw):
+        tid = tpl["id"]
+        unknown = set(tpl["lines"]) - known_lines
+        if unknown:
+            raise ValueError(f"template {tid}: unknown service lines {sorted(unknown)}")
+        population = int(tpl["population"]["value"])
+        budget = tpl.get("pooled_budget") or {}
+        scale = _scale_to_pooled_budget(tpl["lines"], per_head, population, budget.get("gbp_m"))
+        templates.append(
+            {
+                "id": tid,
+                "ordering": order,
+                "name": tpl["name"],
+                "site": tpl["site"],
+                "model": tpl["model"],
+                "care_model": tpl["care_model"],
+                "population": population,
+                "population_source": tpl["population"]["source"],
+                "pooled_budget_gbp_m": budget.get("gbp_m"),
+                "pooled_budget_year": budget.get("year"),
+                "pooled_budget_source": budget.get("source"),
+                "lines_source": tpl["lines_source"],
+                "headline": tpl["headline"]["text"],
+                "headline_source": tpl["headline"]["source"],
+            }
+        )
+        for line_id, head_gbp in per_head.items():
+            share = tpl["lines"].get(line_id)
+            line_scale = scale if share else 1.0
+            basis = f"assumption: £{head_gbp:g} a head x {population:,} people"
+            if line_scale != 1.0:
+                basis = f"scaled to the seeds' pooled budget (x{line_scale:.3f}): {budget['source']}"
+            template_lines.append(
+                {
+                    "template_id": tid,
+                    "line_id": line_id,
+                    "in_scope": share is not None,
+                    "pooled_share": float(share or 0.0),
+                    "baseline_gbp_m": round(head_gbp * population / 1e6 * line_scale, 3),
+                    "baseline_source": basis,
+                    "scope_source": tpl["lines_source"] if share is not None else "not in the template's scope",
+                }
+            )
+        for forder, fact in enumerate(tpl["facts"]):
+            facts.append(
+                {
+                    "template_id": tid,
+                    "ordering": forder,
+                    "fact_id": fact["id"],
+                    "label": fact["label"],
+                    "value": str(fact["value"]),
+                    "value_num": fact.get("value_num"),
+                    "value_gbp_m": fact.get("value_gbp_m"),
+                    "source": fact["source"],
+                }
+            )
+        for path, entry in tpl.get("preset", {}).items():
+            presets.append(
+                {"template_id": tid, "path": path, "value_json": json.dumps(entry["value"]), "source": entry["source"]}
+            )
+    return {
+        "templates": pd.DataFrame(templates),
+        "template_lines": pd.DataFrame(template_lines),
+        "template_facts": pd.DataFrame(facts),
+        "template_presets": pd.DataFrame(presets),
+    }
+
+
+def _scale_to_pooled_budget(
+    shares: dict[str, float], per_head: dict[str, float], population: int, target_gbp_m: float | None
+) -> float:
+    if target_gbp_m is None:
+        return 1.0
+    pooled = sum(share * per_head[line] * population / 1e6 for line, share in shares.items())
+    return float(target_gbp_m) / pooled if pooled else 1.0

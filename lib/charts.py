@@ -1,4 +1,4 @@
-"""Plotly figures for the dashboard: one function a chart, fed by the DataFrames in lib.views.
+"""Plotly figures for the dashboard: one function a chart, fed by a run's summaries and lib.views.
 
 Colours: the Okabe-Ito palette, safe for the common forms of colour blindness, used the same
 way everywhere (provider side blue, commissioner side orange, reinvested green, cost red).
@@ -11,7 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lib.views import ProjectionViews, gbp_m, outcome_label
+from lib.results import Run
+from lib.views import gbp_m
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 COLOURS = {
@@ -97,11 +98,11 @@ def _fan(fig: go.Figure, frame: pd.DataFrame, name: str, colour: str, hover: str
     fig.add_traces(_fan_traces(frame, name, colour, hover))
 
 
-def budget_vs_cost(views: ProjectionViews) -> go.Figure:
+def budget_vs_cost(run: Run) -> go.Figure:
     fig = go.Figure()
-    _fan(fig, views.measure("budget"), "Budget", COLOURS["budget"])
-    _fan(fig, views.measure("cost"), "Projected cost", COLOURS["cost"])
-    no_change = views.measure("counterfactual_cost")
+    _fan(fig, run.measure("budget"), "Budget", COLOURS["budget"])
+    _fan(fig, run.measure("cost"), "Projected cost", COLOURS["cost"])
+    no_change = run.measure("counterfactual_cost")
     fig.add_trace(
         _reference_line(
             no_change["year"], no_change["p50"], "Cost with no change (P50)", COLOURS["no_change"], "dot", "No change"
@@ -110,10 +111,10 @@ def budget_vs_cost(views: ProjectionViews) -> go.Figure:
     return _layout(fig, "Budget against projected cost, by contract year", "£m a year")
 
 
-def variance_split(views: ProjectionViews) -> go.Figure:
+def variance_split(run: Run) -> go.Figure:
     fig = go.Figure()
     for measure, label in (("provider", "Provider side"), ("commissioner", "Commissioner side"), ("reinvested", "Reinvested")):
-        frame = views.measure(measure)
+        frame = run.measure(measure)
         fig.add_trace(
             go.Bar(
                 x=frame["year"],
@@ -123,7 +124,7 @@ def variance_split(views: ProjectionViews) -> go.Figure:
                 hovertemplate=f"{label} {MONEY_HOVER}<extra></extra>",
             )
         )
-    variance = views.measure("variance")
+    variance = run.measure("variance")
     fig.add_trace(
         go.Scatter(
             x=variance["year"],
@@ -138,11 +139,11 @@ def variance_split(views: ProjectionViews) -> go.Figure:
     return _layout(fig, "Who keeps each year's surplus or deficit (mean of simulations)", "£m a year")
 
 
-def cumulative_provider(views: ProjectionViews) -> go.Figure:
-    s = views.scenario
+def cumulative_provider(run: Run) -> go.Figure:
+    s = run.scenario
     fig = go.Figure()
-    _fan(fig, views.measure("provider_cumulative"), "Provider side, cumulative", COLOURS["provider"])
-    years = views.measure("provider_cumulative")["year"]
+    _fan(fig, run.measure("provider_cumulative"), "Provider side, cumulative", COLOURS["provider"])
+    years = run.measure("provider_cumulative")["year"]
     capacity = s.lead.loss_capacity_gbp_m
     fig.add_trace(
         _reference_line(
@@ -150,7 +151,7 @@ def cumulative_provider(views: ProjectionViews) -> go.Figure:
         )
     )
     if s.risk.collar is not None:
-        budget = views.measure("pooled_budget")
+        budget = run.measure("pooled_budget")
         collar_path = -s.risk.collar * budget["p50"].cumsum()
         fig.add_trace(
             _reference_line(budget["year"], collar_path, "Collar, summed over the years", COLOURS["limit"], "dot", "Collar")
@@ -158,10 +159,10 @@ def cumulative_provider(views: ProjectionViews) -> go.Figure:
     return _layout(fig, "Provider side's cumulative position against what it can absorb", "£m, cumulative")
 
 
-def partner_split(views: ProjectionViews) -> go.Figure:
+def partner_split(run: Run) -> go.Figure:
     """Each partner's cumulative position at contract end: P50 bar, P10-P90 whiskers, and the
     loss each full-risk partner can bear."""
-    p = views.partners.iloc[::-1]  # first partner on top
+    p = run.partner_summary().iloc[::-1]  # first partner on top
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
@@ -222,11 +223,11 @@ def money_flow(flows: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
-def outcomes_grid(table: pd.DataFrame) -> go.Figure:
+def outcomes_grid(table: pd.DataFrame, labels: dict[str, tuple[str, str]]) -> go.Figure:
     measures = list(dict.fromkeys(table["measure"]))
     cols = 3
     rows = int(np.ceil(len(measures) / cols))
-    titles = [f"{outcome_label(m)[0]}<br><sup>{outcome_label(m)[1]}</sup>" for m in measures]
+    titles = [f"{labels[m][0]}<br><sup>{labels[m][1]}</sup>" for m in measures]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.16, horizontal_spacing=0.07)
     for i, measure in enumerate(measures):
         frame = table[table["measure"] == measure]

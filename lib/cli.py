@@ -3,7 +3,7 @@
   python -m lib templates [--format json|table]
   python -m lib project --template ID [--scenario FILE.json] [--set PATH=VALUE ...]
                         [--sims N] [--seed S] [--central] [--format json|csv]
-  python -m lib fields            every scenario field path with its current default
+  python -m lib fields            every scenario field path: default, unit, range and meaning
 
 Money is in £m; contract years count from 1.
 """
@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine
-from lib.scenario import Scenario, ScenarioError
+from lib import catalogue, engine, memory, results
+from lib.scenario import Scenario, ScenarioError, field_spec
+from lib.views import flatten
 
 
 class CliError(Exception):
@@ -35,9 +36,10 @@ def parse_value(text: str) -> Any:
 
 def template_rows() -> list[dict[str, Any]]:
     rows = []
-    for tid in catalogue.template_ids():
+    cat = catalogue.current()
+    for tid in cat.template_ids:
         scenario = Scenario.from_template(tid)
-        info = catalogue.template(tid).info
+        info = cat.template(tid).info
         rows.append(
             {
                 "id": tid,
@@ -60,7 +62,11 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         path = Path(args.scenario)
         if not path.exists():
             raise CliError(f"--scenario: no such file {path}")
-        scenario = Scenario.from_json(path.read_text(encoding="utf-8"))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"--scenario: cannot read {path} as UTF-8 JSON text ({exc.__class__.__name__})") from None
+        scenario = Scenario.from_json(text)
     changes: dict[str, Any] = {}
     for item in args.set or []:
         if "=" not in item:
@@ -90,7 +96,18 @@ def write_csv(report: dict[str, Any], out) -> None:
             writer.writerow([year["year"], key, stat["p10"], stat["p50"], stat["p90"], stat["mean"]])
 
 
+def field_rows() -> list[str]:
+    """One line per field path of the blank template: path = default  [unit, range] meaning."""
+    out = []
+    for path, value in flatten(Scenario.from_template("blank").to_dict()):
+        spec = field_spec(path)
+        facts = ", ".join(x for x in (spec.unit, spec.allowed()) if x)
+        out.append(f"{path} = {json.dumps(value)}  [{facts}] {spec.help}".rstrip())
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    memory.keep_freed_memory()  # the CLI is an entry point: tune the allocator once (lib/memory.py)
     parser = argparse.ArgumentParser(prog="python -m lib", description="Care Models Lab: templates and projections")
     sub = parser.add_subparsers(dest="command", required=True)
     p_templates = sub.add_parser("templates", help="list the vanguard templates")
@@ -118,10 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"  £{r['pooled_budget_gbp_m']:>7.1f}m  {r['approach']}"
                     )
         elif args.command == "fields":
-            for path, value in _flatten(Scenario.from_template("blank").to_dict()):
-                print(f"{path} = {json.dumps(value)}")
+            print("\n".join(field_rows()))
         else:
-            report = engine.project(build_scenario(args)).to_report()
+            report = results.project(build_scenario(args)).to_report()
             if args.format == "json":
                 print(json.dumps(report, indent=1))
             else:
@@ -130,9 +146,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-def _flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(node, dict) and node:
-        return [item for key, value in node.items() for item in _flatten(value, f"{prefix}{key}.")]
-    return [(prefix.rstrip("."), node)]

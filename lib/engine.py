@@ -1,9 +1,11 @@
 """The Monte Carlo projection (pure numpy): from a scenario to simulated money and outcomes.
 
-Contract years run 1..N; year 0 is the baseline year whose spend the scenario holds.
-Simulation 0 is always the central case (every uncertain input at its mid-point); the others
-sample each 80% interval (low, high) as a normal with mean (low+high)/2 and sd (high-low)/2.563,
-clipped to the valid range (as in The Strategy Unit's NHP model).
+`simulate` runs five named stages, each a short function that can be tested alone:
+sample the uncertain inputs -> project costs -> project outcomes -> build budgets -> settle,
+then assembles them. Contract years run 1..N; year 0 is the baseline year whose spend the
+scenario holds. Simulation 0 is always the central case (every uncertain input at its
+mid-point); the others sample each 80% interval (low, high) as a normal with mean (low+high)/2
+and sd (high-low)/2.563, clipped to the field's valid range (docs/model.md, "Uncertainty").
 """
 
 from __future__ import annotations
@@ -12,17 +14,69 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib import catalogue, outcomes, settlement
-from lib.memory import keep_freed_memory
-from lib.results import Run
-from lib.scenario import Scenario
-
-keep_freed_memory()
+from lib import catalogue, levers, outcomes, settlement
+from lib.catalogue import Catalogue
+from lib.scenario import Scenario, field_spec
 
 Z80 = 2.563  # width of an 80% interval of a standard normal (2 x 1.2816)
-DEMAND_RANGE = (-0.05, 0.1)
-COST_ERROR_RANGE = (-0.5, 1.0)
-REALISATION_RANGE = (0.0, 1.5)
+PARTS = ("pool", "aligned", "scope", "scope_hospital")  # the weightings of the place's lines costed
+
+
+@dataclass(frozen=True)
+class Place:
+    """The scenario's service lines as vectors in catalogue order (£m a year in year 0, shares)."""
+
+    line_ids: list[str]
+    baseline: np.ndarray
+    growth: np.ndarray
+    weights: dict[str, np.ndarray]  # PARTS -> per-line weight
+
+    @property
+    def pooled_gbp_m(self) -> float:
+        return float(self.baseline @ self.weights["pool"])
+
+    @property
+    def aligned_gbp_m(self) -> float:
+        return float(self.baseline @ self.weights["aligned"])
+
+
+@dataclass(frozen=True)
+class Draws:
+    """The sampled uncertain inputs, (sims,) each."""
+
+    demand_shift: np.ndarray
+    cost_error: np.ndarray
+    realisation: dict[str, np.ndarray]  # lever id -> share of its effect realised
+
+    def as_columns(self) -> dict[str, np.ndarray]:
+        return {
+            "demand_growth_shift": self.demand_shift,
+            "cost_error": self.cost_error,
+            **{f"realisation_{k}": v for k, v in self.realisation.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Cost in £m, (sims, years) unless said otherwise."""
+
+    with_levers: dict[str, np.ndarray]  # PARTS -> cost
+    no_change: dict[str, np.ndarray]  # PARTS -> cost without the levers
+    lever_net: dict[str, np.ndarray]  # lever -> its net change of the cost in scope
+    investment: np.ndarray  # (years,)
+    transaction: np.ndarray  # (years,)
+    pooled: np.ndarray  # cost the pooled budget meets, extras included
+    aligned: np.ndarray  # cost of aligned services left under their own contracts
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Funding in £m, (sims, years)."""
+
+    pooled: np.ndarray
+    aligned: np.ndarray
+    withhold_earned: np.ndarray
+    incentive_earned: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -35,9 +89,52 @@ class Simulation:
     no_change: dict[str, np.ndarray]  # (years,) per outcome measure: the path without levers
     partners: np.ndarray  # (partners, sims, years)
     partner_capacity_gbp_m: np.ndarray  # (partners,)
-    failed_in: np.ndarray  # (sims,) year of failure, 0 if none
-    draws: dict[str, np.ndarray]  # (sims,) sampled inputs
+    per_sim: dict[str, np.ndarray]  # (sims,) each simulation's sampled inputs, end positions and events
     central_parts: dict[str, np.ndarray]  # (years,) central-case cost components in scope
+
+    @property
+    def failed_in(self) -> np.ndarray:
+        """(sims,) contract year in which the provider side failed, 0 if it never did."""
+        return self.per_sim["failed_in"]
+
+
+def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
+    """Project a scenario: every stage in order, then the assembled result."""
+    cat = cat or catalogue.current()
+    years = np.arange(1, scenario.contract.years + 1)
+    place = place_vectors(scenario, cat)
+    draws = sample_inputs(scenario, cat)
+    costs = project_costs(scenario, cat, place, draws, years)
+    result = project_outcomes(scenario, cat, draws, costs, years)
+    budgets = build_budgets(scenario, place, result.index, years)
+    settled = settlement.settle(
+        budgets.pooled - costs.pooled,
+        budgets.pooled,
+        scenario.risk,
+        result.index,
+        capacity_gbp_m=scenario.lead.loss_capacity_gbp_m if place.pooled_gbp_m > 0 else None,
+    )
+    return assemble(scenario, place, draws, costs, result, budgets, settled)
+
+
+# ---- stage 0: the place ---------------------------------------------------------------------------
+
+
+def place_vectors(scenario: Scenario, cat: Catalogue) -> Place:
+    lines = cat.records["service_lines"]
+    line_ids = [row["id"] for row in lines]
+    pool = np.array([scenario.pooling.get(line, 0.0) for line in line_ids])
+    scope = np.maximum(pool, np.array([line in scenario.scope for line in line_ids], dtype=float))
+    hospital = np.array([row["setting"] == "hospital" for row in lines], dtype=float)
+    return Place(
+        line_ids=line_ids,
+        baseline=np.array([scenario.baseline.get(line, 0.0) for line in line_ids]),
+        growth=np.array([scenario.demand_growth.get(row["id"], row["demand_growth"]) for row in lines]),
+        weights={"pool": pool, "aligned": scope - pool, "scope": scope, "scope_hospital": scope * hospital},
+    )
+
+
+# ---- stage 1: sample the uncertain inputs ---------------------------------------------------------
 
 
 def sample_interval(rng: np.random.Generator, sims: int, low: float, high: float, valid: tuple[float, float]) -> np.ndarray:
@@ -48,210 +145,200 @@ def sample_interval(rng: np.random.Generator, sims: int, low: float, high: float
     return np.clip(draws, *valid)
 
 
-def ramp(years: np.ndarray, years_to_full: int) -> np.ndarray:
-    """Share of a lever's full effect reached by each year: slow start, S-shaped (smoothstep)."""
-    x = np.clip(np.asarray(years, dtype=float) / years_to_full, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
+def _valid(path: str) -> tuple[float, float]:
+    spec = field_spec(path)
+    return spec.low, spec.high
 
 
-def simulate(scenario: Scenario) -> Simulation:
-    lines = catalogue.records("service_lines")
-    levers = {row["id"]: row for row in catalogue.records("levers")}
-    line_ids = [row["id"] for row in lines]
-    n_years, n_sims = scenario.contract.years, scenario.sims
-    years = np.arange(1, n_years + 1)
+def sample_inputs(scenario: Scenario, cat: Catalogue) -> Draws:
+    """Same seed, same draws: demand, then cost error, then each lever in catalogue order."""
     rng = np.random.default_rng(scenario.seed)
-
-    base = np.array([scenario.baseline.get(line, 0.0) for line in line_ids])
-    growth = np.array([scenario.demand_growth.get(row["id"], row["demand_growth"]) for row in lines])
-    pool = np.array([scenario.pooling.get(line, 0.0) for line in line_ids])
-    in_scope = np.array([line in scenario.scope for line in line_ids], dtype=float)
-    scope = np.maximum(pool, in_scope)
-    aligned = scope - pool
-    hospital = np.array([row["setting"] == "hospital" for row in lines], dtype=float)
-
-    unc = scenario.uncertainty
-    delta = sample_interval(rng, n_sims, unc.demand_growth_low, unc.demand_growth_high, DEMAND_RANGE)
-    cost_error = sample_interval(rng, n_sims, unc.cost_error_low, unc.cost_error_high, COST_ERROR_RANGE)
-    lever_ids = [k for k in levers if k in scenario.levers]
+    n, unc = scenario.sims, scenario.uncertainty
+    demand = sample_interval(rng, n, unc.demand_growth_low, unc.demand_growth_high, _valid("uncertainty.demand_growth_low"))
+    cost_error = sample_interval(rng, n, unc.cost_error_low, unc.cost_error_high, _valid("uncertainty.cost_error_low"))
+    valid = _valid("levers.any.realisation_low")
     realisation = {
-        k: sample_interval(
-            rng, n_sims, scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, REALISATION_RANGE
-        )
-        for k in lever_ids
+        k: sample_interval(rng, n, scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, valid)
+        for k in cat.lever_ids
+        if k in scenario.levers
     }
+    return Draws(demand, cost_error, realisation)
 
-    # Each lever's realised share of full effect, (sims, years).
-    factor = {
-        k: scenario.levers[k].effect * ramp(years, scenario.levers[k].years_to_full)[None, :] * realisation[k][:, None]
-        for k in lever_ids
-    }
-    weights = {"pool": pool, "aligned": aligned, "scope": scope, "scope_hospital": scope * hospital}
-    totals, lever_net = _totals_with_levers(base, growth, delta, cost_error, years, weights, factor, levers, line_ids)
 
-    investment = sum(
-        (scenario.levers[k].investment_gbp_m * (years <= scenario.levers[k].years_to_full) for k in lever_ids),
-        np.zeros(n_years),
-    )
-    pooled = bool(pool.sum() > 0)
-    transaction = np.zeros(n_years)
-    funding_index = (1 + scenario.contract.funding_growth) ** years
-    pooled_funding = float(base @ pool) * funding_index
+# ---- stage 2: costs ---------------------------------------------------------------------------------
+
+
+def project_costs(scenario: Scenario, cat: Catalogue, place: Place, draws: Draws, years: np.ndarray) -> Costs:
+    """Each part's cost with and without the levers, plus investment and procurement costs."""
+    with_levers, no_change, lever_net = _costs_by_part(scenario, cat, place, draws, years)
+    chosen = {k: scenario.levers[k] for k in draws.realisation}
+    investment = sum((lever.investment_gbp_m * (years <= lever.years_to_full) for lever in chosen.values()), np.zeros(len(years)))
+    transaction = np.zeros(len(years))
+    pooled = place.pooled_gbp_m > 0
     if pooled:
         share = scenario.contract.transaction_cost
         if share is None:
-            share = catalogue.route_transaction_share(scenario.contract.route)
-        transaction[0] = share * pooled_funding[0]
+            share = cat.route_transaction_share(scenario.contract.route)
+        transaction[0] = share * place.pooled_gbp_m * (1 + scenario.contract.funding_growth)
     extra = investment + transaction  # carried by whoever holds the pooled budget (or the alliance)
-    pooled_cost = totals["pool"] + (extra if pooled else 0.0)
-    aligned_cost = totals["aligned"] + (0.0 if pooled else extra)
-
-    # Outcomes follow the same lever draws, with their lags.
-    result = outcomes.project(years, scenario, realisation, totals, weights)
-    index = result.index
-
-    # Pooled budget: funding less bid discount and withhold, plus the withhold earned back.
-    attainment = outcomes.attainment(index, years, scenario.risk.withhold_target)
-    contract_value = pooled_funding * (1 - scenario.contract.bid_discount)
-    withheld = scenario.risk.withhold * contract_value
-    withhold_earned = attainment * withheld
-    pooled_budget = contract_value - withheld + withhold_earned
-    aligned_budget = np.broadcast_to(float(base @ aligned) * funding_index, (n_sims, n_years))
-    incentive_earned = attainment * scenario.risk.incentive_pot * aligned_budget
-
-    r = scenario.risk
-    terms = settlement.Terms(
-        gain_share=r.gain_share,
-        loss_share=r.loss_share,
-        neutral_band=r.neutral_band,
-        cap=r.cap,
-        collar=r.collar,
-        reinvest_beyond_cap=r.beyond_cap == "reinvest",
-        quality_gate=r.quality_gate,
-        carry_forward=r.carry_forward,
-        cover_years=r.cover_years,
+    return Costs(
+        with_levers=with_levers,
+        no_change=no_change,
+        lever_net=lever_net,
+        investment=investment,
+        transaction=transaction,
+        pooled=with_levers["pool"] + extra if pooled else with_levers["pool"],
+        aligned=with_levers["aligned"] if pooled else with_levers["aligned"] + extra,
     )
-    capacity = scenario.lead.loss_capacity_gbp_m
-    pooled_variance = pooled_budget - pooled_cost
-    settled = settlement.settle(pooled_variance, pooled_budget, terms, index, capacity_gbp_m=capacity if pooled else None)
 
-    aligned_variance = aligned_budget - aligned_cost
-    provider = settled.provider + incentive_earned
-    commissioner = settled.commissioner + aligned_variance - incentive_earned
-    variance = pooled_variance + aligned_variance
+
+def _costs_by_part(scenario: Scenario, cat: Catalogue, place: Place, draws: Draws, years: np.ndarray):
+    """Counterfactual cost of line l in year t: base_l x (1 + cost error) x (1 + growth_l + demand
+    shift)^t. Lines that share a growth rate share that last factor, so it is computed once per
+    distinct rate (sims, years, rates) and one matmul gives every weighted sum. A lever's change
+    is linear in the lines' cost, so each (part, lever) pair folds into one column too."""
+    rates, group = np.unique(place.growth, return_inverse=True)
+    sims, n_years = draws.demand_shift.shape[0], years.shape[0]
+    log_growth = np.log1p(rates[None, :] + draws.demand_shift[:, None])  # (sims, rates)
+    compound = np.exp(log_growth[:, None, :] * years[None, :, None])  # years count from 1: year 1 has grown once
+    compound *= (1 + draws.cost_error)[:, None, None]
+    to_groups = np.zeros((len(place.line_ids), len(rates)))
+    to_groups[np.arange(len(place.line_ids)), group] = place.baseline
+
+    lever_rows = {row["id"]: row for row in cat.records["levers"]}
+    columns, keys = [], []
+    for part, w in place.weights.items():
+        columns.append(w)
+        keys.append((part, ""))
+        for k in draws.realisation:
+            columns.append(levers.cost_change(w, lever_rows[k], place.line_ids) if w.any() else w)
+            keys.append((part, k))
+    group_weights = to_groups.T @ np.stack(columns, axis=1)  # (rates, columns)
+    flat = (group_weights.T @ compound.reshape(sims * n_years, len(rates)).T).reshape(len(columns), sims, n_years)
+    slot = {key: i for i, key in enumerate(keys)}
+
+    shares = {
+        k: levers.realised(scenario.levers[k].effect, scenario.levers[k].years_to_full, years, draws.realisation[k])
+        for k in draws.realisation
+    }
+    with_levers: dict[str, np.ndarray] = {}
+    no_change: dict[str, np.ndarray] = {}
+    scratch = np.empty((sims, n_years))
+    for part, w in place.weights.items():
+        no_change[part] = flat[slot[(part, "")]]
+        twin = next((p for p in with_levers if np.array_equal(place.weights[p], w)), None)
+        if twin is not None:  # e.g. scope = pool when nothing is merely aligned
+            with_levers[part] = with_levers[twin]
+            continue
+        total = no_change[part].copy()
+        if w.any():  # a part with no lines (nothing aligned, say) costs nothing
+            for k, share in shares.items():
+                total += np.multiply(share, flat[slot[(part, k)]], out=scratch)
+        with_levers[part] = total
+    lever_net = {k: share[0] * flat[slot[("scope", k)]][0] for k, share in shares.items()}  # central case only
+    return with_levers, no_change, lever_net
+
+
+# ---- stage 3: outcomes ------------------------------------------------------------------------------
+
+
+def project_outcomes(scenario: Scenario, cat: Catalogue, draws: Draws, costs: Costs, years: np.ndarray):
+    return outcomes.project(
+        years,
+        cat.records["outcome_measures"],
+        scenario.levers,
+        draws.realisation,
+        (costs.with_levers["scope"], costs.with_levers["scope_hospital"]),
+        (costs.no_change["scope"][:1], costs.no_change["scope_hospital"][:1]),
+    )
+
+
+# ---- stage 4: budgets -------------------------------------------------------------------------------
+
+
+def build_budgets(scenario: Scenario, place: Place, outcome_index: np.ndarray, years: np.ndarray) -> Budgets:
+    """Pooled funding less bid discount and withhold, plus the withhold earned back by outcomes;
+    aligned services keep their funding, and their providers earn the incentive pot."""
+    funding_index = (1 + scenario.contract.funding_growth) ** years
+    risk = scenario.risk
+    earned_share = outcomes.attainment(outcome_index, years, risk.withhold_target)
+    contract_value = place.pooled_gbp_m * funding_index * (1 - scenario.contract.bid_discount)
+    withheld = risk.withhold * contract_value
+    withhold_earned = earned_share * withheld
+    aligned = np.broadcast_to(place.aligned_gbp_m * funding_index, outcome_index.shape)
+    return Budgets(
+        pooled=contract_value - withheld + withhold_earned,
+        aligned=aligned,
+        withhold_earned=withhold_earned,
+        incentive_earned=earned_share * risk.incentive_pot * aligned,
+    )
+
+
+# ---- assembly -----------------------------------------------------------------------------------------
+
+
+def assemble(
+    scenario: Scenario,
+    place: Place,
+    draws: Draws,
+    costs: Costs,
+    result: outcomes.OutcomeResult,
+    budgets: Budgets,
+    settled: settlement.Settlement,
+) -> Simulation:
+    """The money of both sides (the aligned services' variance stays with commissioners, less the
+    incentive their providers earn), each partner's share, and the central case's cost parts."""
+    aligned_variance = budgets.aligned - costs.aligned
+    provider = settled.provider + budgets.incentive_earned
+    commissioner = settled.commissioner + aligned_variance - budgets.incentive_earned
+    budget = budgets.pooled + budgets.aligned
+    cost = costs.pooled + costs.aligned
     money = {
-        "budget": pooled_budget + aligned_budget,
-        "cost": pooled_cost + aligned_cost,
-        "counterfactual_cost": totals["cf_pool"] + totals["cf_aligned"],
-        "variance": variance,
+        "budget": budget,
+        "cost": cost,
+        "counterfactual_cost": costs.no_change["pool"] + costs.no_change["aligned"],
+        "variance": budget - cost,
         "provider": provider,
         "commissioner": commissioner,
         "reinvested": settled.reinvested,
         "provider_cumulative": np.cumsum(provider, axis=1),
         "commissioner_cumulative": np.cumsum(commissioner, axis=1),
-        "pooled_budget": pooled_budget,
-        "pooled_cost": pooled_cost,
-        "aligned_budget": np.array(aligned_budget),
-        "withhold_earned": withhold_earned,
-        "incentive_earned": incentive_earned,
+        "pooled_budget": budgets.pooled,
+        "pooled_cost": costs.pooled,
+        "aligned_budget": np.asarray(budgets.aligned),
+        "withhold_earned": budgets.withhold_earned,
+        "incentive_earned": budgets.incentive_earned,
         "recovered": settled.recovered,
         "collar_hit": settled.collar_hit.astype(float),
         "active": settled.active.astype(float),
     }
-
     roles = [p.role for p in scenario.partners]
-    weights_ = [p.weight for p in scenario.partners]
-    partner_values = settlement.split_among_partners(provider, roles, weights_)
-    partner_capacity = np.array(scenario.partner_capacities_gbp_m())
-
+    weights = [p.weight for p in scenario.partners]
+    years = costs.investment.shape[0]
     central_parts = {
-        "baseline": np.full(n_years, float(base @ scope)),
-        "counterfactual": totals["cf_scope"][0],
-        **{f"lever_{k}": lever_net[k][0] for k in lever_ids},
-        "investment": investment,
-        "transaction": transaction,
+        "baseline": np.full(years, float(place.baseline @ place.weights["scope"])),
+        "counterfactual": costs.no_change["scope"][0],
+        **{f"lever_{k}": v for k, v in costs.lever_net.items()},
+        "investment": costs.investment,
+        "transaction": costs.transaction,
     }
-    draws = {"demand_growth_shift": delta, "cost_error": cost_error, **{f"realisation_{k}": v for k, v in realisation.items()}}
     return Simulation(
         scenario=scenario,
         money=money,
         outcomes=result.values,
         no_change=result.no_change,
-        partners=partner_values,
-        partner_capacity_gbp_m=partner_capacity,
-        failed_in=settled.failed_in,
-        draws=draws,
+        partners=settlement.split_among_partners(provider, roles, weights),
+        partner_capacity_gbp_m=np.array(scenario.partner_capacities_gbp_m()),
+        per_sim={
+            "failed_in": settled.failed_in,
+            "deficit_any_year": (money["variance"] < 0).any(axis=1),
+            "collar_breach_any_year": settled.collar_hit.any(axis=1),
+            "provider_end_gbp_m": money["provider_cumulative"][:, -1],
+            "commissioner_end_gbp_m": money["commissioner_cumulative"][:, -1],
+            **draws.as_columns(),
+        },
         central_parts=central_parts,
     )
-
-
-def _totals_with_levers(base, growth, delta, cost_error, years, weights, factor, levers, line_ids):
-    """Cost in £m for each weight vector over the lines, with and without the levers.
-
-    Counterfactual cost of line l in year t for a simulation: base_l x (1 + cost error) x
-    (1 + growth_l + demand shift)^t. Lines that share a growth rate share that last factor, so
-    it is computed once per distinct rate (sims, years, rates) and one matmul gives every
-    weighted sum. A lever removes `activity_share x realised effect` of its source lines' cost
-    and adds back `cost_ratio` of it on its target line (or on the same lines for "same"); that
-    is linear in the lines' cost, so each (weights, lever) pair folds into one column too.
-    """
-    rates, group = np.unique(growth, return_inverse=True)
-    sims, n_years = delta.shape[0], years.shape[0]
-    yearly = np.broadcast_to((1 + rates[None, :] + delta[:, None])[:, None, :], (sims, n_years, len(rates)))
-    compound = np.cumprod(yearly, axis=1)  # years count from 1: year 1 has grown once
-    compound *= (1 + cost_error)[:, None, None]  # (sims, years, rates)
-    to_groups = np.zeros((len(line_ids), len(rates)))
-    to_groups[np.arange(len(line_ids)), group] = base  # line weight vector -> rate-group weights
-
-    line_index = {line: i for i, line in enumerate(line_ids)}
-    sources = {
-        k: np.array([line in levers[k]["source_lines"].split(";") for line in line_ids], dtype=float)
-        * float(levers[k]["activity_share"])
-        for k in factor
-    }
-
-    def lever_column(w: np.ndarray, k: str) -> np.ndarray:
-        removed = w * sources[k]
-        target, ratio = levers[k]["target_line"], float(levers[k]["cost_ratio"])
-        added = ratio * removed if target == "same" else ratio * w[line_index[target]] * sources[k]
-        return added - removed  # net change in cost per unit of realised effect
-
-    columns, keys = [], []
-    for name, w in weights.items():
-        columns.append(w)
-        keys.append((name, ""))
-        for k in factor:
-            columns.append(lever_column(w, k) if w.any() else w)
-            keys.append((name, k))
-    group_weights = to_groups.T @ np.stack(columns, axis=1)  # (rates, columns)
-    flat = (group_weights.T @ compound.reshape(sims * n_years, len(rates)).T).reshape(len(columns), sims, n_years)
-    slot = {key: i for i, key in enumerate(keys)}
-
-    totals: dict[str, np.ndarray] = {}
-    lever_net: dict[str, np.ndarray] = {}
-    scratch = np.empty((sims, n_years))
-    done: list[tuple[np.ndarray, str]] = []
-    for name, w in weights.items():
-        counterfactual = flat[slot[(name, "")]]
-        twin = next((other for vector, other in done if np.array_equal(vector, w)), None)
-        if twin is not None:  # e.g. scope = pool when nothing is merely aligned
-            total = totals[twin]
-        else:
-            total = counterfactual.copy()
-            if w.any():  # a weight vector of zeros (nothing aligned, say) costs nothing
-                for k, f in factor.items():
-                    total += np.multiply(f, flat[slot[(name, k)]], out=scratch)
-            done.append((w, name))
-        totals[f"cf_{name}"] = counterfactual
-        totals[name] = total
-    for k, f in factor.items():
-        lever_net[k] = f * flat[slot[("scope", k)]]
-    return totals, lever_net
-
-
-def project(scenario: Scenario) -> Run:
-    """Simulate a scenario and store its results in DuckDB for summarising."""
-    return Run(simulate(scenario))
 
 
 def central_case(scenario: Scenario) -> Scenario:

@@ -1,4 +1,4 @@
-"""Outcome measures per 1,000 population and the four-domain outcome index.
+"""Outcome measures per 1,000 population and the four-domain outcome index (docs/model.md, "Outcomes").
 
 Each measure follows its own no-change path (baseline rate x its yearly growth). The levers cut
 it by `sum(weight x effect x ramp x realisation)`, with the ramp taken `lag_years` later for
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib import catalogue
+from lib.levers import ramp
+from lib.scenario import Lever
 
 DOMAINS = ("population_health", "quality_of_life", "quality_of_care", "effectiveness")
 MAX_REDUCTION = 0.9
@@ -28,25 +29,27 @@ class OutcomeResult:
     index: np.ndarray  # (sims, years)
 
 
-def project(years, scenario, realisation, totals, weights) -> OutcomeResult:
-    from lib.engine import ramp  # the one ramp shape for costs and outcomes
-
+def project(
+    years: np.ndarray,
+    measures: tuple[dict, ...],
+    levers: dict[str, Lever],
+    realisation: dict[str, np.ndarray],
+    scope_cost: tuple[np.ndarray, np.ndarray],
+    no_change_scope_cost: tuple[np.ndarray, np.ndarray],
+) -> OutcomeResult:
+    """Outcomes for every simulation. `realisation` holds each lever's (sims,) draws; the cost
+    pairs are (all spend in scope, hospital spend in scope), with and without the levers."""
     lever_ids = list(realisation)
-    sims = totals["scope"].shape[0]
+    sims = scope_cost[0].shape[0]
     rho = np.stack([realisation[k] for k in lever_ids], axis=1) if lever_ids else np.zeros((sims, 0))
     values: dict[str, np.ndarray] = {}
     no_change: dict[str, np.ndarray] = {}
     improvement_by_domain: dict[str, list[np.ndarray]] = {d: [] for d in DOMAINS}
-    for m in catalogue.records("outcome_measures"):
+    for m in measures:
         path = m["baseline_per_1000"] * (1 + m["counterfactual_growth"]) ** years
         # reduction[s, t] = sum_k weight_k x effect_k x ramp_k(t - lag) x realisation[s, k]
         per_lever = np.array(
-            [
-                float(m[f"lever_{k}"])
-                * scenario.levers[k].effect
-                * ramp(years - m["lag_years"], scenario.levers[k].years_to_full)
-                for k in lever_ids
-            ]
+            [float(m[f"lever_{k}"]) * levers[k].effect * ramp(years - m["lag_years"], levers[k].years_to_full) for k in lever_ids]
         ).reshape(len(lever_ids), len(years))
         reduction = np.clip(rho @ per_lever, 0.0, MAX_REDUCTION)
         values[m["id"]] = path[None, :] * (1 - reduction)
@@ -57,16 +60,15 @@ def project(years, scenario, realisation, totals, weights) -> OutcomeResult:
     index = 100 * (1 + sum(scores) / len(scores))
     values["outcome_index"] = index
     no_change["outcome_index"] = np.full(len(years), 100.0)
-    values["outside_hospital_share"] = _outside_hospital(totals["scope"], totals["scope_hospital"])
-    no_change["outside_hospital_share"] = _outside_hospital(totals["cf_scope"][:1], totals["cf_scope_hospital"][:1])[0]
+    values["outside_hospital_share"] = outside_hospital(*scope_cost)
+    no_change["outside_hospital_share"] = outside_hospital(*no_change_scope_cost)[0]
     return OutcomeResult(values=values, no_change=no_change, index=index)
 
 
-def _outside_hospital(total: np.ndarray, hospital: np.ndarray) -> np.ndarray:
+def outside_hospital(total: np.ndarray, hospital: np.ndarray) -> np.ndarray:
     """Share of spend in scope that is outside hospital, in %."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, 100 * (total - hospital) / total, np.nan)
-    return share
+        return np.where(total > 0, 100 * (total - hospital) / total, np.nan)
 
 
 def attainment(index: np.ndarray, years: np.ndarray, target_index: float) -> np.ndarray:

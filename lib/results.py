@@ -1,78 +1,51 @@
-"""A projection's results: stored as tidy tables in DuckDB, summarised there with SQL.
+"""A projection's results: stored in DuckDB, summarised there with SQL.
 
-Tables (in the run's own in-memory database):
-  run_values(sim, year, measure, value)      money in £m, outcomes per 1,000 (or % / index)
-  partner_values(sim, year, partner, value)  each partner's share of the provider side, £m
+Tables (registered on the run's own cursor of the in-memory results database; money in £m,
+outcomes per 1,000 or as an index or %, contract years from 1):
+  sim_year(sim, year, <one column per money and outcome measure>)
+  partner_year(sim, year, partner, value, cumulative)  each partner's share of the provider side
   partners(partner, name, role, weight, capacity_gbp_m)
-  sims(sim, failed_in, <sampled inputs>)     failed_in = contract year of failure, 0 if none
-  no_change(year, measure, value)            outcome paths without the levers
-  central_parts(year, part, value)           the central case's cost components in scope, £m
+  sims(sim, failed_in, deficit_any_year, collar_breach_any_year, provider_end_gbp_m,
+       commissioner_end_gbp_m, <sampled inputs>)           failed_in = contract year, 0 if none
+  no_change(year, measure, value)                     outcome paths without the levers
+  central_parts(year, part, value)                    the central case's cost components in scope
+
+A run is immutable; each summary is asked of DuckDB the first time it is wanted and kept with
+the run, so a chart that is not drawn costs nothing.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import threading
+import weakref
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from lib.store import RunStore
-
-if TYPE_CHECKING:
-    from lib.engine import Simulation
-    from lib.scenario import Scenario
+from lib import engine, store
+from lib.scenario import Scenario
 
 MONEY_MEASURES = ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative")
+SUMMARY = ["year", "p10", "p50", "p90", "mean"]
+
+
+def project(scenario: Scenario) -> Run:
+    """Simulate a scenario and store its results for summarising."""
+    return Run(engine.simulate(scenario))
 
 
 class Run:
-    def __init__(self, simulation: Simulation) -> None:
+    def __init__(self, simulation: engine.Simulation) -> None:
         self.scenario: Scenario = simulation.scenario
         self.simulation = simulation
-        self.store = RunStore()
+        self._cursor = store.results_cursor()
+        weakref.finalize(self, self._cursor.close)
+        self._lock = threading.RLock()
+        self._kept: dict[Any, Any] = {}
+        self._keep_alive: list[pa.Table] = []
         self._save(simulation)
-        self._yearly: pd.DataFrame | None = None
-
-    # ---- storing ---------------------------------------------------------------------------
-
-    def _save(self, sim: Simulation) -> None:
-        self.store.put_sim_year("run_values", {**sim.money, **sim.outcomes})
-        partners = self.scenario.partners
-        n_partners, sims, years = sim.partners.shape
-        self.store.put_columns(
-            "partner_values",
-            {
-                "sim": np.tile(np.repeat(np.arange(sims, dtype=np.int32), years), n_partners),
-                "year": np.tile(np.arange(1, years + 1, dtype=np.int16), sims * n_partners),
-                "partner": np.repeat(np.arange(n_partners, dtype=np.int16), sims * years),
-                "value": sim.partners.ravel(),
-                "cumulative": np.cumsum(sim.partners, axis=2).ravel(),
-            },
-        )
-        self.store.put_columns(
-            "partners",
-            {
-                "partner": np.arange(n_partners, dtype=np.int16),
-                "name": [p.name for p in partners],
-                "role": [p.role for p in partners],
-                "weight": np.array([p.weight for p in partners], dtype=float),
-                "capacity_gbp_m": sim.partner_capacity_gbp_m,
-            },
-        )
-        self.store.put_columns("sims", {"sim": np.arange(sims), "failed_in": sim.failed_in, **sim.draws})
-        year_col = np.arange(1, years + 1)
-        for table, paths in (("no_change", sim.no_change), ("central_parts", sim.central_parts)):
-            label = "measure" if table == "no_change" else "part"
-            self.store.put_columns(
-                table,
-                {
-                    "year": np.tile(year_col, len(paths)),
-                    label: [name for name in paths for _ in year_col],
-                    "value": np.concatenate([np.asarray(v, dtype=float) for v in paths.values()]),
-                },
-            )
-
-    # ---- summaries (SQL) -------------------------------------------------------------------
 
     @property
     def years(self) -> int:
@@ -82,85 +55,162 @@ class Run:
     def sims(self) -> int:
         return self.scenario.sims
 
-    def yearly(self) -> pd.DataFrame:
-        """P10/P50/P90 and mean of every measure by contract year (long form)."""
-        if self._yearly is None:
-            self._yearly = self.store.query(
-                """
-                SELECT measure::VARCHAR AS measure, year::INTEGER AS year,
-                       q[1] AS p10, q[2] AS p50, q[3] AS p90, mean
-                FROM (SELECT measure, year, quantile_cont(value, [0.1, 0.5, 0.9]) AS q, avg(value) AS mean
-                      FROM run_values GROUP BY measure, year)
-                ORDER BY measure, year
-                """
+    @property
+    def measures(self) -> list[str]:
+        return [*self.simulation.money, *self.simulation.outcomes]
+
+    # ---- storing ---------------------------------------------------------------------------
+
+    def _register(self, name: str, columns: dict[str, Any]) -> None:
+        table = pa.table({k: v if isinstance(v, list) else np.ascontiguousarray(v) for k, v in columns.items()})
+        self._keep_alive.append(table)  # DuckDB scans the Arrow data in place: keep it alive with the run
+        self._cursor.register(name, table)
+
+    def _save(self, sim: engine.Simulation) -> None:
+        sims, years = next(iter(sim.money.values())).shape
+        sim_col = np.repeat(np.arange(sims, dtype=np.int32), years)
+        year_col = np.tile(np.arange(1, years + 1, dtype=np.int16), sims)
+        values = {m: np.asarray(v, dtype=float).ravel() for m, v in {**sim.money, **sim.outcomes}.items()}
+        self._register("sim_year", {"sim": sim_col, "year": year_col, **values})
+        n_partners = sim.partners.shape[0]
+        self._register(
+            "partner_year",
+            {
+                "sim": np.tile(sim_col, n_partners),
+                "year": np.tile(year_col, n_partners),
+                "partner": np.repeat(np.arange(n_partners, dtype=np.int16), sims * years),
+                "value": sim.partners.ravel(),
+                "cumulative": np.cumsum(sim.partners, axis=2).ravel(),
+            },
+        )
+        partners = self.scenario.partners
+        self._register(
+            "partners",
+            {
+                "partner": np.arange(n_partners, dtype=np.int16),
+                "name": [p.name for p in partners],
+                "role": [p.role for p in partners],
+                "weight": np.array([p.weight for p in partners], dtype=float),
+                "capacity_gbp_m": sim.partner_capacity_gbp_m,
+            },
+        )
+        self._register("sims", {"sim": np.arange(sims, dtype=np.int32), **sim.per_sim})
+        for table, label, paths in (("no_change", "measure", sim.no_change), ("central_parts", "part", sim.central_parts)):
+            self._register(
+                table,
+                {
+                    "year": np.tile(np.arange(1, years + 1, dtype=np.int16), len(paths)),
+                    label: [name for name in paths for _ in range(years)],
+                    "value": np.concatenate([np.asarray(v, dtype=float) for v in paths.values()]),
+                },
             )
-        return self._yearly.copy()
+
+    # ---- querying --------------------------------------------------------------------------
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """Run one read query on this run's tables and return its whole result."""
+        with self._lock:
+            return self._cursor.execute(sql, params or []).df()
+
+    def _kept_or(self, key: Any, build) -> Any:
+        """A summary asked of DuckDB once and kept with the run (callers treat it as read-only)."""
+        with self._lock:
+            if key not in self._kept:
+                self._kept[key] = build()
+            return self._kept[key]
+
+    def yearly(self, measures: list[str] | None = None) -> pd.DataFrame:
+        """P10/P50/P90 and mean of the measures (all by default) by contract year, long form."""
+        wanted = list(measures or self.measures)
+        with self._lock:
+            missing = [m for m in wanted if ("yearly", m) not in self._kept]
+            if missing:
+                for m, frame in self._summarise(missing).items():
+                    self._kept[("yearly", m)] = frame
+            frames = [self._kept[("yearly", m)].assign(measure=m) for m in wanted]
+        return pd.concat(frames, ignore_index=True)[["measure", *SUMMARY]]
+
+    def _summarise(self, measures: list[str]) -> dict[str, pd.DataFrame]:
+        unknown = set(measures) - set(self.measures)
+        if unknown:
+            raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
+        cols = ", ".join(f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "q{i}", avg("{m}") AS "m{i}"' for i, m in enumerate(measures))
+        wide = self.query(f"SELECT year::INTEGER AS year, {cols} FROM sim_year GROUP BY year ORDER BY year")
+        out = {}
+        for i, m in enumerate(measures):
+            q = np.array(wide[f"q{i}"].tolist(), dtype=float).reshape(-1, 3)
+            out[m] = pd.DataFrame({"year": wide["year"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2], "mean": wide[f"m{i}"]})
+        return out
 
     def measure(self, name: str) -> pd.DataFrame:
         """One measure's yearly summary: year, p10, p50, p90, mean."""
-        frame = self.yearly()
-        return frame[frame["measure"] == name].drop(columns="measure").reset_index(drop=True)
+        self.yearly([name])
+        return self._kept[("yearly", name)]
 
     def central(self) -> pd.DataFrame:
         """The central case (simulation 0), one column per measure, one row per year."""
-        frame = self.store.query("SELECT year::INTEGER AS year, measure::VARCHAR AS measure, value FROM run_values WHERE sim = 0")
-        return frame.pivot(index="year", columns="measure", values="value").reset_index()
+        return self._kept_or("central", lambda: self.query("SELECT * EXCLUDE (sim) FROM sim_year WHERE sim = 0 ORDER BY year"))
 
     def no_change(self) -> pd.DataFrame:
-        return self.store.query("SELECT year::INTEGER AS year, measure, value FROM no_change ORDER BY measure, year")
+        return self._kept_or(
+            "no_change", lambda: self.query("SELECT year::INTEGER AS year, measure, value FROM no_change ORDER BY measure, year")
+        )
 
     def central_parts(self) -> pd.DataFrame:
-        return self.store.query("SELECT year::INTEGER AS year, part, value FROM central_parts ORDER BY part, year")
+        return self._kept_or(
+            "parts", lambda: self.query("SELECT year::INTEGER AS year, part, value FROM central_parts ORDER BY part, year")
+        )
 
-    def probabilities(self) -> dict[str, float]:
-        """Shares of simulations with a deficit year, a collar breach, or a failure."""
-        row = self.store.query(
-            """
-            WITH per_sim AS (
-                SELECT sim,
-                       max(CASE WHEN measure = 'variance' AND value < 0 THEN 1 ELSE 0 END) AS deficit,
-                       max(CASE WHEN measure = 'collar_hit' AND value > 0 THEN 1 ELSE 0 END) AS collar
-                FROM run_values WHERE measure IN ('variance', 'collar_hit') GROUP BY sim)
-            SELECT avg(deficit) AS deficit_any_year, avg(collar) AS collar_breach_any_year,
-                   (SELECT avg(CASE WHEN failed_in > 0 THEN 1 ELSE 0 END) FROM sims) AS failure
-            FROM per_sim
-            """
-        ).iloc[0]
-        return {key: float(row[key]) for key in ("deficit_any_year", "collar_breach_any_year", "failure")}
-
-    def end_position(self) -> pd.DataFrame:
+    def end_positions(self) -> pd.DataFrame:
         """Each simulation's cumulative provider and commissioner position at contract end (£m)."""
-        return self.store.query(
-            """
-            SELECT sim,
-                   max(CASE WHEN measure = 'provider_cumulative' THEN value END) AS provider_gbp_m,
-                   max(CASE WHEN measure = 'commissioner_cumulative' THEN value END) AS commissioner_gbp_m
-            FROM run_values WHERE year = ? AND measure IN ('provider_cumulative', 'commissioner_cumulative')
-            GROUP BY sim ORDER BY sim
-            """,
-            [self.years],
+        return self._kept_or(
+            "ends",
+            lambda: self.query(
+                "SELECT sim, provider_end_gbp_m AS provider_gbp_m, commissioner_end_gbp_m AS commissioner_gbp_m "
+                "FROM sims ORDER BY sim"
+            ),
         )
 
     def headline(self) -> dict[str, Any]:
-        """The tiles: end-of-contract positions (P10/P50/P90, £m) and the probabilities."""
-        yearly = self.yearly()  # summarised once per run
-        last = yearly[yearly["year"] == self.years].set_index("measure")
-        out: dict[str, Any] = {
-            side: last.loc[f"{side}_cumulative", ["p10", "p50", "p90", "mean"]].astype(float).to_dict()
-            for side in ("provider", "commissioner")
-        }
-        out.update(self.probabilities())
-        return out
+        """The tiles: end-of-contract positions (P10/P50/P90, mean, £m) and the chances of a
+        deficit year, a collar breach and a failure."""
+        return self._kept_or("headline", self._headline)
+
+    def _headline(self) -> dict[str, Any]:
+        row = self.query(
+            """
+            SELECT quantile_cont(provider_end_gbp_m, [0.1, 0.5, 0.9]) AS pq, avg(provider_end_gbp_m) AS pm,
+                   quantile_cont(commissioner_end_gbp_m, [0.1, 0.5, 0.9]) AS cq, avg(commissioner_end_gbp_m) AS cm,
+                   avg(deficit_any_year::DOUBLE) AS deficit_any_year,
+                   avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year,
+                   avg((failed_in > 0)::DOUBLE) AS failure
+            FROM sims
+            """
+        ).iloc[0]
+
+        def side(q: str, m: str) -> dict[str, float]:
+            return {"p10": float(row[q][0]), "p50": float(row[q][1]), "p90": float(row[q][2]), "mean": float(row[m])}
+
+        chances = {k: float(row[k]) for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
+        return {"provider": side("pq", "pm"), "commissioner": side("cq", "cm"), **chances}
+
+    def probabilities(self) -> dict[str, float]:
+        """Shares of simulations with a deficit year, a collar breach, or a failure."""
+        h = self.headline()
+        return {k: h[k] for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
 
     def partner_summary(self) -> pd.DataFrame:
         """Per partner: end-of-contract cumulative position (P10/P50/P90, mean, £m) and the
-        probability that its cumulative loss exceeds what it can bear."""
-        return self.store.query(
+        chance that its cumulative loss passes what it can bear."""
+        return self._kept_or("partners", self._partner_summary)
+
+    def _partner_summary(self) -> pd.DataFrame:
+        return self.query(
             """
             WITH per_sim AS (
                 SELECT v.sim, v.partner, max(CASE WHEN v.year = ? THEN v.cumulative END) AS end_cum,
                        max(CASE WHEN v.cumulative < -p.capacity_gbp_m THEN 1 ELSE 0 END) AS over
-                FROM partner_values v JOIN partners p USING (partner) GROUP BY v.sim, v.partner)
+                FROM partner_year v JOIN partners p USING (partner) GROUP BY v.sim, v.partner)
             SELECT p.partner::INTEGER AS partner, p.name, p.role, p.weight, p.capacity_gbp_m,
                    q[1] AS p10, q[2] AS p50, q[3] AS p90, mean, p_over_capacity
             FROM (SELECT partner, quantile_cont(end_cum, [0.1, 0.5, 0.9]) AS q, avg(end_cum) AS mean,
@@ -175,12 +225,12 @@ class Run:
     # ---- the CLI's JSON --------------------------------------------------------------------
 
     def to_report(self) -> dict[str, Any]:
-        yearly = self.yearly()
+        outcome_ids = list(self.simulation.outcomes)
+        yearly = self.yearly([*MONEY_MEASURES, "active", *outcome_ids])
         stats = {
             (m, y): {"p10": p10, "p50": p50, "p90": p90, "mean": mean}
             for m, y, p10, p50, p90, mean in yearly.itertuples(index=False)
         }
-        outcome_ids = list(self.simulation.outcomes)
         years = [
             {
                 "year": year,

@@ -1,26 +1,33 @@
 """The scenario: one validated, immutable description of a deal, built from a template.
 
-Units: money in £m a year (names end in `_gbp_m`); shares, caps, collars, bands and withholds
-are fractions (0.1 = 10%); contract years count from 1 (year 0 is the baseline year before
-the contract starts, whose spend `baseline` holds).
+Units: money in £m (names end in `_gbp_m`); shares, caps, collars, bands and withholds are
+fractions (0.1 = 10%); contract years count from 1 (year 0 is the baseline year before the
+contract starts, whose spend `baseline` holds). Each field's range, default, unit and help are
+written once, here, and read by the widgets, `python -m lib fields`, the validation messages
+and the engine (`field_spec`). See docs/model.md.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from lib import catalogue
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-MoneyGbpM = Annotated[float, Field(ge=0.0, le=100_000.0)]
-Growth = Annotated[float, Field(ge=-0.1, le=0.2)]
 
-# Allowed ranges of the values inside the dict-valued fields, for error messages.
-DICT_VALUE_RANGES = {"pooling": (0.0, 1.0), "baseline": (0.0, 100_000.0), "demand_growth": (-0.1, 0.2)}
+def bounded(default: Any, low: float, high: float, unit: str, help: str, **kw: Any) -> Any:
+    """A field with its range, unit and help in one place."""
+    return Field(default, ge=low, le=high, description=help, json_schema_extra={"unit": unit}, **kw)
+
+
+Share = Annotated[float, bounded(..., 0.0, 1.0, "fraction", "share of the service line's budget pooled into the contract")]
+MoneyGbpM = Annotated[float, bounded(..., 0.0, 100_000.0, "£m a year", "spend on the service line in year 0")]
+Growth = Annotated[float, bounded(..., -0.1, 0.2, "fraction a year", "the service line's yearly demand growth, in cash")]
 
 
 class ScenarioError(ValueError):
@@ -64,21 +71,32 @@ class Frozen(BaseModel):
 
 
 class Contract(Frozen):
-    years: int = Field(10, ge=1, le=15, description="contract length in years")
-    start_year: int = Field(2017, ge=2010, le=2040, description="calendar year in which contract year 1 starts")
-    funding_growth: float = Field(0.035, ge=-0.05, le=0.15, description="yearly growth of commissioners' funding")
-    bid_discount: float = Field(0.0, ge=0.0, le=0.5, description="winning bid below the maximum price")
-    route: Route = Route.most_capable_provider
-    transaction_cost: float | None = Field(
-        None, ge=0.0, le=0.2, description="procurement cost in year 1, share of a year's pooled budget; null = route default"
+    years: int = bounded(10, 1, 15, "years", "Contract length. Longer contracts let early losses be recouped later (KF2016).")
+    start_year: int = bounded(2017, 2010, 2040, "calendar year", "Calendar year in which contract year 1 starts.")
+    funding_growth: float = bounded(0.035, -0.05, 0.15, "fraction a year", "Yearly growth of commissioners' funding, in cash.")
+    bid_discount: float = bounded(
+        0.0, 0.0, 0.5, "fraction", "Winning bid below the maximum price (UnitingCare bid £726m against £752m: about 3.5%)."
+    )
+    route: Route = Field(Route.most_capable_provider, description="How the contract is procured.")
+    transaction_cost: float | None = bounded(
+        None,
+        0.0,
+        0.2,
+        "fraction",
+        "Procurement cost in year 1, as a share of a year's pooled budget; empty = the route's usual cost.",
     )
 
 
 class Lead(Frozen):
-    type: LeadType = LeadType.foundation_trust
-    form: OrgForm = OrgForm.sub_contract
-    reserves_gbp_m: float = Field(10.0, ge=0.0, le=10_000.0)
-    guarantee_gbp_m: float = Field(0.0, ge=0.0, le=10_000.0)
+    type: LeadType = Field(LeadType.foundation_trust, description="Who holds the contract.")
+    form: OrgForm = Field(
+        OrgForm.sub_contract,
+        description="Closer forms pool more sovereignty, risk and reward, and are harder to exit (KF2016, Figure 1).",
+    )
+    reserves_gbp_m: float = bounded(10.0, 0.0, 10_000.0, "£m", "What the provider side can lose before it fails.")
+    guarantee_gbp_m: float = bounded(
+        0.0, 0.0, 10_000.0, "£m", "Losses the partners' parent bodies will cover; UnitingCare had none."
+    )
 
     @property
     def loss_capacity_gbp_m(self) -> float:
@@ -87,54 +105,98 @@ class Lead(Frozen):
 
 
 class Risk(Frozen):
-    gain_share: float = Field(0.5, ge=0.0, le=1.0)
-    loss_share: float = Field(0.5, ge=0.0, le=1.0)
-    neutral_band: float = Field(0.0, ge=0.0, le=0.2)
-    cap: float | None = Field(None, ge=0.0, le=1.0)
-    collar: float | None = Field(None, ge=0.0, le=1.0)
-    beyond_cap: Literal["commissioner", "reinvest"] = "commissioner"
-    withhold: float = Field(0.0, ge=0.0, le=0.5)
-    withhold_target: float = Field(104.0, gt=100.0, le=150.0, description="outcome index that earns the whole withhold")
-    quality_gate: float | None = Field(None, ge=50.0, le=150.0, description="outcome index below which no gain is paid")
-    carry_forward: bool = False
-    cover_years: int = Field(0, ge=0, le=15, description="opening years whose provider loss the commissioner covers")
-    incentive_pot: float = Field(0.0, ge=0.0, le=0.1, description="share of aligned income earned by outcomes (CQUIN)")
+    gain_share: float = bounded(0.5, 0.0, 1.0, "fraction", "The provider side's share of a surplus (budget less cost).")
+    loss_share: float = bounded(
+        0.5, 0.0, 1.0, "fraction", "The provider side's share of a deficit. 0% is upside only; 100/100 is full capitation."
+    )
+    neutral_band: float = bounded(
+        0.0, 0.0, 0.2, "fraction", "Band around break-even, as a share of the budget, inside which nothing is shared (MSSP)."
+    )
+    cap: float | None = bounded(None, 0.0, 1.0, "fraction", "Most the provider side keeps in a year, as a share of the budget.")
+    collar: float | None = bounded(
+        None,
+        0.0,
+        1.0,
+        "fraction",
+        "Most the provider side loses in a year, as a share of the budget; commissioners take the rest.",
+    )
+    beyond_cap: Literal["commissioner", "reinvest"] = Field(
+        "commissioner", description="Where the money beyond the cap goes: back to commissioners or reinvested in services."
+    )
+    withhold: float = bounded(
+        0.0, 0.0, 0.5, "fraction", "Share of payment held back and earned by outcome attainment (Dudley: 10%)."
+    )
+    withhold_target: float = Field(
+        104.0,
+        gt=100.0,
+        le=150.0,
+        description="Outcome index that earns the whole withhold; 100 = no better than doing nothing. The target ramps up "
+        "over five years.",
+        json_schema_extra={"unit": "index"},
+    )
+    quality_gate: float | None = bounded(
+        None, 50.0, 150.0, "index", "No shared saving is paid in a year whose outcome index is below it."
+    )
+    carry_forward: bool = Field(False, description="Recover deficits the commissioner covered from later surpluses (Salford).")
+    cover_years: int = bounded(0, 0, 15, "years", "Opening years whose provider loss the commissioner covers (Salford: 1).")
+    incentive_pot: float = bounded(
+        0.0, 0.0, 0.1, "fraction", "Share of aligned providers' income earned by shared outcomes (Mid-Nottinghamshire: ~1.8%)."
+    )
 
 
 class Partner(Frozen):
-    name: str = Field(min_length=1, max_length=80)
-    role: Role
-    weight: float = Field(ge=0.0, le=1000.0)
-    capacity_gbp_m: float | None = Field(None, ge=0.0, le=10_000.0)
+    name: str = Field(min_length=1, max_length=80, description="The partner's name.")
+    role: Role = Field(description="Full-risk partners carry losses; gain-share partners only gains; the others neither.")
+    weight: float = bounded(..., 0.0, 1000.0, "weight", "The partner's share of gains (and, if full risk, of losses).")
+    capacity_gbp_m: float | None = bounded(
+        None,
+        0.0,
+        10_000.0,
+        "£m",
+        "Loss this partner can absorb; empty = its weight's share of the lead's reserves and guarantees.",
+    )
 
 
 class Lever(Frozen):
-    effect: float = Field(ge=0.0, le=1.0)
-    years_to_full: int = Field(ge=1, le=15)
-    investment_gbp_m: float = Field(ge=0.0, le=10_000.0, description="yearly investment while the lever ramps up")
-    realisation_low: float = Field(0.2, ge=0.0, le=1.5)
-    realisation_high: float = Field(1.0, ge=0.0, le=1.5)
+    effect: float = bounded(..., 0.0, 1.0, "fraction", "The lever's effect at full strength.")
+    years_to_full: int = bounded(..., 1, 15, "years", "Years until the lever reaches its full effect (slow start).")
+    investment_gbp_m: float = bounded(..., 0.0, 10_000.0, "£m a year", "Yearly investment while the lever ramps up.")
+    realisation_low: float = bounded(
+        0.2, 0.0, 1.5, "fraction", "Low end of the 80% interval of the share of the effect realised."
+    )
+    realisation_high: float = bounded(1.0, 0.0, 1.5, "fraction", "High end of the 80% interval of the share realised.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Lever:
-        if self.realisation_low > self.realisation_high:
-            raise ScenarioError("realisation_low", self.realisation_low, f"at most realisation_high ({self.realisation_high:g})")
+        _check_order(self, "realisation")
         return self
 
 
 class Uncertainty(Frozen):
-    demand_growth_low: float = Field(-0.01, ge=-0.05, le=0.1)
-    demand_growth_high: float = Field(0.01, ge=-0.05, le=0.1)
-    cost_error_low: float = Field(-0.02, ge=-0.5, le=1.0)
-    cost_error_high: float = Field(0.02, ge=-0.5, le=1.0)
+    demand_growth_low: float = bounded(
+        -0.01, -0.05, 0.1, "fraction a year", "Low end of the 80% interval of demand growth above each line's default."
+    )
+    demand_growth_high: float = bounded(0.01, -0.05, 0.1, "fraction a year", "High end of that interval.")
+    cost_error_low: float = bounded(
+        -0.02,
+        -0.5,
+        1.0,
+        "fraction",
+        "Low end of the 80% interval of the true cost above the baseline (UnitingCare: understated).",
+    )
+    cost_error_high: float = bounded(0.02, -0.5, 1.0, "fraction", "High end of that interval.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Uncertainty:
-        for name in ("demand_growth", "cost_error"):
-            low, high = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
-            if low > high:
-                raise ScenarioError(f"{name}_low", low, f"at most {name}_high ({high:g})")
+        _check_order(self, "demand_growth")
+        _check_order(self, "cost_error")
         return self
+
+
+def _check_order(model: BaseModel, name: str) -> None:
+    low, high = getattr(model, f"{name}_low"), getattr(model, f"{name}_high")
+    if low > high:
+        raise ScenarioError(f"{name}_low", low, f"at most {name}_high ({high:g})")
 
 
 def _default_partners() -> list[Partner]:
@@ -142,33 +204,38 @@ def _default_partners() -> list[Partner]:
 
 
 class Scenario(Frozen):
-    template: str = "blank"
-    name: str = Field("Untitled scenario", min_length=1, max_length=120)
-    population: int = Field(250_000, ge=1_000, le=20_000_000)
+    template: str = Field("blank", description="The vanguard template the scenario started from.")
+    name: str = Field("Untitled scenario", min_length=1, max_length=120, description="The scenario's name.")
+    population: int = bounded(
+        250_000, 1_000, 20_000_000, "people", "People the model covers. Outcome rates are per 1,000 of them."
+    )
     baseline: dict[str, MoneyGbpM] = Field(default_factory=dict, description="£m spent on each line in year 0")
-    demand_growth: dict[str, Growth] = Field(default_factory=dict)
-    pooling: dict[str, Share] = Field(default_factory=dict)
+    demand_growth: dict[str, Growth] = Field(default_factory=dict, description="each line's yearly demand growth")
+    pooling: dict[str, Share] = Field(default_factory=dict, description="share of each line pooled into the contract")
     scope: list[str] = Field(default_factory=list, description="lines aligned in the model but not pooled")
     contract: Contract = Contract()
     lead: Lead = Lead()
     risk: Risk = Risk()
-    partners: list[Partner] = Field(default_factory=_default_partners, min_length=1, max_length=12)
-    levers: dict[str, Lever] = Field(default_factory=dict)
+    partners: list[Partner] = Field(
+        default_factory=_default_partners, min_length=1, max_length=12, description="partners inside the provider side"
+    )
+    levers: dict[str, Lever] = Field(default_factory=dict, description="the four transformation levers")
     uncertainty: Uncertainty = Uncertainty()
-    sims: int = Field(1000, ge=1, le=20_000)
-    seed: int = Field(2016, ge=0, le=2**32 - 1)
+    sims: int = bounded(1000, 1, 20_000, "simulations", "More simulations give steadier percentiles and take longer.")
+    seed: int = bounded(2016, 0, 2**32 - 1, "seed", "Same seed, same answer.")
 
     @field_validator("baseline", "demand_growth")
     @classmethod
     def _known_lines(cls, value: dict[str, float], info: Any) -> dict[str, float]:
-        _check_keys(info.field_name, value, catalogue.line_ids())
+        _check_keys(info.field_name, value, catalogue.current().line_ids)
         return value
 
     @field_validator("pooling")
     @classmethod
     def _poolable_lines(cls, value: dict[str, float]) -> dict[str, float]:
-        _check_keys("pooling", value, catalogue.line_ids())
-        poolable = set(catalogue.poolable_line_ids())
+        cat = catalogue.current()
+        _check_keys("pooling", value, cat.line_ids)
+        poolable = set(cat.poolable_line_ids)
         for line, share in value.items():
             if share > 0 and line not in poolable:
                 raise ScenarioError(f"pooling.{line}", share, "0: this line is commissioned nationally and cannot be pooled")
@@ -177,19 +244,20 @@ class Scenario(Frozen):
     @field_validator("scope")
     @classmethod
     def _scope_lines(cls, value: list[str]) -> list[str]:
-        _check_keys("scope", dict.fromkeys(value, 0), catalogue.line_ids())
+        _check_keys("scope", dict.fromkeys(value, 0), catalogue.current().line_ids)
         return sorted(set(value))
 
     @field_validator("levers")
     @classmethod
     def _known_levers(cls, value: dict[str, Lever]) -> dict[str, Lever]:
-        _check_keys("levers", value, catalogue.lever_ids())
+        _check_keys("levers", value, catalogue.current().lever_ids)
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
-        if self.template not in catalogue.template_ids():
-            raise ScenarioError("template", self.template, f"one of {', '.join(catalogue.template_ids())}")
+        template_ids = catalogue.current().template_ids
+        if self.template not in template_ids:
+            raise ScenarioError("template", self.template, f"one of {', '.join(template_ids)}")
         if not any(p.role == Role.full_risk.value and p.weight > 0 for p in self.partners):
             raise ScenarioError("partners", [p.name for p in self.partners], "at least one full_risk partner with weight > 0")
         return self
@@ -199,29 +267,29 @@ class Scenario(Frozen):
     @classmethod
     def from_template(cls, template_id: str) -> Scenario:
         """The preset scenario a template opens with."""
-        tpl = catalogue.template(template_id)
-        lines = tpl.lines
+        cat = catalogue.current()
+        tpl = cat.template(template_id)
         population = int(tpl.info["population"])
-        poolable = set(catalogue.poolable_line_ids())
-        growth = catalogue.service_lines().set_index("id")["demand_growth"]
+        poolable = set(cat.poolable_line_ids)
         levers = {
-            row.id: {
-                "effect": float(row.effect_default),
-                "years_to_full": int(row.years_to_full_default),
-                "investment_gbp_m": round(float(row.investment_gbp_per_head) * population / 1e6, 3),
-                "realisation_low": float(row.realisation_low),
-                "realisation_high": float(row.realisation_high),
+            row["id"]: {
+                "effect": float(row["effect_default"]),
+                "years_to_full": int(row["years_to_full_default"]),
+                "investment_gbp_m": round(float(row["investment_gbp_per_head"]) * population / 1e6, 3),
+                "realisation_low": float(row["realisation_low"]),
+                "realisation_high": float(row["realisation_high"]),
             }
-            for row in catalogue.levers().itertuples()
+            for row in cat.records["levers"]
         }
+        lines = tpl.lines.to_dict("records")
         data: dict[str, Any] = Scenario(template=template_id).to_dict()
         data |= {
             "name": str(tpl.info["name"]),
             "population": population,
-            "baseline": dict(zip(lines["line_id"], lines["baseline_gbp_m"].astype(float), strict=True)),
-            "demand_growth": {k: float(v) for k, v in growth.items()},
-            "pooling": {r.line_id: float(r.pooled_share) for r in lines.itertuples() if r.line_id in poolable},
-            "scope": [r.line_id for r in lines.itertuples() if r.in_scope and r.pooled_share == 0],
+            "baseline": {r["line_id"]: float(r["baseline_gbp_m"]) for r in lines},
+            "demand_growth": {r["id"]: float(r["demand_growth"]) for r in cat.records["service_lines"]},
+            "pooling": {r["line_id"]: float(r["pooled_share"]) for r in lines if r["line_id"] in poolable},
+            "scope": [r["line_id"] for r in lines if r["in_scope"] and r["pooled_share"] == 0],
             "levers": levers,
         }
         for path, value in tpl.presets.items():
@@ -230,9 +298,7 @@ class Scenario(Frozen):
 
     def with_value(self, path: str, value: Any) -> Scenario:
         """A copy with one field changed, e.g. with_value("risk.gain_share", 0.5)."""
-        data = self.to_dict()
-        _set_path(data, path.split("."), value, path)
-        return _validate(data, path, value)
+        return self.with_values({path: value})
 
     def with_values(self, changes: dict[str, Any]) -> Scenario:
         data = self.to_dict()
@@ -303,6 +369,105 @@ class Scenario(Frozen):
         return "fully integrated" if self.pooling.get("core_primary", 0) > 0 else "partially integrated"
 
 
+# ---- field metadata ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What the model says about one field path: range, unit, help, default, choices."""
+
+    path: str
+    low: float | None
+    high: float | None
+    unit: str
+    help: str
+    default: Any
+    nullable: bool
+    choices: tuple[str, ...] | None
+    length: tuple[int | None, int | None] | None
+    text: bool
+    integer: bool
+
+    def allowed(self) -> str:
+        """What is allowed, in words, for messages."""
+        null = "null or " if self.nullable else ""
+        if self.choices:
+            return null + "one of " + ", ".join(self.choices)
+        if self.low is not None or self.high is not None:
+            return f"{null}a number from {_num(self.low)} to {_num(self.high)}"
+        if self.length:
+            low, high = self.length
+            return f"text of {low or 0} to {high} characters" if self.text else f"a list of {low or 0} to {high} items"
+        return ""
+
+
+def field_spec(path: str) -> FieldSpec:
+    """Walk the model along a dotted path (dict keys and list indexes included) to its field."""
+    owner: Any = Scenario
+    info: FieldInfo | None = None
+    annotation: Any = None
+    parts = path.split(".")
+    i = 0
+    while i < len(parts):
+        if not (isinstance(owner, type) and issubclass(owner, BaseModel)) or parts[i] not in owner.model_fields:
+            raise KeyError(path)
+        info = owner.model_fields[parts[i]]
+        annotation = info.annotation
+        i += 1
+        container = get_origin(annotation)
+        if container in (dict, list) and i < len(parts):  # a key or an index: step into the value type
+            annotation = get_args(annotation)[-1]
+            i += 1
+            if get_origin(annotation) is Annotated:
+                annotation, info = get_args(annotation)[0], get_args(annotation)[1]
+        owner = annotation
+    assert info is not None
+    return _spec_from(path, info, annotation)
+
+
+def _spec_from(path: str, info: FieldInfo, annotation: Any) -> FieldSpec:
+    low = high = None
+    min_len = max_len = None
+    for meta in info.metadata:
+        low = getattr(meta, "ge", getattr(meta, "gt", low))
+        high = getattr(meta, "le", getattr(meta, "lt", high))
+        min_len = getattr(meta, "min_length", min_len)
+        max_len = getattr(meta, "max_length", max_len)
+    args = get_args(annotation)
+    nullable = type(None) in args
+    base = next((a for a in args if a is not type(None)), annotation) if nullable else annotation
+    choices = None
+    if isinstance(base, type) and issubclass(base, Enum):
+        choices = tuple(m.value for m in base)
+    elif get_origin(base) is Literal:
+        choices = tuple(get_args(base))
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    sized = (min_len, max_len) if (min_len, max_len) != (None, None) else None
+    default = None if info.is_required() else info.get_default(call_default_factory=True)
+    return FieldSpec(
+        path,
+        low,
+        high,
+        str(extra.get("unit", "")),
+        info.description or "",
+        default,
+        nullable,
+        choices,
+        sized,
+        base is str,
+        base is int,
+    )
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "any"
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+
 def _check_keys(field: str, value: dict, allowed: list[str]) -> None:
     unknown = sorted(set(value) - set(allowed))
     if unknown:
@@ -322,7 +487,8 @@ def _set_path(data: dict, parts: list[str], value: Any, path: str) -> None:
             key: Any = int(part)
         else:
             key = part
-            if key not in node and not (last and _is_dict_field(parts[:-1])):
+            is_dict_field = depth == 1 and get_origin(Scenario.model_fields[parts[0]].annotation) is dict
+            if key not in node and not (last and is_dict_field):
                 raise ScenarioError(path, value, "a known field path (see `python -m lib fields`)")
         if last:
             node[key] = value
@@ -330,20 +496,16 @@ def _set_path(data: dict, parts: list[str], value: Any, path: str) -> None:
             node = node[key]
 
 
-def _is_dict_field(parent: list[str]) -> bool:
-    return len(parent) == 1 and parent[0] in DICT_VALUE_RANGES
-
-
-def _validate(data: dict, path: str | None = None, value: Any = None) -> Scenario:
+def _validate(data: dict) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ScenarioError:
         raise
     except ValidationError as exc:
-        raise _as_scenario_error(exc, data) from None
+        raise _as_scenario_error(exc) from None
 
 
-def _as_scenario_error(exc: ValidationError, data: dict) -> ScenarioError:
+def _as_scenario_error(exc: ValidationError) -> ScenarioError:
     err = exc.errors()[0]
     cause = (err.get("ctx") or {}).get("error")
     loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
@@ -351,60 +513,9 @@ def _as_scenario_error(exc: ValidationError, data: dict) -> ScenarioError:
         if loc and not cause.field.startswith(loc[0]):
             return ScenarioError(".".join([*loc, cause.field]), cause.value, cause.allowed)
         return cause
-    field = ".".join(loc) or "scenario"
-    return ScenarioError(field, err.get("input"), _allowed(loc, err))
-
-
-def _allowed(loc: list[str], err: dict) -> str:
-    if len(loc) == 2 and loc[0] in DICT_VALUE_RANGES:
-        low, high = DICT_VALUE_RANGES[loc[0]]
-        return f"a number from {_num(low)} to {_num(high)}"
-    model: Any = Scenario
-    info = None
-    skip_key = False
-    for part in loc:
-        if part.isdigit() or skip_key:
-            skip_key = False
-            continue
-        fields = getattr(model, "model_fields", {})
-        if part not in fields:
-            break
-        info = fields[part]
-        annotation = info.annotation
-        skip_key = getattr(annotation, "__origin__", None) is dict
-        inner = getattr(annotation, "__args__", (annotation,))
-        model = next((a for a in (annotation, *inner) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
-            args = [getattr(a, "__args__", ()) for a in inner]
-            model = next((a for group in args for a in group if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    bounds = _bounds(info) if info is not None else None
-    if bounds:
-        return bounds
-    return err.get("msg", "a valid value")
-
-
-def _bounds(info: Any) -> str | None:
-    low = high = None
-    for meta in info.metadata:
-        low = getattr(meta, "ge", getattr(meta, "gt", low))
-        high = getattr(meta, "le", getattr(meta, "lt", high))
-    nullable = "null or " if type(None) in getattr(info.annotation, "__args__", ()) else ""
-    annotation = info.annotation
-    choices = getattr(annotation, "__args__", None)
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return "one of " + ", ".join(m.value for m in annotation)
-    if choices and all(isinstance(c, str) for c in choices):
-        return "one of " + ", ".join(choices)
-    if low is not None or high is not None:
-        return f"{nullable}a number from {_num(low)} to {_num(high)}"
-    lengths = [(getattr(m, "min_length", None), getattr(m, "max_length", None)) for m in info.metadata]
-    sized = [pair for pair in lengths if pair != (None, None)]
-    if sized and annotation is str:
-        return f"text of {sized[0][0] or 0} to {sized[-1][1]} characters"
-    if sized:
-        return f"a list of {sized[0][0] or 0} to {sized[-1][1]} items"
-    return None
-
-
-def _num(value: float) -> str:
-    return f"{int(value):,}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
+    path = ".".join(loc) or "scenario"
+    try:
+        allowed = field_spec(path).allowed()
+    except KeyError:
+        allowed = ""
+    return ScenarioError(path, err.get("input"), allowed or err.get("msg", "a valid value"))

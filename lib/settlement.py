@@ -1,6 +1,6 @@
 """Settlement: how each year's variance is split between the provider and commissioner sides.
 
-The rule of design.md, per simulation and year, with B the pooled budget as reported and
+The rule of docs/model.md ("Settlement"), per simulation and year, with B the pooled budget as reported and
 V = B - cost (fractions for shares and limits):
 
 * |V| <= band x B: nothing is shared; the commissioner keeps the surplus or absorbs the deficit.
@@ -22,18 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Terms:
-    gain_share: float = 0.5
-    loss_share: float = 0.5
-    neutral_band: float = 0.0
-    cap: float | None = None
-    collar: float | None = None
-    reinvest_beyond_cap: bool = False
-    quality_gate: float | None = None
-    carry_forward: bool = False
-    cover_years: int = 0
+from lib.scenario import Risk
 
 
 @dataclass(frozen=True)
@@ -50,28 +39,28 @@ class Settlement:
 
 
 def share_year(
-    variance: np.ndarray, budget: np.ndarray, terms: Terms, outcome_index: np.ndarray | None = None
+    variance: np.ndarray, budget: np.ndarray, risk: Risk, outcome_index: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One year's split, before cover, carry-forward and failure: (provider, reinvested, collar_hit)."""
     v = np.asarray(variance, dtype=float)
     b = np.asarray(budget, dtype=float)
-    band = terms.neutral_band * np.abs(b)
+    band = risk.neutral_band * np.abs(b)
     gain = v > band
     loss = v < -band
 
-    raw_gain = terms.gain_share * v
-    capped_gain = np.minimum(raw_gain, terms.cap * b) if terms.cap is not None else raw_gain
-    if terms.quality_gate is not None and outcome_index is not None:
-        gate_open = np.asarray(outcome_index) >= terms.quality_gate
+    raw_gain = risk.gain_share * v
+    capped_gain = np.minimum(raw_gain, risk.cap * b) if risk.cap is not None else raw_gain
+    if risk.quality_gate is not None and outcome_index is not None:
+        gate_open = np.asarray(outcome_index) >= risk.quality_gate
         capped_gain = np.where(gate_open, capped_gain, 0.0)
         raw_gain = np.where(gate_open, raw_gain, 0.0)
-    raw_loss = terms.loss_share * v
-    floor = -terms.collar * b if terms.collar is not None else np.full_like(v, -np.inf)
+    raw_loss = risk.loss_share * v
+    floor = -risk.collar * b if risk.collar is not None else np.full_like(v, -np.inf)
     collared_loss = np.maximum(raw_loss, floor)
 
     provider = np.where(gain, capped_gain, np.where(loss, collared_loss, 0.0))
     cut_by_cap = np.where(gain, raw_gain - capped_gain, 0.0)
-    reinvested = cut_by_cap if terms.reinvest_beyond_cap else np.zeros_like(v)
+    reinvested = cut_by_cap if risk.beyond_cap == "reinvest" else np.zeros_like(v)
     collar_hit = loss & (raw_loss < floor)
     return provider, reinvested, collar_hit
 
@@ -79,7 +68,7 @@ def share_year(
 def settle(
     variance: np.ndarray,
     budget: np.ndarray,
-    terms: Terms,
+    risk: Risk,
     outcome_index: np.ndarray | None = None,
     capacity_gbp_m: float | None = None,
 ) -> Settlement:
@@ -87,10 +76,10 @@ def settle(
     v = np.atleast_2d(np.asarray(variance, dtype=float))
     b = np.broadcast_to(np.asarray(budget, dtype=float), v.shape)
     idx = None if outcome_index is None else np.broadcast_to(np.asarray(outcome_index, dtype=float), v.shape)
-    provider, reinvested, collar_hit = share_year(v, b, terms, idx)
+    provider, reinvested, collar_hit = share_year(v, b, risk, idx)
     recovered = np.zeros_like(v)
-    if terms.cover_years > 0:
-        provider, recovered, collar_hit = _cover_and_recover(provider, collar_hit, terms)
+    if risk.cover_years > 0:
+        provider, recovered, collar_hit = _cover_and_recover(provider, collar_hit, risk)
     active, failed_in = _failure(provider, capacity_gbp_m)
     # After a failure the contract has ended: the commissioner carries everything.
     provider = np.where(active, provider, 0.0)
@@ -100,7 +89,7 @@ def settle(
     return Settlement(provider, commissioner, reinvested, recovered, collar_hit & active, active, failed_in)
 
 
-def _cover_and_recover(provider: np.ndarray, collar_hit: np.ndarray, terms: Terms):
+def _cover_and_recover(provider: np.ndarray, collar_hit: np.ndarray, risk: Risk):
     """The commissioner covers the provider's loss in the opening years; with carry-forward it
     recovers that cover from the provider's next surpluses, year by year."""
     provider = provider.copy()
@@ -109,8 +98,8 @@ def _cover_and_recover(provider: np.ndarray, collar_hit: np.ndarray, terms: Term
     owed = np.zeros(provider.shape[0])
     for t in range(provider.shape[1]):
         p = provider[:, t]
-        if t < terms.cover_years:
-            if terms.carry_forward:
+        if t < risk.cover_years:
+            if risk.carry_forward:
                 owed += np.maximum(-p, 0.0)
             p = np.maximum(p, 0.0)
             collar_hit[:, t] = False

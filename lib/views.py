@@ -1,18 +1,18 @@
-"""Page-ready figures: everything the dashboard shows, computed here so tests can call it.
+"""Page-ready words, tables and sources: what the dashboard shows, computed here so tests can call it.
 
 Pages read state, call these, and draw. Money is £m; contract years count from 1.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from functools import cached_property, lru_cache
 from typing import Any
 
 import pandas as pd
 
-from lib import catalogue, engine, store
+from lib import store
+from lib.catalogue import Catalogue
+from lib.results import Run
 from lib.scenario import Scenario
 
 APPROACH_NOTES = {
@@ -20,6 +20,8 @@ APPROACH_NOTES = {
     "partially integrated": "budgets pooled, core primary care outside",
     "fully integrated": "budgets pooled, core primary care inside",
 }
+ADDED = "added in this scenario"
+MODEL_DEFAULT = "assumption: model default"
 
 
 def pct(value: float | None, digits: int = 0) -> str:
@@ -61,129 +63,74 @@ def deal_summary(scenario: Scenario) -> str:
     )
 
 
-@lru_cache(maxsize=32)
-def template_scenario(template_id: str, stamp: str) -> Scenario:
-    """A template's preset scenario (immutable, so one copy serves every caller)."""
-    return Scenario.from_template(template_id)
+# ---- where each value comes from -------------------------------------------------------------
 
 
-def template_value(scenario: Scenario, path: str) -> tuple[Any, str]:
-    """The template's value of a field and where it comes from."""
-    return _template_value(scenario.template, path, store.data_stamp())
+def flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every leaf field path of a scenario's JSON with its value."""
+    if isinstance(node, dict) and node:
+        return [item for key, value in node.items() for item in flatten(value, f"{prefix}{key}.")]
+    if isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+        return [item for i, value in enumerate(node) for item in flatten(value, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), node)]
 
 
-@lru_cache(maxsize=4096)
-def _template_value(template_id: str, path: str, stamp: str) -> tuple[Any, str]:
-    tpl = catalogue.template(template_id)
-    base = template_scenario(template_id, stamp)
-    if path in tpl.preset_sources:
-        return base.get(path), tpl.preset_sources[path]
-    head, _, line = path.partition(".")
-    if head == "baseline":
-        row = tpl.lines.set_index("line_id").loc[line]
-        return base.get(path), str(row["baseline_source"])
-    if head == "pooling":
-        row = tpl.lines.set_index("line_id").loc[line]
-        return base.get(path), str(row["scope_source"]) if row["in_scope"] else "assumption: not in the template's scope"
-    if head == "population":
-        return base.population, str(tpl.info["population_source"])
-    if head == "levers":
-        lever = catalogue.levers().set_index("id").loc[path.split(".")[1]]
-        return base.get(path), str(lever["evidence"])
-    if head == "demand_growth":
-        row = catalogue.service_lines().set_index("id").loc[line]
-        return base.get(path), str(row["demand_growth_basis"])
-    if head == "partners":
-        source = tpl.preset_sources.get("partners", "assumption: a single full-risk lead provider")
-        try:
-            return base.get(path), source
-        except (IndexError, KeyError):
-            return None, "added in this scenario"
-    return base.get(path), "assumption: model default"
+def field_sources(cat: Catalogue, template: Scenario) -> dict[str, str]:
+    """The source of every field of a template's preset scenario: the seeds' fact, or the
+    assumption it rests on."""
+    tpl = cat.template(template.template)
+    lines = {r["line_id"]: r for r in tpl.lines.to_dict("records")}
+    growth = {r["id"]: r["demand_growth_basis"] for r in cat.records["service_lines"]}
+    lever_evidence = {r["id"]: r["evidence"] for r in cat.records["levers"]}
+    partners = tpl.preset_sources.get("partners", "assumption: a single full-risk lead provider")
+    sources = {}
+    for path, _ in flatten(template.to_dict()):
+        head, _, rest = path.partition(".")
+        key = rest.split(".")[0]
+        if path in tpl.preset_sources:
+            sources[path] = tpl.preset_sources[path]
+        elif head == "baseline":
+            sources[path] = lines[key]["baseline_source"]
+        elif head == "pooling":
+            sources[path] = lines[key]["scope_source"] if lines[key]["in_scope"] else "assumption: not in the template's scope"
+        elif head == "population":
+            sources[path] = tpl.info["population_source"]
+        elif head == "levers":
+            sources[path] = lever_evidence[key]
+        elif head == "demand_growth":
+            sources[path] = growth[key]
+        elif head == "partners":
+            sources[path] = partners
+        else:
+            sources[path] = MODEL_DEFAULT
+    return sources
 
 
-def source_note(scenario: Scenario, path: str, fmt=str) -> str:
-    """'Template: 10% (KF2016 Table 1)', or says the value was changed from the template's."""
-    value, source = template_value(scenario, path)
-    current = scenario.get(path)
-    if current == value:
+def source_note(current: Any, template_value: Any, source: str, fmt: Callable[[Any], str] = str) -> str:
+    """'Template value (KF2016 Table 1)', or says the value was changed from the template's."""
+    if source == ADDED:
+        return "Added in this scenario; the template has no such value"
+    if current == template_value:
         return f"Template value ({source})"
-    return f"Changed from the template's {fmt(value)} ({source})"
+    return f"Changed from the template's {fmt(template_value)} ({source})"
 
 
-# ---- projection views -------------------------------------------------------------------------
+def template_value(template: Scenario, sources: dict[str, str], path: str) -> tuple[Any, str]:
+    """The template's value of a field and its source ('added in this scenario' if it has none)."""
+    try:
+        return template.get(path), sources.get(path, MODEL_DEFAULT)
+    except (IndexError, KeyError):
+        return None, ADDED
 
 
-class ProjectionViews:
-    """What the Projections page draws, each part read from the run's DuckDB tables the first
-    time it is asked for (a tab that is not open costs nothing)."""
-
-    def __init__(self, run: engine.Run) -> None:
-        self.run = run
-        self.scenario: Scenario = run.scenario
-        self.scenario_json = run.scenario.to_json()
-        self._memo: dict[str, Any] = {}
-        self._memo_lock = threading.Lock()
-
-    def memo(self, key: str, build: Callable[[], Any]) -> Any:
-        """Build something from this run once (a figure, a table) and hand out the same object
-        after that; callers must treat it as read-only."""
-        with self._memo_lock:
-            if key not in self._memo:
-                self._memo[key] = build()
-            return self._memo[key]
-
-    @cached_property
-    def yearly(self) -> pd.DataFrame:  # measure, year, p10, p50, p90, mean
-        return self.run.yearly()
-
-    @cached_property
-    def by_measure(self) -> dict[str, pd.DataFrame]:
-        # yearly comes sorted by measure then year: slice each measure's block (cheaper than groupby)
-        names = self.yearly["measure"].to_numpy(dtype=object)
-        values = self.yearly.drop(columns="measure")
-        starts = [0, *[i for i in range(1, len(names)) if names[i] != names[i - 1]], len(names)]
-        return {str(names[a]): values.iloc[a:b].reset_index(drop=True) for a, b in zip(starts[:-1], starts[1:], strict=True)}
-
-    def measure(self, name: str) -> pd.DataFrame:
-        """One measure's yearly summary: year, p10, p50, p90, mean."""
-        return self.by_measure[name]
-
-    @cached_property
-    def headline(self) -> dict[str, Any]:
-        return self.run.headline()
-
-    @cached_property
-    def partners(self) -> pd.DataFrame:
-        return self.run.partner_summary()
-
-    @cached_property
-    def central(self) -> pd.DataFrame:
-        return self.run.central()
-
-    @cached_property
-    def no_change(self) -> pd.DataFrame:
-        return self.run.no_change()
-
-    @cached_property
-    def parts(self) -> pd.DataFrame:
-        return self.run.central_parts()
-
-    @cached_property
-    def end_positions(self) -> pd.DataFrame:
-        return self.run.end_position()
+# ---- projections ------------------------------------------------------------------------------
 
 
-def projection_views(scenario: Scenario) -> ProjectionViews:
-    return ProjectionViews(engine.project(scenario))
-
-
-def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:
+def headline_tiles(run: Run) -> list[dict[str, str]]:
     """The five tiles: label, value, detail, help."""
-    h = views.headline
-    years = views.scenario.contract.years
-    lead = views.scenario.lead
-    capacity = gbp_m(lead.loss_capacity_gbp_m)
+    h = run.headline()
+    years = run.scenario.contract.years
+    capacity = gbp_m(run.scenario.lead.loss_capacity_gbp_m)
 
     def position(side: str, who: str) -> dict[str, str]:
         s = h[side]
@@ -205,7 +152,7 @@ def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:
         },
         {
             "label": "Collar breached",
-            "value": pct(h["collar_breach_any_year"]) if views.scenario.risk.collar is not None else "no collar",
+            "value": pct(h["collar_breach_any_year"]) if run.scenario.risk.collar is not None else "no collar",
             "detail": "chance the collar stops a provider loss",
             "help": "Share of simulations in which the collar limits the provider side's loss in any year.",
         },
@@ -219,11 +166,16 @@ def headline_tiles(views: ProjectionViews) -> list[dict[str, str]]:
     ]
 
 
-def money_flows(views: ProjectionViews, year: int | None = None) -> pd.DataFrame:
+def money_table(run: Run, *measures: str) -> pd.DataFrame:
+    """The yearly summary of some measures, rounded for a table."""
+    return run.yearly(list(measures)).round(2)
+
+
+def money_flows(run: Run, year: int | None = None) -> pd.DataFrame:
     """Where the money goes in the central case, £m over the whole contract (or one contract
     year): commissioners -> lead -> partners -> sub-contractors, and the settlement."""
-    s = views.scenario
-    central = views.central if year is None else views.central[views.central["year"] == year]
+    s = run.scenario
+    central = run.central() if year is None else run.central()[run.central()["year"] == year]
     c = central.drop(columns="year").sum(numeric_only=True)
     lead = f"Lead: {s.lead.type.replace('_', ' ')}"
     rows: list[tuple[str, str, float]] = []
@@ -236,14 +188,9 @@ def money_flows(views: ProjectionViews, year: int | None = None) -> pd.DataFrame
     pooled_cost = float(c.get("pooled_cost", 0.0))
     deliverers = [p for p in s.partners if p.weight > 0]
     total_weight = sum(p.weight for p in deliverers) or 1.0
-    subcontract = [p for p in deliverers if p.role == "subcontractor"]
     for p in deliverers:
-        if p.role != "subcontractor":
-            rows.append((lead, p.name, pooled_cost * p.weight / total_weight))
-    for p in subcontract:
-        rows.append((lead, f"Sub-contractor: {p.name}", pooled_cost * p.weight / total_weight))
-    if pooled_budget > 0 and not deliverers:
-        rows.append((lead, "Services", pooled_cost))
+        name = f"Sub-contractor: {p.name}" if p.role == "subcontractor" else p.name
+        rows.append((lead, name, pooled_cost * p.weight / total_weight))
     variance = pooled_budget - pooled_cost
     provider = float(c.get("provider", 0.0)) - float(c.get("incentive_earned", 0.0))
     reinvested = float(c.get("reinvested", 0.0))
@@ -265,32 +212,19 @@ def money_flows(views: ProjectionViews, year: int | None = None) -> pd.DataFrame
     return frame[frame["value_gbp_m"] > 1e-9].reset_index(drop=True)
 
 
-def waterfall_steps(views: ProjectionViews) -> pd.DataFrame:
+def waterfall_steps(run: Run, cat: Catalogue) -> pd.DataFrame:
     """Central case, contract total in scope: from the baseline cost to the projected cost."""
-    parts = views.parts.pivot(index="year", columns="part", values="value").sum()
-    levers = catalogue.levers().set_index("id")["name"]
+    parts = run.central_parts().pivot(index="year", columns="part", values="value").sum()
+    names = {r["id"]: r["name"] for r in cat.records["levers"]}
     steps = [("Baseline cost × years", float(parts["baseline"]), "absolute")]
     steps.append(("Demand growth", float(parts["counterfactual"] - parts["baseline"]), "relative"))
     for key in parts.index:
         if key.startswith("lever_"):
-            steps.append((levers.get(key[6:], key[6:]), float(parts[key]), "relative"))
+            steps.append((names.get(key[6:], key[6:]), float(parts[key]), "relative"))
     steps.append(("Investment while levers ramp", float(parts["investment"]), "relative"))
     steps.append(("Procurement (transaction) costs", float(parts["transaction"]), "relative"))
-    total = sum(v for _, v, kind in steps)
-    steps.append(("Projected cost", total, "total"))
+    steps.append(("Projected cost", sum(v for _, v, _ in steps), "total"))
     return pd.DataFrame(steps, columns=["step", "value_gbp_m", "kind"])
-
-
-def outcome_table(views: ProjectionViews) -> pd.DataFrame:
-    """Each outcome measure by year: P10/P50/P90 with the projection and the no-change path."""
-    measures = catalogue.outcome_measures().set_index("id")
-    rows = []
-    for measure in [*measures.index, "outcome_index", "outside_hospital_share"]:
-        frame = views.measure(measure)
-        base = views.no_change[views.no_change["measure"] == measure].set_index("year")["value"]
-        for r in frame.itertuples():
-            rows.append((measure, r.year, r.p10, r.p50, r.p90, float(base.get(r.year, float("nan")))))
-    return pd.DataFrame(rows, columns=["measure", "year", "p10", "p50", "p90", "no_change"])
 
 
 OUTCOME_LABELS = {
@@ -299,8 +233,36 @@ OUTCOME_LABELS = {
 }
 
 
-def outcome_label(measure: str) -> tuple[str, str]:
-    if measure in OUTCOME_LABELS:
-        return OUTCOME_LABELS[measure]
-    row = catalogue.outcome_measures().set_index("id").loc[measure]
-    return str(row["name"]), str(row["unit"])
+def outcome_labels(cat: Catalogue) -> dict[str, tuple[str, str]]:
+    """Each outcome measure's name and unit, in the order the charts show them."""
+    measured = {r["id"]: (str(r["name"]), str(r["unit"])) for r in cat.records["outcome_measures"]}
+    return measured | OUTCOME_LABELS
+
+
+def outcome_table(run: Run, cat: Catalogue) -> pd.DataFrame:
+    """Each outcome measure by year: P10/P50/P90 with the projection and the no-change path."""
+    measures = list(outcome_labels(cat))
+    frame = run.yearly(measures)
+    base = run.no_change().rename(columns={"value": "no_change"})
+    table = frame.merge(base, on=["measure", "year"], how="left")
+    return table[["measure", "year", "p10", "p50", "p90", "no_change"]]
+
+
+# ---- evidence ---------------------------------------------------------------------------------
+
+
+def evidence_tables(cat: Catalogue, template_id: str) -> dict[str, pd.DataFrame]:
+    """A template's facts, presets and services in scope, read from the reference database."""
+    where = [template_id]
+    return store.query_reference(
+        cat,
+        {
+            "facts": ("SELECT label, value, source FROM template_facts WHERE template_id = ? ORDER BY ordering", where),
+            "presets": ("SELECT path AS field, value_json AS value, source FROM template_presets WHERE template_id = ?", where),
+            "lines": (
+                "SELECT line_id AS line, pooled_share, baseline_gbp_m, baseline_source AS basis "
+                "FROM template_lines WHERE template_id = ? AND in_scope",
+                where,
+            ),
+        },
+    )

@@ -2,35 +2,23 @@
 
 import streamlit as st
 
-from lib import catalogue, views
-from pages import common
-from pages.common import (
-    change,
-    choice,
-    current_scenario,
-    int_slider,
-    interval_percent,
-    number,
-    optional_number,
-    optional_percent,
-    percent_slider,
-    text,
-    toggle,
-)
+from lib import views
+from pages import frame, parts, state, widgets
 
-common.ensure_app_frame()
+frame.ensure()
 
 P = "design"
-scenario = current_scenario()
-info = catalogue.template(scenario.template).info
+cat = state.reference()
+scenario = state.current_scenario()
+info = cat.template(scenario.template).info
 
 head, reset = st.columns([5, 1], vertical_alignment="bottom")
 head.title(f"Design the deal: {info['name']}")
 if reset.button("Reset to template", icon=":material/restart_alt:", help="Back to the template's preset values"):
-    common.start_from(scenario.template)
+    state.start_from(scenario.template)
     st.rerun()
 
-common.show_error()
+parts.refused_input()
 summary = st.columns([1, 1.5, 1.2, 0.8])
 summary[0].metric("Pooled budget, year 0", views.gbp_m(scenario.pooled_budget_gbp_m(), 1), border=True)
 summary[1].metric(
@@ -43,13 +31,23 @@ summary[2].metric(
 )
 summary[3].metric("Contract", f"{scenario.contract.years} years", border=True)
 st.caption(
-    f"{views.deal_summary(scenario)}. {common.CHANGED_MARK.strip()} marks a value changed from the template; "
+    f"{views.deal_summary(scenario)}. {widgets.CHANGED_MARK.strip()} marks a value changed from the template; "
     "each control's ⓘ gives its unit, range and source."
 )
 
 tabs = st.tabs(
     ["1 · Budgets to pool", "2 · Who holds the budget", "3 · Contract", "4 · Risk split", "5 · Levers", "6 · Uncertainty"]
 )
+
+
+def names(table: str) -> dict[str, str]:
+    return {row["id"]: row["name"] for row in cat.records[table]}
+
+
+def toggle_scope(line: str, key: str) -> None:
+    scope = set(state.current_scenario().scope)
+    state.change({"scope": sorted(scope | {line} if st.session_state[key] else scope - {line})})
+
 
 # ---- 1. Which budgets to pool -------------------------------------------------------------------
 with tabs[0]:
@@ -58,81 +56,47 @@ with tabs[0]:
         "lines in the alliance but not pooled stay under their existing contracts and their variance stays with "
         "commissioners. Baselines are £m a year in year 0."
     )
-    number(
-        "Population",
-        "population",
-        1_000,
-        20_000_000,
-        1_000,
-        prefix=P,
-        help="People the model covers. Outcome rates are per 1,000 of them; budgets do not change with it.",
-    )
-    lines = catalogue.service_lines()
-    for row in lines.itertuples():
+    widgets.number("population", "Population", prefix=P, step=1_000)
+    for row in cat.records["service_lines"]:
         name_col, pool_col, base_col, scope_col = st.columns([3, 3, 2, 2], vertical_alignment="center")
-        name_col.markdown(f"**{row.name}**  \n{row.setting} · {row.commissioner} · {row.payment}")
-        if row.poolable:
+        name_col.markdown(f"**{row['name']}**  \n{row['setting']} · {row['commissioner']} · {row['payment']}")
+        if row["poolable"]:
             with pool_col:
-                percent_slider("Pooled", f"pooling.{row.id}", 0, 100, 5, prefix=P)
+                widgets.slider(f"pooling.{row['id']}", "Pooled", prefix=P, step=5)
         else:
             pool_col.caption("Commissioned nationally: cannot be pooled locally")
         with base_col:
-            number("Baseline £m", f"baseline.{row.id}", 0, 100_000, 0.5, prefix=P)
-        if row.poolable:
-            in_scope = row.id in scenario.scope
-            key = f"{P}:scope:{row.id}"
-            common._bind(key, in_scope)
+            widgets.number(f"baseline.{row['id']}", "Baseline", prefix=P, step=0.5)
+        if row["poolable"]:
+            key = f"{P}:scope:{row['id']}"
+            widgets.bind(key, row["id"] in scenario.scope)
             scope_col.checkbox(
                 "In the alliance",
                 key=key,
                 help="Aligned in an alliance without being pooled (the virtual approach).",
-                on_change=lambda line=row.id, k=key: change(
-                    "scope",
-                    sorted(set(current_scenario().scope) | {line})
-                    if st.session_state[k]
-                    else [x for x in current_scenario().scope if x != line],
-                ),
+                on_change=toggle_scope,
+                args=(row["id"], key),
             )
 
 # ---- 2. Who holds the budget ------------------------------------------------------------------
 with tabs[1]:
     left, right = st.columns(2)
     with left:
-        lead_types = catalogue.table("lead_types")
-        choice(
-            "Lead entity", "lead.type", lead_types["id"], dict(zip(lead_types["id"], lead_types["name"], strict=True)), prefix=P
-        )
-        forms = catalogue.table("org_forms").sort_values("closeness")
-        choice(
-            "Organisational form (loosest → closest)",
+        widgets.choice("lead.type", "Lead entity", names("lead_types"), prefix=P)
+        forms = cat.tables["org_forms"].sort_values("closeness")
+        widgets.choice(
             "lead.form",
-            forms["id"],
-            dict(zip(forms["id"], forms["name"], strict=True)),
+            "Organisational form (loosest → closest)",
+            names("org_forms"),
             prefix=P,
+            options=list(forms["id"]),
             widget=st.select_slider,
-            help="Closer forms pool more sovereignty, risk and reward, and are harder to exit (KF2016, Figure 1).",
         )
         form = forms.set_index("id").loc[scenario.lead.form]
         st.caption(f"{form['description']} ({form['source']})")
     with right:
-        number(
-            "Lead's reserves (£m)",
-            "lead.reserves_gbp_m",
-            0,
-            10_000,
-            0.5,
-            prefix=P,
-            help="What the provider side can lose before it fails.",
-        )
-        number(
-            "Parent guarantees (£m)",
-            "lead.guarantee_gbp_m",
-            0,
-            10_000,
-            0.5,
-            prefix=P,
-            help="Losses the partners' parent bodies will cover; UnitingCare had none.",
-        )
+        widgets.number("lead.reserves_gbp_m", "Lead's reserves", prefix=P, step=0.5)
+        widgets.number("lead.guarantee_gbp_m", "Parent guarantees", prefix=P, step=0.5)
     st.markdown(
         "**Partners inside the provider side.** Gains go to full-risk and gain-share partners by weight; "
         "losses fall on full-risk partners only. *Can bear* is a partner's own loss capacity in £m (empty: "
@@ -148,16 +112,16 @@ with tabs[1]:
     for i, partner in enumerate(scenario.partners):
         c1, c2, c3, c4, c5 = st.columns([4, 2, 2, 2, 1], vertical_alignment="bottom")
         with c1:
-            text(f"Partner {i + 1}", f"partners.{i}.name", prefix=P)
+            widgets.text(f"partners.{i}.name", f"Partner {i + 1}", prefix=P)
         with c2:
-            choice("Role", f"partners.{i}.role", list(roles), roles, prefix=P)
+            widgets.choice(f"partners.{i}.role", "Role", roles, prefix=P)
         with c3:
-            number("Weight", f"partners.{i}.weight", 0, 1000, 0.05, prefix=P, fmt="%.2f")
+            widgets.number(f"partners.{i}.weight", "Weight", prefix=P, step=0.05, fmt="%.2f")
         with c4:
             key = f"{P}:partners.{i}.capacity"
             full_risk = partner.role == "full_risk"
             own = partner.capacity_gbp_m
-            common._bind(key, (own if own is not None else round(capacities[i], 2)) if full_risk else 0.0)
+            widgets.bind(key, (own if own is not None else round(capacities[i], 2)) if full_risk else 0.0)
             st.number_input(
                 "Can bear (£m)",
                 min_value=0.0,
@@ -165,168 +129,59 @@ with tabs[1]:
                 step=0.5,
                 key=key,
                 disabled=not full_risk,
-                help="Only full-risk partners carry losses." if not full_risk else "Loss this partner can absorb.",
-                on_change=lambda i=i, k=key: change(f"partners.{i}.capacity_gbp_m", st.session_state[k]),
+                help="Loss this partner can absorb." if full_risk else "Only full-risk partners carry losses.",
+                on_change=lambda i=i, k=key: state.change({f"partners.{i}.capacity_gbp_m": st.session_state[k]}),
             )
         if c5.button(
             "", icon=":material/delete:", key=f"{P}:remove-{i}", help="Remove this partner", disabled=len(scenario.partners) == 1
         ):
-            change("partners", [p.model_dump() for j, p in enumerate(scenario.partners) if j != i])
+            state.change({"partners": [p.model_dump() for j, p in enumerate(scenario.partners) if j != i]})
             st.rerun()
     if st.button("Add a partner", icon=":material/add:", disabled=len(scenario.partners) >= 12):
-        change(
-            "partners",
-            [
-                *[p.model_dump() for p in scenario.partners],
-                {"name": f"Partner {len(scenario.partners) + 1}", "role": "gain_share", "weight": 0.1},
-            ],
-        )
+        added = {"name": f"Partner {len(scenario.partners) + 1}", "role": "gain_share", "weight": 0.1}
+        state.change({"partners": [*[p.model_dump() for p in scenario.partners], added]})
         st.rerun()
 
 # ---- 3. Contract and procurement -----------------------------------------------------------------
 with tabs[2]:
     left, right = st.columns(2)
     with left:
-        int_slider(
-            "Contract length (years)",
-            "contract.years",
-            1,
-            15,
-            prefix=P,
-            help="Longer contracts let early losses be recouped later (KF2016).",
-        )
-        number("First contract year (calendar)", "contract.start_year", 2010, 2040, 1, prefix=P)
-        percent_slider(
-            "Funding growth a year",
-            "contract.funding_growth",
-            -5,
-            15,
-            0.5,
-            prefix=P,
-            help="Yearly growth of commissioners' funding, in cash.",
-        )
+        widgets.slider("contract.years", "Contract length (years)", prefix=P)
+        widgets.number("contract.start_year", "First contract year (calendar)", prefix=P)
+        widgets.slider("contract.funding_growth", "Funding growth a year", prefix=P)
     with right:
-        routes = catalogue.routes()
-        choice(
-            "Procurement route", "contract.route", routes["id"], dict(zip(routes["id"], routes["name"], strict=True)), prefix=P
-        )
-        percent_slider(
-            "Bid below the maximum price",
-            "contract.bid_discount",
-            0,
-            50,
-            0.5,
-            prefix=P,
-            help="UnitingCare bid £726m against a £752m maximum: about 3.5%.",
-        )
-        route_share = catalogue.route_transaction_share(scenario.contract.route)
+        widgets.choice("contract.route", "Procurement route", names("routes"), prefix=P)
+        widgets.slider("contract.bid_discount", "Bid below the maximum price", prefix=P)
+        route_share = cat.route_transaction_share(scenario.contract.route)
         key = f"{P}:transaction-default"
-        common._bind(key, scenario.contract.transaction_cost is None)
+        widgets.bind(key, scenario.contract.transaction_cost is None)
         st.checkbox(
             f"Route's usual procurement cost ({views.pct(route_share, 1)} of a year's pooled budget)",
             key=key,
-            on_change=lambda: change("contract.transaction_cost", None if st.session_state[key] else route_share),
+            on_change=lambda: state.change({"contract.transaction_cost": None if st.session_state[key] else route_share}),
         )
         if scenario.contract.transaction_cost is not None:
-            percent_slider("Procurement cost, year 1", "contract.transaction_cost", 0, 20, 0.1, prefix=P)
+            widgets.slider("contract.transaction_cost", "Procurement cost, year 1", prefix=P, step=0.1)
 
 # ---- 4. Risk split ------------------------------------------------------------------------------
 with tabs[3]:
     left, right = st.columns(2)
     with left:
-        percent_slider("Provider share of a surplus (gain share)", "risk.gain_share", 0, 100, 5, prefix=P)
-        percent_slider(
-            "Provider share of a deficit (loss share)",
-            "risk.loss_share",
-            0,
-            100,
-            5,
-            prefix=P,
-            help="0% is upside only; 100% with 100% gain share is full capitation: the pot is the pot.",
-        )
-        percent_slider(
-            "Neutral band around break-even",
-            "risk.neutral_band",
-            0,
-            20,
-            0.5,
-            prefix=P,
-            help="Inside it nothing is shared (the MSSP minimum savings and loss rate).",
-        )
-        optional_percent(
-            "Cap on provider gain",
-            "risk.cap",
-            20,
-            0.5,
-            prefix=P,
-            default=0.03,
-            help="Most the provider side keeps in a year, as % of the budget.",
-        )
+        widgets.slider("risk.gain_share", "Provider share of a surplus (gain share)", prefix=P, step=5)
+        widgets.slider("risk.loss_share", "Provider share of a deficit (loss share)", prefix=P, step=5)
+        widgets.slider("risk.neutral_band", "Neutral band around break-even", prefix=P)
+        widgets.optional("risk.cap", "Cap on provider gain", prefix=P, default=0.03)
         if scenario.risk.cap is not None:
-            choice(
-                "Beyond the cap, the money is",
-                "risk.beyond_cap",
-                ["commissioner", "reinvest"],
-                {"commissioner": "returned to commissioners", "reinvest": "reinvested in services"},
-                prefix=P,
-                widget=st.radio,
-            )
-        optional_percent(
-            "Collar on provider loss",
-            "risk.collar",
-            20,
-            0.5,
-            prefix=P,
-            default=0.02,
-            help="Most the provider side loses in a year, as % of the budget; commissioners take the rest.",
-        )
+            beyond = {"commissioner": "returned to commissioners", "reinvest": "reinvested in services"}
+            widgets.choice("risk.beyond_cap", "Beyond the cap, the money is", beyond, prefix=P, widget=st.radio)
+        widgets.optional("risk.collar", "Collar on provider loss", prefix=P, default=0.02)
     with right:
-        percent_slider(
-            "Outcome withhold",
-            "risk.withhold",
-            0,
-            50,
-            1,
-            prefix=P,
-            help="Share of payment held back and earned by outcome attainment (Dudley: 10%).",
-        )
-        number(
-            "Outcome index that earns the whole withhold",
-            "risk.withhold_target",
-            100.5,
-            150,
-            0.5,
-            prefix=P,
-            help="100 = no better than doing nothing; the target ramps up over five years.",
-        )
-        optional_number(
-            "Quality gate (outcome index)",
-            "risk.quality_gate",
-            50,
-            150,
-            0.5,
-            prefix=P,
-            default=101.0,
-            help="No shared saving is paid in a year whose outcome index is below it.",
-        )
-        int_slider(
-            "Years the commissioner covers deficits",
-            "risk.cover_years",
-            0,
-            15,
-            prefix=P,
-            help="Salford: the CCG covers year-1 deficits.",
-        )
-        toggle("Recover covered deficits from later surpluses (carry-forward)", "risk.carry_forward", prefix=P)
-        percent_slider(
-            "Incentive pot on aligned services (CQUIN-style)",
-            "risk.incentive_pot",
-            0,
-            10,
-            0.1,
-            prefix=P,
-            help="Mid-Nottinghamshire: about 1.8% of providers' income on shared goals.",
-        )
+        widgets.slider("risk.withhold", "Outcome withhold", prefix=P, step=1)
+        widgets.number("risk.withhold_target", "Outcome index that earns the whole withhold", prefix=P, step=0.5)
+        widgets.optional("risk.quality_gate", "Quality gate (outcome index)", prefix=P, default=101.0, as_number=True)
+        widgets.slider("risk.cover_years", "Years the commissioner covers deficits", prefix=P)
+        widgets.toggle("risk.carry_forward", "Recover covered deficits from later surpluses (carry-forward)", prefix=P)
+        widgets.slider("risk.incentive_pot", "Incentive pot on aligned services (CQUIN-style)", prefix=P, step=0.1)
 
 # ---- 5. Transformation levers -------------------------------------------------------------------
 with tabs[4]:
@@ -334,34 +189,22 @@ with tabs[4]:
         "The four improvement opportunities. Effects ramp in slowly: evaluations of integrated care found "
         "little measurable change in the first two years (Improvement Analytics Unit, 2021)."
     )
-    for lever in catalogue.levers().itertuples():
+    for lever in cat.records["levers"]:
+        k = lever["id"]
         with st.container(border=True):
-            st.markdown(f"**{lever.name}** · *{lever.opportunity}*")
+            st.markdown(f"**{lever['name']}** · *{lever['opportunity']}*")
             c1, c2, c3, c4 = st.columns(4)
             with c1:
-                percent_slider(
-                    lever.effect_label[0].upper() + lever.effect_label[1:],
-                    f"levers.{lever.id}.effect",
-                    0,
-                    lever.effect_max * 100,
-                    1,
-                    prefix=P,
-                )
+                widgets.slider(f"levers.{k}.effect", lever["effect_label"].capitalize(), prefix=P, step=1)
             with c2:
-                int_slider("Years to full effect", f"levers.{lever.id}.years_to_full", 1, 15, prefix=P)
+                widgets.slider(f"levers.{k}.years_to_full", "Years to full effect", prefix=P)
             with c3:
-                number("Investment while ramping (£m a year)", f"levers.{lever.id}.investment_gbp_m", 0, 10_000, 0.1, prefix=P)
+                widgets.number(f"levers.{k}.investment_gbp_m", "Investment while ramping", prefix=P, step=0.1)
             with c4:
-                interval_percent(
-                    "Realisation, 80% interval",
-                    f"levers.{lever.id}.realisation_low",
-                    f"levers.{lever.id}.realisation_high",
-                    0,
-                    150,
-                    5,
-                    prefix=P,
+                widgets.interval(
+                    f"levers.{k}.realisation_low", f"levers.{k}.realisation_high", "Realisation, 80% interval", prefix=P, step=5
                 )
-            st.caption(lever.evidence)
+            st.caption(lever["evidence"])
 
 # ---- 6. Uncertainty ------------------------------------------------------------------------------
 with tabs[5]:
@@ -371,37 +214,22 @@ with tabs[5]:
     )
     left, right = st.columns(2)
     with left:
-        interval_percent(
-            "Demand growth above or below each line's default, points a year",
+        widgets.interval(
             "uncertainty.demand_growth_low",
             "uncertainty.demand_growth_high",
-            -5,
-            10,
-            0.5,
+            "Demand growth above or below each line's default, points a year",
             prefix=P,
         )
-        interval_percent(
-            "Baseline cost error (true cost above the baseline)",
+        widgets.interval(
             "uncertainty.cost_error_low",
             "uncertainty.cost_error_high",
-            -50,
-            100,
-            1,
+            "Baseline cost error (true cost above the baseline)",
             prefix=P,
-            help="UnitingCare: the block price was not the true cost.",
+            step=1,
         )
     with right:
-        choice(
-            "Simulations",
-            "sims",
-            [200, 500, 1000, 2000, 5000, 10000],
-            {},
-            prefix=P,
-            to_model=int,
-            widget=st.select_slider,
-            help="More simulations give steadier percentiles and take longer.",
-        )
-        number("Random seed", "seed", 0, 2**32 - 1, 1, prefix=P, help="Same seed, same answer.")
+        widgets.choice("sims", "Simulations", {}, prefix=P, options=[200, 500, 1000, 2000, 5000, 10000], widget=st.select_slider)
+        widgets.number("seed", "Random seed", prefix=P)
     with st.expander("Demand growth by service line (% a year)"):
-        for row in catalogue.service_lines().itertuples():
-            percent_slider(row.name, f"demand_growth.{row.id}", -10, 20, 0.5, prefix=P, help=row.demand_growth_basis)
+        for row in cat.records["service_lines"]:
+            widgets.slider(f"demand_growth.{row['id']}", row["name"], prefix=P)

@@ -2,51 +2,41 @@
 
 import streamlit as st
 
-from lib import catalogue
-from pages import common
+from lib import views
+from pages import frame, state
 
-common.ensure_app_frame()
-
+frame.ensure()
 
 st.title("Evidence")
-templates = catalogue.templates()
-names = dict(zip(templates["id"], templates["name"], strict=True))
-current = common.current_scenario().template
+cat = state.reference()
+names = {tid: cat.template(tid).info["name"] for tid in cat.template_ids}
+current = state.current_scenario().template
 chosen = st.selectbox("Template", list(names), index=list(names).index(current), format_func=names.get, key="evidence-template")
-tpl = catalogue.template(chosen)
+info = cat.template(chosen).info
+tables = views.evidence_tables(cat, chosen)
 
-st.subheader(f"{tpl.info['name']}: {tpl.info['model']}", anchor=False)
-st.markdown(f"Population **{tpl.info['population']:,}** ({tpl.info['population_source']})")
-for fact in tpl.facts.itertuples():
+st.subheader(f"{info['name']}: {info['model']}", anchor=False)
+st.markdown(f"Population **{info['population']:,}** ({info['population_source']})")
+for fact in tables["facts"].itertuples():
     st.markdown(f"- **{fact.label}:** {fact.value} *({fact.source})*")
 with st.expander("Facts as a table"):
-    facts = tpl.facts[["label", "value", "source"]].rename(columns=str.capitalize)
-    st.dataframe(facts, hide_index=True, width="stretch", key="evidence-facts")
+    st.dataframe(tables["facts"].rename(columns=str.capitalize), hide_index=True, width="stretch", key="evidence-facts")
 
 st.markdown("**What the template sets in the model**")
-presets = [{"Field": path, "Value": str(value), "Source": tpl.preset_sources[path]} for path, value in tpl.presets.items()]
-st.dataframe(presets, hide_index=True, width="stretch", key="evidence-presets")
-lines = tpl.lines[tpl.lines["in_scope"]][["line_id", "pooled_share", "baseline_gbp_m", "baseline_source"]]
-st.markdown(f"**Services in scope** ({tpl.info['lines_source']})")
-st.dataframe(
-    lines.rename(
-        columns={"line_id": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m", "baseline_source": "Basis"}
-    ),
-    hide_index=True,
-    width="stretch",
-    key="evidence-lines",
-)
+st.dataframe(tables["presets"].rename(columns=str.capitalize), hide_index=True, width="stretch", key="evidence-presets")
+st.markdown(f"**Services in scope** ({info['lines_source']})")
+lines = tables["lines"].rename(columns={"line": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m"})
+st.dataframe(lines.rename(columns={"basis": "Basis"}), hide_index=True, width="stretch", key="evidence-lines")
 
 st.subheader("Ideas the templates are built from", anchor=False)
-glossary = catalogue.table("glossary")
-for group, terms in glossary.groupby("group", sort=False):
+for group, terms in cat.tables["glossary"].groupby("group", sort=False):
     with st.expander(group, expanded=group == "Contracting approaches"):
         for row in terms.itertuples():
             st.markdown(f"**{row.term}**: {row.meaning} *({row.source})*")
 
 st.subheader("Modelling assumptions", anchor=False)
 st.dataframe(
-    catalogue.service_lines()[
+    cat.tables["service_lines"][
         ["name", "spend_per_head_gbp", "spend_year", "spend_basis", "demand_growth", "demand_growth_basis"]
     ],
     hide_index=True,
@@ -54,7 +44,7 @@ st.dataframe(
     key="evidence-lines-assumptions",
 )
 st.dataframe(
-    catalogue.outcome_measures()[["name", "domain", "unit", "baseline_per_1000", "counterfactual_growth", "source"]],
+    cat.tables["outcome_measures"][["name", "domain", "unit", "baseline_per_1000", "counterfactual_growth", "source"]],
     hide_index=True,
     width="stretch",
     key="evidence-measures",

@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from lib import catalogue
-from pages import common
+from lib import views
+from pages import frame, state
 
-common.ensure_app_frame()
-
+frame.ensure()
 
 st.title("Care Models Lab")
 st.markdown(
@@ -16,21 +15,21 @@ st.markdown(
     "uncertainty puts around them."
 )
 
-templates = catalogue.templates()
+templates = state.reference().tables["templates"]
 vanguards = templates[templates["id"] != "blank"]
 for start in range(0, len(vanguards), 4):
     for column, row in zip(st.columns(4), vanguards.iloc[start : start + 4].itertuples(), strict=False):
         with column.container(border=True, height="stretch"):
             st.subheader(row.name, anchor=False)
-            scenario = common.views.template_scenario(row.id, common.catalogue_stamp())
+            scenario = state.template(row.id).scenario
             st.markdown(
                 f"**{row.model}** · {scenario.population:,} people · {scenario.contract.years}-year contract  \n"
-                f"{common.views.gbp_m(scenario.pooled_budget_gbp_m(), 0)} pooled ({scenario.approach()})"
+                f"{views.gbp_m(scenario.pooled_budget_gbp_m(), 0)} pooled ({scenario.approach()})"
             )
             st.markdown(f"> {row.headline}")
             st.caption(f"Source: {row.headline_source}")
             if st.button(f"Start from {row.site}", key=f"start-{row.id}", type="primary", width="stretch"):
-                common.start_from(row.id)
+                state.start_from(row.id)
                 st.switch_page("pages/design.py")
 
 with st.container(border=True):
@@ -40,7 +39,7 @@ with st.container(border=True):
         "(2016/17, stated assumptions you can change)."
     )
     if st.button("Start from a blank place", key="start-blank"):
-        common.start_from("blank")
+        state.start_from("blank")
         st.switch_page("pages/design.py")
 
 st.caption(

@@ -1,36 +1,35 @@
 """Projections: money and outcomes over the contract, redrawn on every change."""
 
-import pandas as pd
 import streamlit as st
 
-from lib import catalogue, charts, views
-from pages import common
-from pages.common import current_scenario, optional_percent, percent_slider
+from lib import charts, views
+from pages import frame, parts, state, widgets
 
-common.ensure_app_frame()
+frame.ensure()
 
 P = "proj"
 TAB_KEY = "projections-tab"
 TABS = ["Money", "Provider risk", "Partners and money flow", "Outcomes", "Cost bridge"]
 
-scenario = current_scenario()
-info = catalogue.template(scenario.template).info
-st.title(f"Projections: {info['name']}")
-common.show_error()
+cat = state.reference()
+scenario = state.current_scenario()
+st.title(f"Projections: {cat.template(scenario.template).info['name']}")
+parts.refused_input()
 
 with st.expander("Adjust the deal here (the Design page has every choice)", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        percent_slider("Gain share", "risk.gain_share", 0, 100, 5, prefix=P)
+        widgets.slider("risk.gain_share", "Gain share", prefix=P, step=5)
     with c2:
-        percent_slider("Loss share", "risk.loss_share", 0, 100, 5, prefix=P)
+        widgets.slider("risk.loss_share", "Loss share", prefix=P, step=5)
     with c3:
-        percent_slider("Funding growth a year", "contract.funding_growth", -5, 15, 0.5, prefix=P)
+        widgets.slider("contract.funding_growth", "Funding growth a year", prefix=P)
     with c4:
-        optional_percent("Collar on provider loss", "risk.collar", 20, 0.5, prefix=P, default=0.02)
+        widgets.optional("risk.collar", "Collar on provider loss", prefix=P, default=0.02)
 
-scenario = current_scenario()
-run = common.projection(scenario)
+scenario = state.current_scenario()
+projection = state.projection(scenario)
+run = projection.run
 for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
     column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
     column.caption(tile["detail"])
@@ -40,26 +39,20 @@ st.caption(
 )
 
 
-def money_table(*measures: str):
-    frames = []
-    for m in measures:
-        frame = run.measure(m).round(2)
-        frame.insert(0, "measure", m)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
 @st.fragment
-def money_flow_panel(run: views.ProjectionViews) -> None:
+def money_flow_panel(projection: state.Projection) -> None:
     """Only this chart redraws when its period changes (a fragment rerun)."""
+    run = projection.run
     years = run.scenario.contract.years
     options = ["Whole contract", *[f"Year {y}" for y in range(1, years + 1)]]
     period = st.select_slider("Period", options, value="Whole contract", key="money-flow-period")
     year = None if period == options[0] else int(period.split()[1])
-    flows = run.memo(f"flows-{year}", lambda: views.money_flows(run, year))
+    flows = projection.figure(f"flows-{year}", lambda: views.money_flows(run, year))
     label = f"over {years} years" if year is None else f"in contract year {year}"
-    common.chart(
-        run.memo(f"flow-chart-{year}", lambda: charts.money_flow(flows, f"Where the money goes {label} (central case, £m)")),
+    parts.chart(
+        projection.figure(
+            f"flow-chart-{year}", lambda: charts.money_flow(flows, f"Where the money goes {label} (central case, £m)")
+        ),
         flows.round(2),
         "Central case. Partners' delivery shares follow their weights (an assumption); the settlement at the end "
         "follows the risk terms.",
@@ -72,17 +65,17 @@ tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 
 with tabs[0]:
     if tabs[0].open:
-        common.chart(
-            run.memo("budget-cost", lambda: charts.budget_vs_cost(run)),
-            money_table("budget", "cost", "counterfactual_cost"),
+        parts.chart(
+            projection.figure("budget-cost", lambda: charts.budget_vs_cost(run)),
+            views.money_table(run, "budget", "cost", "counterfactual_cost"),
             f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
             f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
             "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
             "budget-cost",
         )
-        common.chart(
-            run.memo("variance-split", lambda: charts.variance_split(run)),
-            money_table("variance", "provider", "commissioner", "reinvested"),
+        parts.chart(
+            projection.figure("variance-split", lambda: charts.variance_split(run)),
+            views.money_table(run, "variance", "provider", "commissioner", "reinvested"),
             f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
             + (f"; commissioner covers the first {r.cover_years} year(s)" if r.cover_years else "")
             + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.cover_years else "")
@@ -92,45 +85,44 @@ with tabs[0]:
 
 with tabs[1]:
     if tabs[1].open:
-        common.chart(
-            run.memo("cumulative", lambda: charts.cumulative_provider(run)),
-            money_table("provider_cumulative", "pooled_budget"),
+        parts.chart(
+            projection.figure("cumulative", lambda: charts.cumulative_provider(run)),
+            views.money_table(run, "provider_cumulative", "pooled_budget"),
             f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
             "cumulative",
         )
-        h = run.headline["provider"]
-        common.chart(
-            run.memo("s-curve", lambda: charts.s_curve(run.end_positions, h["p10"], h["p90"])),
-            run.end_positions.round(2),
+        h = run.headline()["provider"]
+        parts.chart(
+            projection.figure("s-curve", lambda: charts.s_curve(run.end_positions(), h["p10"], h["p90"])),
+            run.end_positions().round(2),
             "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
             "s-curve",
         )
 
 with tabs[2]:
     if tabs[2].open:
-        partners = run.partners.copy()
-        over = partners[partners["p_over_capacity"] > 0.1]
-        for row in over.itertuples():
+        partners = run.partner_summary()
+        for row in partners[partners["p_over_capacity"] > 0.1].itertuples():
             st.warning(
                 f"**{row.name}** loses more than it can bear (£{row.capacity_gbp_m:,.1f}m) in "
                 f"{row.p_over_capacity:.0%} of simulations: no provider should be allowed to topple (Northumberland).",
                 icon=":material/warning:",
             )
-        common.chart(
-            run.memo("partners", lambda: charts.partner_split(run)),
+        parts.chart(
+            projection.figure("partners", lambda: charts.partner_split(run)),
             partners.round(3),
             "Gains go to full-risk and gain-share partners by weight; losses to full-risk partners only. "
             "Consultative partners and sub-contractors carry no risk.",
             "partners",
         )
-        money_flow_panel(run)
+        money_flow_panel(projection)
 
 with tabs[3]:
     if tabs[3].open:
-        table = run.memo("outcome-table", lambda: views.outcome_table(run))
-        common.chart(
-            run.memo("outcomes", lambda: charts.outcomes_grid(table)),
+        table = projection.figure("outcome-table", lambda: views.outcome_table(run, cat))
+        parts.chart(
+            projection.figure("outcomes", lambda: charts.outcomes_grid(table, views.outcome_labels(cat))),
             table.round(2),
             "Per 1,000 population, against each measure's no-change path (England 2016/17 rates, assumptions). "
             "Levers cut activity as they ramp in; population health responds two years later. The outcome index is the "
@@ -140,9 +132,9 @@ with tabs[3]:
 
 with tabs[4]:
     if tabs[4].open:
-        steps = run.memo("waterfall-steps", lambda: views.waterfall_steps(run))
-        common.chart(
-            run.memo("waterfall", lambda: charts.waterfall(steps, c.years)),
+        steps = projection.figure("waterfall-steps", lambda: views.waterfall_steps(run, cat))
+        parts.chart(
+            projection.figure("waterfall", lambda: charts.waterfall(steps, c.years)),
             steps.round(2),
             "Central case, summed over the contract, for the services in scope: what demand growth adds, "
             "what each lever saves (or costs, where care moves into a pooled line from one outside the pool), "

@@ -113,3 +113,22 @@ def test_bad_input_exits_non_zero_with_one_line(args, needle):
     assert out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
+
+
+def test_fields_come_from_the_model_with_unit_range_and_meaning():
+    out = cli("fields")
+    assert out.returncode == 0, out.stderr
+    lines = {line.split(" = ")[0]: line for line in out.stdout.splitlines()}
+    assert "risk.gain_share" in lines and "partners.0.role" in lines and "levers.prevention.effect" in lines
+    assert "[fraction, a number from 0 to 1]" in lines["risk.gain_share"]
+    assert "one of full_risk, gain_share, consultative, subcontractor" in lines["partners.0.role"]
+    assert "[years, a number from 1 to 15]" in lines["contract.years"]
+
+
+def test_a_binary_scenario_file_is_one_clear_line(tmp_path):
+    path = tmp_path / "scenario.json"
+    path.write_bytes(bytes(range(256)))
+    out = cli("project", "--template", "dudley", "--scenario", str(path))
+    assert out.returncode != 0 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--scenario" in lines[0]

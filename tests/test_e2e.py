@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.serve import CHROMIUM_FLAGS, running_app
+from bench.serve import wait_ready as app_ready
+
 from .conftest import ROOT
-from .serve import CHROMIUM_FLAGS, running_app
-from .serve import wait_ready as app_ready
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"

@@ -1,11 +1,11 @@
-"""The projection engine and its DuckDB summaries."""
+"""The projection engine, stage by stage and whole, and its DuckDB summaries."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lib import engine
+from lib import catalogue, engine, levers, results
 from lib.scenario import Scenario
 
 
@@ -44,7 +44,7 @@ def test_hand_computed_central_case():
     # so 105.02; variance -3.02; provider half of it, -1.51.
     # Year 2: budget 104.04; cost 108.16; variance -4.12; provider -2.06.
     # Year 3: budget 106.1208; cost 112.4864; variance -6.3656; provider -3.1828.
-    run = engine.project(single_line_scenario())
+    run = results.project(single_line_scenario())
     central = run.central().set_index("year")
     assert central["budget"].tolist() == pytest.approx([102.0, 104.04, 106.1208])
     assert central["cost"].tolist() == pytest.approx([105.02, 108.16, 112.4864])
@@ -56,7 +56,7 @@ def test_hand_computed_central_case():
 
 def test_hand_computed_withhold_not_earned_without_improvement():
     # 10% withheld of 102 and no lever, so no outcome gain: nothing earned back; budget 91.8.
-    run = engine.project(single_line_scenario(**{"risk.withhold": 0.1}))
+    run = results.project(single_line_scenario(**{"risk.withhold": 0.1}))
     central = run.central().set_index("year")
     assert central.loc[1, "budget"] == pytest.approx(91.8)
     assert central.loc[1, "withhold_earned"] == pytest.approx(0.0)
@@ -64,7 +64,7 @@ def test_hand_computed_withhold_not_earned_without_improvement():
 
 def test_hand_computed_failure_on_thin_reserves():
     # Full risk with £2m of reserves: -3.02 in year 1 passes it; years 2 and 3 are marked.
-    run = engine.project(single_line_scenario(**{"risk.loss_share": 1.0, "lead.reserves_gbp_m": 2.0}))
+    run = results.project(single_line_scenario(**{"risk.loss_share": 1.0, "lead.reserves_gbp_m": 2.0}))
     central = run.central().set_index("year")
     assert central["active"].tolist() == [1.0, 0.0, 0.0]
     assert central["provider"].tolist() == pytest.approx([-3.02, 0.0, 0.0])
@@ -72,17 +72,95 @@ def test_hand_computed_failure_on_thin_reserves():
     assert run.probabilities()["failure"] == 1.0
 
 
-def test_levers_ramp_in_slowly_and_save_money():
-    with_levers = Scenario.from_template("salford").with_value("sims", 1)
-    without = with_levers.with_values({f"levers.{k}.effect": 0.0 for k in with_levers.levers})
-    a = engine.simulate(with_levers).money["counterfactual_cost"][0]
-    b = engine.simulate(without).money["counterfactual_cost"][0]
-    assert np.array_equal(a, b)  # levers do not touch the no-change path
-    outcome = engine.simulate(with_levers).outcomes["emergency_admissions"][0]
-    no_change = engine.simulate(without).outcomes["emergency_admissions"][0]
-    assert np.all(outcome <= no_change)
-    gain = no_change - outcome
-    assert gain[0] < gain[-1]  # slow start
+def prevention_scenario(**changes) -> Scenario:
+    """£100m of pooled emergency care growing 4% a year, with community care pooled (at £0) to
+    take what prevention moves there; prevention at 10% from year 1, fully realised."""
+    return single_line_scenario(
+        **{
+            "pooling.community_health": 1.0,
+            "baseline.community_health": 0.0,
+            "pooling.acute_emergency": 1.0,
+            "baseline.acute_emergency": 100.0,
+            "demand_growth.acute_emergency": 0.04,
+            "levers.prevention.effect": 0.1,
+            "levers.prevention.years_to_full": 1,
+            "levers.prevention.realisation_low": 1.0,
+            "levers.prevention.realisation_high": 1.0,
+            **changes,
+        }
+    )
+
+
+def test_prevention_moves_cost_and_provider_position_by_the_hand_computed_amount():
+    # Year 1: emergency cost with no change 104; prevention avoids 10% of it (10.4) and buys back
+    # 35% of that in the community (3.64): net -6.76. Cost 104 - 6.76 + procurement 1.02 = 98.26;
+    # budget 102; variance 3.74; the provider's half 1.87 (against -1.51 without the lever).
+    # Year 2: no change 108.16, net -0.65 x 10.816 = -7.0304: cost 101.1296, variance 2.9104.
+    with_lever = results.project(prevention_scenario()).central().set_index("year")
+    without = results.project(prevention_scenario(**{"levers.prevention.effect": 0.0})).central().set_index("year")
+    assert without["cost"].tolist()[:2] == pytest.approx([105.02, 108.16])
+    assert with_lever["cost"].tolist()[:2] == pytest.approx([98.26, 101.1296])
+    assert (with_lever["cost"] - without["cost"]).tolist()[:2] == pytest.approx([-6.76, -7.0304])
+    assert with_lever["provider"].tolist()[:2] == pytest.approx([1.87, 1.4552])
+    assert (with_lever["provider"] - without["provider"]).tolist()[:2] == pytest.approx([3.38, 3.5152])
+    assert with_lever["counterfactual_cost"].tolist() == pytest.approx(without["counterfactual_cost"].tolist())
+
+
+def test_half_realised_lever_saves_half():
+    full = results.project(prevention_scenario()).central().set_index("year")
+    half = prevention_scenario(**{"levers.prevention.realisation_low": 0.5, "levers.prevention.realisation_high": 0.5})
+    assert results.project(half).central().set_index("year").loc[1, "cost"] == pytest.approx(98.26 + 6.76 / 2)
+    assert full.loc[1, "cost"] == pytest.approx(98.26)
+
+
+def test_gain_share_scales_the_provider_surplus_exactly():
+    # Funding grows 6% against 4% demand: year 1 budget 106, cost 104 + 1.06 procurement = 105.06,
+    # surplus 0.94; the provider keeps gain_share of it: 0.47 at 50%, 0.94 at 100%, 0 at 0%.
+    base = {"contract.funding_growth": 0.06}
+    for share, expected in ((0.0, 0.0), (0.5, 0.47), (1.0, 0.94)):
+        central = results.project(single_line_scenario(**base, **{"risk.gain_share": share})).central()
+        assert central.loc[0, "variance"] == pytest.approx(0.94)
+        assert central.loc[0, "provider"] == pytest.approx(expected)
+
+
+def test_ramp_starts_slowly_and_reaches_full_effect():
+    # smoothstep: x = year / years_to_full; 3x^2 - 2x^3
+    assert levers.ramp(np.arange(1, 6), 4).tolist() == pytest.approx([0.15625, 0.5, 0.84375, 1.0, 1.0])
+
+
+# ---- stages ----------------------------------------------------------------------------------
+
+
+def test_sample_inputs_central_draw_and_valid_range():
+    s = Scenario.from_template("dudley").with_values(
+        {"sims": 2000, "uncertainty.cost_error_low": 0.5, "uncertainty.cost_error_high": 1.0}
+    )
+    draws = engine.sample_inputs(s, catalogue.current())
+    assert draws.cost_error[0] == pytest.approx(0.75)  # draw 0 is the mid-point
+    assert draws.cost_error.max() == pytest.approx(1.0)  # clipped at the field's upper bound
+    assert set(draws.realisation) == set(s.levers)
+    inside = np.mean((draws.demand_shift > -0.01) & (draws.demand_shift < 0.01))
+    assert 0.75 < inside < 0.85  # an 80% interval
+
+
+def test_project_costs_stage_alone():
+    s = single_line_scenario()
+    cat = catalogue.current()
+    place = engine.place_vectors(s, cat)
+    costs = engine.project_costs(s, cat, place, engine.sample_inputs(s, cat), np.arange(1, 4))
+    assert costs.no_change["pool"][0].tolist() == pytest.approx([104.0, 108.16, 112.4864])
+    assert costs.transaction.tolist() == pytest.approx([1.02, 0.0, 0.0])
+    assert costs.pooled[0].tolist() == pytest.approx([105.02, 108.16, 112.4864])
+
+
+def test_build_budgets_stage_alone():
+    s = single_line_scenario(**{"risk.withhold": 0.1})
+    place = engine.place_vectors(s, catalogue.current())
+    index = np.full((1, 3), 100.0)  # no better than doing nothing: nothing earned back
+    budgets = engine.build_budgets(s, place, index, np.arange(1, 4))
+    assert budgets.pooled[0].tolist() == pytest.approx([91.8, 93.636, 95.50872])
+    earned = engine.build_budgets(s, place, np.full((1, 3), 150.0), np.arange(1, 4))
+    assert earned.pooled[0].tolist() == pytest.approx([102.0, 104.04, 106.1208])
 
 
 def test_same_seed_same_answer_bit_for_bit():
@@ -113,7 +191,7 @@ def test_sides_add_up_in_every_simulation(tid):
 
 
 def test_loss_share_zero_never_shows_a_provider_loss():
-    run = engine.project(Scenario.from_template("dudley").with_values({"risk.loss_share": 0.0, "sims": 400}))
+    run = results.project(Scenario.from_template("dudley").with_values({"risk.loss_share": 0.0, "sims": 400}))
     provider = run.measure("provider")
     assert (provider["p10"] >= 0).all()
     assert run.probabilities()["failure"] == 0.0
@@ -138,7 +216,7 @@ def test_virtual_model_leaves_the_variance_with_commissioners():
 
 
 def test_unitingcare_understated_baseline_fails():
-    run = engine.project(Scenario.from_template("uniting_care").with_value("sims", 400))
+    run = results.project(Scenario.from_template("uniting_care").with_value("sims", 400))
     assert run.probabilities()["failure"] > 0.9
     assert run.probabilities()["deficit_any_year"] > 0.9
 
@@ -153,7 +231,7 @@ def test_pooling_a_line_moves_its_money_into_the_deal():
 
 def test_sql_summaries_match_numpy():
     s = Scenario.from_template("dudley").with_value("sims", 800)
-    run = engine.project(s)
+    run = results.project(s)
     provider = run.simulation.money["provider"]
     summary = run.measure("provider")
     for t in range(s.contract.years):
@@ -167,14 +245,14 @@ def test_sql_summaries_match_numpy():
 
 
 def test_means_add_up_in_the_report():
-    report = engine.project(Scenario.from_template("salford").with_value("sims", 500)).to_report()
+    report = results.project(Scenario.from_template("salford").with_value("sims", 500)).to_report()
     for year in report["years"]:
         total = year["provider"]["mean"] + year["commissioner"]["mean"] + year["reinvested"]["mean"]
         assert total == pytest.approx(year["variance"]["mean"], abs=1e-5)
 
 
 def test_partner_summary_flags_partners_over_capacity():
-    run = engine.project(Scenario.from_template("uniting_care").with_value("sims", 300))
+    run = results.project(Scenario.from_template("uniting_care").with_value("sims", 300))
     partners = run.partner_summary()
     full = partners[partners["role"] == "full_risk"]
     assert (full["p_over_capacity"] > 0.5).all()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import views
+from lib import results, views
 from lib.scenario import Scenario
 
 from .conftest import ROOT
@@ -24,7 +25,7 @@ def app() -> AppTest:
 
 
 def scenario_of(at: AppTest) -> Scenario:
-    return Scenario.from_json(at.session_state["scenario_json"])
+    return at.session_state["scenario"]
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
@@ -156,7 +157,7 @@ def test_bad_input_is_refused_with_a_message_and_nothing_is_lost():
 
 def test_projection_tiles_show_what_lib_computes():
     at = open_page(app(), "projections")
-    expected = views.headline_tiles(views.projection_views(scenario_of(at)))
+    expected = views.headline_tiles(results.project(scenario_of(at)))
     shown = {m.label: m.value for m in at.metric}
     for tile in expected:
         assert shown[tile["label"]] == tile["value"]
@@ -167,19 +168,27 @@ def test_loss_share_zero_keeps_the_provider_p10_tile_non_negative():
     at.slider(key="proj:risk.loss_share").set_value(0.0).run()
     s = scenario_of(at)
     assert s.risk.loss_share == 0.0
-    run = views.projection_views(s)
-    assert run.headline["provider"]["p10"] >= 0
+    run = results.project(s)
+    assert run.headline()["provider"]["p10"] >= 0
     assert metric(at, "Provider fails").value == "0%"
     detail = next(c.value for c in at.caption if c.value.startswith("cumulative after year"))
     assert "P10 −" not in detail
 
 
-def test_gain_share_slider_changes_the_tiles():
+def test_gain_share_slider_moves_the_provider_tile_up_by_what_lib_computes():
     at = open_page(app(), "projections")
-    before = {m.label: m.value for m in at.metric}
+    before = results.project(scenario_of(at)).headline()["provider"]
     at.slider(key="proj:risk.gain_share").set_value(100.0).run()
-    after = {m.label: m.value for m in at.metric}
-    assert after["Provider side"] != before["Provider side"]
+    s = scenario_of(at)
+    assert s.risk.gain_share == 1.0
+    after = results.project(s).headline()["provider"]
+    assert metric(at, "Provider side").value == views.gbp_m(after["p50"])
+    # Keeping all of every surplus instead of half can only raise the provider side's position, and
+    # by no more than the surpluses it did not keep before.
+    assert after["mean"] > before["mean"]
+    sim = results.project(s).simulation
+    surplus_half = 0.5 * np.clip(sim.money["pooled_budget"] - sim.money["pooled_cost"], 0, None).sum(axis=1).mean()
+    assert after["mean"] - before["mean"] <= surplus_half + 1e-9
 
 
 def test_collar_shows_its_breach_probability():
@@ -187,7 +196,7 @@ def test_collar_shows_its_breach_probability():
     assert metric(at, "Collar breached").value == "no collar"
     at.checkbox(key="proj:risk.collar:on").check().run()
     s = scenario_of(at)
-    expected = views.projection_views(s).headline["collar_breach_any_year"]
+    expected = results.project(s).headline()["collar_breach_any_year"]
     assert metric(at, "Collar breached").value == views.pct(expected)
 
 
@@ -250,7 +259,7 @@ def test_money_flow_period_redraws_only_its_chart():
     at.select_slider(key="money-flow-period").set_value("Year 1").run()
     assert not at.exception
     year_one = at.dataframe[-1].value
-    run = views.projection_views(scenario_of(at))
+    run = results.project(scenario_of(at))
     expected = views.money_flows(run, 1).round(2)
     assert year_one["value_gbp_m"].tolist() == expected["value_gbp_m"].tolist()
     assert year_one["value_gbp_m"].sum() < whole["value_gbp_m"].sum()

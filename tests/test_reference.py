@@ -1,9 +1,8 @@
-"""Reference data: the templates carry the facts of vanguards.md, with sources; the DuckDB
-reference database builds from the text and rebuilds when it changes."""
+"""Reference data: the templates carry the seeds' facts, with sources; the DuckDB reference
+database builds from the catalogue and rebuilds when the text in data/ changes."""
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import duckdb
@@ -12,39 +11,35 @@ import pytest
 from lib import catalogue, store
 from lib.scenario import Scenario
 
-from .conftest import SHARED
+# The seeds' populations and contract lengths (KF2016 Table 1; UnitingCare's five years from the
+# NAO). None: the seeds give no population, so the template's is a stated assumption.
+SEED_FACTS = {
+    "salford": (230_000, (5, 5)),
+    "northumberland": (322_000, (10, 10)),
+    "dudley": (318_000, (15, 15)),
+    "south_somerset": (135_000, (5, 10)),
+    "sandwell_wb": (165_000, (10, 15)),
+    "wakefield": (363_000, (10, 10)),
+    "mid_notts": (None, (1, 15)),
+    "uniting_care": (None, (5, 5)),
+}
 
-SHEET = SHARED / "vanguards.md"
 
-
-def sheet_rows() -> dict[str, list[str]]:
-    rows = {}
-    for line in SHEET.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 8 and cells[0] in catalogue.template_ids():
-            rows[cells[0]] = cells
-    return rows
-
-
-@pytest.mark.skipif(not SHEET.exists(), reason="../shared/vanguards.md is not beside the project")
-def test_populations_and_contract_lengths_match_the_sheet():
-    rows = sheet_rows()
-    assert set(rows) == set(catalogue.template_ids()) - {"blank"}
-    for tid, cells in rows.items():
-        scenario = Scenario.from_template(tid)
-        info = catalogue.template(tid).info
-        numbers = [int(n.replace(",", "")) for n in re.findall(r"\d{2,3},\d{3}", cells[3])]
-        if numbers:
-            assert scenario.population == numbers[0], tid
-        else:
-            assert "assumption" in cells[3] and info["population_source"].startswith("assumption"), tid
-        years = [int(y) for y in re.findall(r"\d+", cells[6].split("(")[0])]
-        if years:
-            assert min(years) <= scenario.contract.years <= max(years), tid
+@pytest.mark.parametrize("tid", list(SEED_FACTS))
+def test_populations_and_contract_lengths_follow_the_seeds(tid):
+    population, (shortest, longest) = SEED_FACTS[tid]
+    scenario = Scenario.from_template(tid)
+    info = catalogue.current().template(tid).info
+    if population is None:
+        assert info["population_source"].startswith("assumption")
+    else:
+        assert scenario.population == population
+        assert "KF2016" in info["population_source"]
+    assert shortest <= scenario.contract.years <= longest
 
 
 def test_every_fact_and_preset_has_a_source():
-    tables = catalogue.tables()
+    tables = catalogue.current().tables
     for name in ("template_facts", "template_presets"):
         sources = tables[name]["source"]
         assert sources.notna().all() and (sources.str.len() > 0).all(), name
@@ -52,7 +47,7 @@ def test_every_fact_and_preset_has_a_source():
 
 
 def test_figures_users_look_for_are_carried():
-    facts = catalogue.table("template_facts")
+    facts = catalogue.current().table("template_facts")
 
     def fact(tid, fid, column):
         row = facts[(facts["template_id"] == tid) & (facts["fact_id"] == fid)]
@@ -73,7 +68,7 @@ def test_figures_users_look_for_are_carried():
 
 
 def test_service_lines_are_stated_assumptions():
-    lines = catalogue.service_lines().set_index("id")
+    lines = catalogue.current().table("service_lines").set_index("id")
     assert len(lines) >= 12
     assert not lines.loc["specialised", "poolable"]
     assert lines["spend_basis"].str.startswith("assumption").all()
@@ -83,18 +78,18 @@ def test_service_lines_are_stated_assumptions():
 
 
 def test_baseline_is_population_times_per_head_unless_seeded():
-    dudley = catalogue.template("dudley").lines.set_index("line_id")
+    dudley = catalogue.current().template("dudley").lines.set_index("line_id")
     # 318,000 people x £150 a head = £47.7m
     assert dudley.loc["community_health", "baseline_gbp_m"] == pytest.approx(47.7)
     assert dudley.loc["community_health", "baseline_source"].startswith("assumption")
-    salford = catalogue.template("salford").lines.set_index("line_id")
+    salford = catalogue.current().template("salford").lines.set_index("line_id")
     assert "scaled to the seeds' pooled budget" in salford.loc["acute_emergency", "baseline_source"]
     # Lines outside the pool keep the per-head figure: 230,000 x £140 = £32.2m
     assert salford.loc["core_primary", "baseline_gbp_m"] == pytest.approx(32.2)
 
 
 def test_outcome_measures_cover_the_four_domains():
-    measures = catalogue.outcome_measures()
+    measures = catalogue.current().table("outcome_measures")
     assert set(measures["domain"]) == {"population_health", "quality_of_life", "quality_of_care", "effectiveness"}
     assert {"emergency_admissions", "ae_attendances", "emergency_bed_days"} <= set(measures["id"])
 
@@ -102,9 +97,10 @@ def test_outcome_measures_cover_the_four_domains():
 def test_database_builds_at_carelab_db_with_its_stamp(tmp_path, monkeypatch):
     target = tmp_path / "fresh.duckdb"
     monkeypatch.setenv("CARELAB_DB", str(target))
-    assert store.ensure_database() == target
+    cat = catalogue.current()
+    assert store.reference_database(cat) == target
     with duckdb.connect(str(target), read_only=True) as con:
-        assert con.execute("SELECT stamp FROM meta").fetchone()[0] == store.data_stamp()
+        assert con.execute("SELECT stamp FROM meta").fetchone()[0] == cat.stamp
         assert con.execute("SELECT count(*) FROM templates").fetchone()[0] == 9
         assert con.execute("SELECT count(*) FROM template_facts").fetchone()[0] > 40
 
@@ -112,20 +108,26 @@ def test_database_builds_at_carelab_db_with_its_stamp(tmp_path, monkeypatch):
 def test_database_rebuilds_when_the_stamp_is_stale(tmp_path, monkeypatch):
     target = tmp_path / "stale.duckdb"
     with duckdb.connect(str(target)) as con:
-        con.execute("CREATE TABLE meta (stamp VARCHAR, schema_version VARCHAR)")
-        con.execute("INSERT INTO meta VALUES ('old', '0')")
+        con.execute("CREATE TABLE meta AS SELECT 'old' AS stamp")
     monkeypatch.setenv("CARELAB_DB", str(target))
-    store.ensure_database()
+    store.reference_database(catalogue.current())
     with duckdb.connect(str(target), read_only=True) as con:
-        assert con.execute("SELECT stamp FROM meta").fetchone()[0] == store.data_stamp()
+        assert con.execute("SELECT stamp FROM meta").fetchone()[0] == catalogue.current().stamp
         assert con.execute("SELECT count(*) FROM service_lines").fetchone()[0] >= 12
 
 
-def test_stamp_changes_when_the_text_changes(tmp_path):
+def test_stamp_and_tables_change_when_the_text_changes(tmp_path):
     copy = tmp_path / "data"
-    shutil.copytree(store.DATA_DIR, copy, ignore=shutil.ignore_patterns("cache"))
-    before = store.data_stamp(copy)
+    shutil.copytree(catalogue.DATA_DIR, copy, ignore=shutil.ignore_patterns("cache"))
+    before = catalogue.load(copy)
     path = copy / "service_lines.csv"
     path.write_text(path.read_text(encoding="utf-8").replace(",140,", ",141,"), encoding="utf-8")
-    assert store.data_stamp(copy) == before  # looked at again only after a second
-    assert store.data_stamp(copy, max_age_s=0) != before
+    after = catalogue.load(copy)
+    assert after.stamp != before.stamp
+    lines = after.table("service_lines").set_index("id")
+    assert lines.loc["core_primary", "spend_per_head_gbp"] == 141
+
+
+def test_unknown_template_is_refused_by_name():
+    with pytest.raises(catalogue.UnknownTemplateError, match="atlantis"):
+        catalogue.current().template("atlantis")

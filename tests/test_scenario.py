@@ -14,7 +14,7 @@ TEMPLATES = ["salford", "northumberland", "dudley", "south_somerset", "sandwell_
 
 
 def test_all_eight_vanguards_and_blank_exist():
-    assert catalogue.template_ids() == [*TEMPLATES, "blank"]
+    assert catalogue.current().template_ids == [*TEMPLATES, "blank"]
 
 
 @pytest.mark.parametrize("tid", [*TEMPLATES, "blank"])

@@ -1,4 +1,5 @@
-"""Start `streamlit run app.py` on a free local port (for the browser tests and benchmarks)."""
+"""Start `streamlit run app.py` on a free local port, and wait for the page to finish running
+(shared by the browser tests and the benchmarks)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,35 @@
+"""The four transformation levers: how each ramps in over its years, and what it does to costs.
+
+A lever reaches `effect x ramp(year) x realisation` of its full effect in a contract year (years
+count from 1). It removes `activity_share` of that share of its source lines' cost and adds back
+`cost_ratio` of what it removed, on its target line (or on the same lines for "same"): the care
+that replaces what was avoided. See docs/model.md, "Cost".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ramp(years: np.ndarray, years_to_full: int) -> np.ndarray:
+    """Share of a lever's full effect reached by each year: slow start, S-shaped (smoothstep)."""
+    x = np.clip(np.asarray(years, dtype=float) / years_to_full, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def realised(effect: float, years_to_full: int, years: np.ndarray, realisation: np.ndarray) -> np.ndarray:
+    """(sims, years): the share of its full effect the lever reaches in each simulation and year."""
+    return (effect * ramp(years, years_to_full))[None, :] * realisation[:, None]
+
+
+def cost_change(weights: np.ndarray, lever: dict, line_ids: list[str]) -> np.ndarray:
+    """Per line, the net change in cost per unit of realised effect, for lines weighted by
+    `weights` (a pooled share, say): what is removed from the source lines plus what is added
+    back on the target line."""
+    sources = np.array([line in lever["source_lines"].split(";") for line in line_ids], dtype=float)
+    removed = weights * sources * float(lever["activity_share"])
+    ratio = float(lever["cost_ratio"])
+    if lever["target_line"] == "same":
+        return (ratio - 1.0) * removed
+    target_weight = weights[line_ids.index(lever["target_line"])]
+    return ratio * target_weight * sources * float(lever["activity_share"]) - removed

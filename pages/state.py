@@ -1,0 +1,98 @@
+"""The session's scenario and the one cache of projections.
+
+The scenario lives in `st.session_state` as the immutable `Scenario` object; every change goes
+through `Scenario.with_value`, so a refused value leaves the scenario as it was and says why.
+A projection is computed once per (scenario, reference data) and shared by every page, tab and
+chart; figures built from it are kept with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from lib import catalogue, results, views
+from lib.catalogue import Catalogue
+from lib.scenario import Scenario, ScenarioError
+
+SCENARIO = "scenario"
+ERROR = "input_error"
+DEFAULT_TEMPLATE = "salford"
+
+
+def reference() -> Catalogue:
+    return catalogue.current()
+
+
+def current_scenario() -> Scenario:
+    if SCENARIO not in st.session_state:
+        st.session_state[SCENARIO] = Scenario.from_template(DEFAULT_TEMPLATE)
+    return st.session_state[SCENARIO]
+
+
+def set_scenario(scenario: Scenario) -> None:
+    st.session_state[SCENARIO] = scenario
+
+
+def start_from(template_id: str) -> None:
+    set_scenario(template(template_id).scenario)
+    st.session_state.pop(ERROR, None)
+
+
+def change(values: dict[str, Any]) -> bool:
+    """Apply changes at field paths; a refused value leaves the scenario as it was and says why."""
+    try:
+        set_scenario(current_scenario().with_values(values))
+    except ScenarioError as exc:
+        st.session_state[ERROR] = str(exc)
+        return False
+    st.session_state.pop(ERROR, None)
+    return True
+
+
+def error() -> str | None:
+    return st.session_state.get(ERROR)
+
+
+@dataclass(frozen=True)
+class TemplateReference:
+    """A template's preset scenario and the source of each of its values."""
+
+    scenario: Scenario
+    sources: dict[str, str]
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _template(template_id: str, stamp: str) -> TemplateReference:
+    scenario = Scenario.from_template(template_id)
+    return TemplateReference(scenario, views.field_sources(reference(), scenario))
+
+
+def template(template_id: str) -> TemplateReference:
+    return _template(template_id, reference().stamp)
+
+
+@dataclass
+class Projection:
+    """A run and the figures drawn from it (built once, shared read-only)."""
+
+    run: results.Run
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def figure(self, name: str, build: Callable[[], Any]) -> Any:
+        if name not in self.figures:
+            self.figures[name] = build()
+        return self.figures[name]
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def _projection(scenario_json: str, stamp: str, _scenario: Scenario) -> Projection:
+    return Projection(results.project(_scenario))
+
+
+def projection(scenario: Scenario) -> Projection:
+    """The projection of a scenario, computed once per scenario and reference data."""
+    return _projection(scenario.to_json(), reference().stamp, scenario)
