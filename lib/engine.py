@@ -19,6 +19,10 @@ from lib.catalogue import Catalogue
 from lib.scenario import Scenario, field_spec
 
 Z80 = 2.563  # width of an 80% interval of a standard normal (2 x 1.2816)
+
+# YEAR_MAJOR: every (sims, years) array is laid out in memory year by year (each year's simulations
+# side by side), as the transpose of a C-ordered (years, sims) array. The running totals and the
+# year-by-year steps of settlement then read contiguous memory, and a run is stored as it lies.
 PARTS = ("pool", "aligned", "scope", "scope_hospital")  # the weightings of the place's lines costed
 
 
@@ -117,6 +121,11 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
     return assemble(scenario, place, draws, costs, result, budgets, settled)
 
 
+def year_major(sims: int, years: int) -> np.ndarray:
+    """An empty (sims, years) array laid out year by year (see YEAR_MAJOR)."""
+    return np.empty((years, sims)).T
+
+
 # ---- stage 0: the place ---------------------------------------------------------------------------
 
 
@@ -137,12 +146,10 @@ def place_vectors(scenario: Scenario, cat: Catalogue) -> Place:
 # ---- stage 1: sample the uncertain inputs ---------------------------------------------------------
 
 
-def sample_interval(rng: np.random.Generator, sims: int, low: float, high: float, valid: tuple[float, float]) -> np.ndarray:
-    """Draws for an 80% interval; draw 0 is the mid-point (the central case)."""
+def sample_interval(z: np.ndarray, low: float, high: float, valid: tuple[float, float]) -> np.ndarray:
+    """Draws for an 80% interval from standard normal draws `z`, clipped to the valid range."""
     mid, sd = (low + high) / 2, (high - low) / Z80
-    draws = rng.normal(mid, sd, size=sims) if sd > 0 else np.full(sims, mid)
-    draws[0] = mid
-    return np.clip(draws, *valid)
+    return np.clip(mid + sd * z, *valid)
 
 
 def _valid(path: str) -> tuple[float, float]:
@@ -151,16 +158,18 @@ def _valid(path: str) -> tuple[float, float]:
 
 
 def sample_inputs(scenario: Scenario, cat: Catalogue) -> Draws:
-    """Same seed, same draws: demand, then cost error, then each lever in catalogue order."""
-    rng = np.random.default_rng(scenario.seed)
-    n, unc = scenario.sims, scenario.uncertainty
-    demand = sample_interval(rng, n, unc.demand_growth_low, unc.demand_growth_high, _valid("uncertainty.demand_growth_low"))
-    cost_error = sample_interval(rng, n, unc.cost_error_low, unc.cost_error_high, _valid("uncertainty.cost_error_low"))
+    """Same seed, same draws: one standard normal row per input (demand, cost error, then each
+    lever in catalogue order), column 0 set to 0 so that simulation 0 is the central case."""
+    chosen = [k for k in cat.lever_ids if k in scenario.levers]
+    z = np.random.default_rng(scenario.seed).standard_normal((2 + len(chosen), scenario.sims))
+    z[:, 0] = 0.0
+    unc = scenario.uncertainty
+    demand = sample_interval(z[0], unc.demand_growth_low, unc.demand_growth_high, _valid("uncertainty.demand_growth_low"))
+    cost_error = sample_interval(z[1], unc.cost_error_low, unc.cost_error_high, _valid("uncertainty.cost_error_low"))
     valid = _valid("levers.any.realisation_low")
     realisation = {
-        k: sample_interval(rng, n, scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, valid)
-        for k in cat.lever_ids
-        if k in scenario.levers
+        k: sample_interval(z[2 + i], scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, valid)
+        for i, k in enumerate(chosen)
     }
     return Draws(demand, cost_error, realisation)
 
@@ -195,47 +204,48 @@ def project_costs(scenario: Scenario, cat: Catalogue, place: Place, draws: Draws
 def _costs_by_part(scenario: Scenario, cat: Catalogue, place: Place, draws: Draws, years: np.ndarray):
     """Counterfactual cost of line l in year t: base_l x (1 + cost error) x (1 + growth_l + demand
     shift)^t. Lines that share a growth rate share that last factor, so it is computed once per
-    distinct rate (sims, years, rates) and one matmul gives every weighted sum. A lever's change
-    is linear in the lines' cost, so each (part, lever) pair folds into one column too."""
+    distinct rate and one matmul gives every weighted sum. A lever's change is linear in the lines'
+    cost, so each (part, lever) pair folds into one column too; parts with the same weights (scope
+    and pool, when nothing is merely aligned) are costed once."""
     rates, group = np.unique(place.growth, return_inverse=True)
-    sims, n_years = draws.demand_shift.shape[0], years.shape[0]
-    log_growth = np.log1p(rates[None, :] + draws.demand_shift[:, None])  # (sims, rates)
-    compound = np.exp(log_growth[:, None, :] * years[None, :, None])  # years count from 1: year 1 has grown once
-    compound *= (1 + draws.cost_error)[:, None, None]
+    sims, n_years = draws.demand_shift.shape[0], len(years)
+    yearly = 1 + rates[:, None] + draws.demand_shift[None, :]  # (rates, sims)
+    compound = np.empty((len(rates), n_years, sims))  # each rate's growth, year by year (see YEAR_MAJOR)
+    np.multiply(yearly, (1 + draws.cost_error)[None, :], out=compound[:, 0])  # years count from 1: year 1 has grown once
+    for t in range(1, n_years):
+        np.multiply(compound[:, t - 1], yearly, out=compound[:, t])
     to_groups = np.zeros((len(place.line_ids), len(rates)))
     to_groups[np.arange(len(place.line_ids)), group] = place.baseline
 
-    lever_rows = {row["id"]: row for row in cat.records["levers"]}
-    columns, keys = [], []
+    same_as = {}  # part -> the first part with the same weights
     for part, w in place.weights.items():
-        columns.append(w)
-        keys.append((part, ""))
-        for k in draws.realisation:
-            columns.append(levers.cost_change(w, lever_rows[k], place.line_ids) if w.any() else w)
-            keys.append((part, k))
-    group_weights = to_groups.T @ np.stack(columns, axis=1)  # (rates, columns)
-    flat = (group_weights.T @ compound.reshape(sims * n_years, len(rates)).T).reshape(len(columns), sims, n_years)
-    slot = {key: i for i, key in enumerate(keys)}
+        same_as[part] = next((p for p in same_as.values() if np.array_equal(place.weights[p], w)), part)
+    lever_rows = {row["id"]: row for row in cat.records["levers"]}
+    ramps = {k: scenario.levers[k].effect * levers.ramp(years, scenario.levers[k].years_to_full) for k in draws.realisation}
+    columns, blocks = [], {}
+    for part in dict.fromkeys(same_as.values()):
+        w = place.weights[part]
+        chosen = list(draws.realisation) if w.any() else []  # a part with no lines has no lever effect
+        blocks[part] = (len(columns), chosen)
+        columns += [w, *(levers.cost_change(w, lever_rows[k], place.line_ids) for k in chosen)]
+    group_weights = np.stack(columns) @ to_groups  # (columns, rates)
+    flat = (group_weights @ compound.reshape(len(rates), -1)).reshape(len(columns), n_years, sims)
 
-    shares = {
-        k: levers.realised(scenario.levers[k].effect, scenario.levers[k].years_to_full, years, draws.realisation[k])
-        for k in draws.realisation
-    }
     with_levers: dict[str, np.ndarray] = {}
     no_change: dict[str, np.ndarray] = {}
-    scratch = np.empty((sims, n_years))
-    for part, w in place.weights.items():
-        no_change[part] = flat[slot[(part, "")]]
-        twin = next((p for p in with_levers if np.array_equal(place.weights[p], w)), None)
-        if twin is not None:  # e.g. scope = pool when nothing is merely aligned
-            with_levers[part] = with_levers[twin]
+    lever_net = {k: np.zeros(n_years) for k in draws.realisation}
+    for part, first in same_as.items():
+        if first != part:
+            with_levers[part], no_change[part] = with_levers[first], no_change[first]
             continue
-        total = no_change[part].copy()
-        if w.any():  # a part with no lines (nothing aligned, say) costs nothing
-            for k, share in shares.items():
-                total += np.multiply(share, flat[slot[(part, k)]], out=scratch)
-        with_levers[part] = total
-    lever_net = {k: share[0] * flat[slot[("scope", k)]][0] for k, share in shares.items()}  # central case only
+        start, chosen = blocks[part]
+        for i, k in enumerate(chosen, start=start + 1):  # this lever's ramp in each year, realisation in each simulation
+            flat[i] *= ramps[k][:, None]
+            flat[i] *= draws.realisation[k][None, :]
+            if part == same_as["scope"]:
+                lever_net[k] = flat[i, :, 0].copy()  # the central case's net change of the cost in scope
+        no_change[part] = flat[start].T
+        with_levers[part] = flat[start : start + 1 + len(chosen)].sum(axis=0).T
     return with_levers, no_change, lever_net
 
 
@@ -301,8 +311,8 @@ def assemble(
         "provider": provider,
         "commissioner": commissioner,
         "reinvested": settled.reinvested,
-        "provider_cumulative": np.cumsum(provider, axis=1),
-        "commissioner_cumulative": np.cumsum(commissioner, axis=1),
+        "provider_cumulative": settlement.cumulative(provider),
+        "commissioner_cumulative": settlement.cumulative(commissioner),
         "pooled_budget": budgets.pooled,
         "pooled_cost": costs.pooled,
         "aligned_budget": np.asarray(budgets.aligned),

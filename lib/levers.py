@@ -18,8 +18,9 @@ def ramp(years: np.ndarray, years_to_full: int) -> np.ndarray:
 
 
 def realised(effect: float, years_to_full: int, years: np.ndarray, realisation: np.ndarray) -> np.ndarray:
-    """(sims, years): the share of its full effect the lever reaches in each simulation and year."""
-    return (effect * ramp(years, years_to_full))[None, :] * realisation[:, None]
+    """(sims, years), laid out year by year: the share of its full effect the lever reaches in each
+    simulation and year."""
+    return ((effect * ramp(years, years_to_full))[:, None] * realisation[None, :]).T
 
 
 def cost_change(weights: np.ndarray, lever: dict, line_ids: list[str]) -> np.ndarray:

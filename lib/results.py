@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from lib import engine, store
+from lib import engine, settlement, store
 from lib.scenario import Scenario
 
 MONEY_MEASURES = ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative")
@@ -45,6 +46,7 @@ class Run:
         self._lock = threading.RLock()
         self._kept: dict[Any, Any] = {}
         self._keep_alive: list[pa.Table] = []
+        self._unregistered: dict[str, Any] = {}
         self._save(simulation)
 
     @property
@@ -61,26 +63,35 @@ class Run:
 
     # ---- storing ---------------------------------------------------------------------------
 
-    def _register(self, name: str, columns: dict[str, Any]) -> None:
-        table = pa.table({k: v if isinstance(v, list) else np.ascontiguousarray(v) for k, v in columns.items()})
-        self._keep_alive.append(table)  # DuckDB scans the Arrow data in place: keep it alive with the run
-        self._cursor.register(name, table)
+    def _register(self, name: str, columns: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        """Hand a table (its columns, or what builds them) to DuckDB when a query first names it:
+        registering costs ~0.4 ms a table, and a tab that is not open need not pay it."""
+        self._unregistered[name] = columns
+
+    def _registered(self, sql: str) -> None:
+        for name in [n for n in self._unregistered if n in sql]:
+            columns = self._unregistered.pop(name)
+            columns = columns() if callable(columns) else columns
+            table = pa.table({k: v if isinstance(v, list) else np.ascontiguousarray(v) for k, v in columns.items()})
+            self._keep_alive.append(table)  # DuckDB scans the Arrow data in place: keep it alive with the run
+            self._cursor.register(name, table)
 
     def _save(self, sim: engine.Simulation) -> None:
+        # Rows go year by year, as the engine lays its arrays out (engine.YEAR_MAJOR): no copies.
         sims, years = next(iter(sim.money.values())).shape
-        sim_col = np.repeat(np.arange(sims, dtype=np.int32), years)
-        year_col = np.tile(np.arange(1, years + 1, dtype=np.int16), sims)
-        values = {m: np.asarray(v, dtype=float).ravel() for m, v in {**sim.money, **sim.outcomes}.items()}
+        year_col = np.repeat(np.arange(1, years + 1, dtype=np.int16), sims)
+        sim_col = np.tile(np.arange(sims, dtype=np.int32), years)
+        values = {m: np.asarray(v, dtype=float).T.ravel() for m, v in {**sim.money, **sim.outcomes}.items()}
         self._register("sim_year", {"sim": sim_col, "year": year_col, **values})
         n_partners = sim.partners.shape[0]
         self._register(
             "partner_year",
-            {
+            lambda: {
                 "sim": np.tile(sim_col, n_partners),
                 "year": np.tile(year_col, n_partners),
                 "partner": np.repeat(np.arange(n_partners, dtype=np.int16), sims * years),
-                "value": sim.partners.ravel(),
-                "cumulative": np.cumsum(sim.partners, axis=2).ravel(),
+                "value": np.swapaxes(sim.partners, 1, 2).ravel(),
+                "cumulative": np.swapaxes(settlement.cumulative(sim.partners), 1, 2).ravel(),
             },
         )
         partners = self.scenario.partners
@@ -110,6 +121,7 @@ class Run:
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run one read query on this run's tables and return its whole result."""
         with self._lock:
+            self._registered(sql)
             return self._cursor.execute(sql, params or []).df()
 
     def _kept_or(self, key: Any, build) -> Any:
@@ -119,33 +131,49 @@ class Run:
                 self._kept[key] = build()
             return self._kept[key]
 
+    def summarise(self, fans: list[str] = (), means: list[str] = ()) -> None:
+        """Ask DuckDB, in one query, for the yearly P10/P50/P90 and mean of the `fans` and the
+        yearly mean of the `means` (percentiles cost ~10x a mean), unless already known."""
+        with self._lock:
+            fans = [m for m in dict.fromkeys(fans) if ("fan", m) not in self._kept]
+            means = [m for m in dict.fromkeys(means) if ("mean", m) not in self._kept and m not in fans]
+            if not fans and not means:
+                return
+            unknown = set(fans + means) - set(self.measures)
+            if unknown:
+                raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
+            inner = [f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "q{i}", avg("{m}") AS "f{i}"' for i, m in enumerate(fans)]
+            inner += [f'avg("{m}") AS "m{i}"' for i, m in enumerate(means)]
+            picks = [f'"q{i}"[1] AS "p10_{i}", "q{i}"[2] AS "p50_{i}", "q{i}"[3] AS "p90_{i}", "f{i}"' for i in range(len(fans))]
+            picks += [f'"m{i}"' for i in range(len(means))]
+            wide = self.query(
+                f"SELECT year::INTEGER AS year, {', '.join(picks)} "
+                f"FROM (SELECT year, {', '.join(inner)} FROM sim_year GROUP BY year) ORDER BY year"
+            )
+            for i, m in enumerate(fans):
+                columns = {"p10": f"p10_{i}", "p50": f"p50_{i}", "p90": f"p90_{i}", "mean": f"f{i}"}
+                self._kept[("fan", m)] = pd.DataFrame({"year": wide["year"], **{k: wide[c] for k, c in columns.items()}})
+                self._kept[("mean", m)] = self._kept[("fan", m)][["year", "mean"]]
+            for i, m in enumerate(means):
+                self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"m{i}"]})
+
+    def measure(self, name: str) -> pd.DataFrame:
+        """One measure's yearly summary: year, p10, p50, p90, mean (callers treat it as read-only)."""
+        self.summarise(fans=[name])
+        return self._kept[("fan", name)]
+
     def yearly(self, measures: list[str] | None = None) -> pd.DataFrame:
         """P10/P50/P90 and mean of the measures (all by default) by contract year, long form."""
         wanted = list(measures or self.measures)
-        with self._lock:
-            missing = [m for m in wanted if ("yearly", m) not in self._kept]
-            if missing:
-                for m, frame in self._summarise(missing).items():
-                    self._kept[("yearly", m)] = frame
-            frames = [self._kept[("yearly", m)].assign(measure=m) for m in wanted]
+        self.summarise(fans=wanted)
+        frames = [self._kept[("fan", m)].assign(measure=m) for m in wanted]
         return pd.concat(frames, ignore_index=True)[["measure", *SUMMARY]]
 
-    def _summarise(self, measures: list[str]) -> dict[str, pd.DataFrame]:
-        unknown = set(measures) - set(self.measures)
-        if unknown:
-            raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
-        cols = ", ".join(f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "q{i}", avg("{m}") AS "m{i}"' for i, m in enumerate(measures))
-        wide = self.query(f"SELECT year::INTEGER AS year, {cols} FROM sim_year GROUP BY year ORDER BY year")
-        out = {}
-        for i, m in enumerate(measures):
-            q = np.array(wide[f"q{i}"].tolist(), dtype=float).reshape(-1, 3)
-            out[m] = pd.DataFrame({"year": wide["year"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2], "mean": wide[f"m{i}"]})
-        return out
-
-    def measure(self, name: str) -> pd.DataFrame:
-        """One measure's yearly summary: year, p10, p50, p90, mean."""
-        self.yearly([name])
-        return self._kept[("yearly", name)]
+    def yearly_mean(self, measures: list[str]) -> pd.DataFrame:
+        """The mean of each measure by contract year, long form."""
+        self.summarise(means=measures)
+        frames = [self._kept[("mean", m)].assign(measure=m) for m in measures]
+        return pd.concat(frames, ignore_index=True)[["measure", "year", "mean"]]
 
     def central(self) -> pd.DataFrame:
         """The central case (simulation 0), one column per measure, one row per year."""

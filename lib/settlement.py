@@ -41,27 +41,28 @@ class Settlement:
 def share_year(
     variance: np.ndarray, budget: np.ndarray, risk: Risk, outcome_index: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One year's split, before cover, carry-forward and failure: (provider, reinvested, collar_hit)."""
+    """One year's split, before cover, carry-forward and failure: (provider, reinvested, collar_hit).
+    Terms that are off (no band, cap, collar or gate) cost no work."""
     v = np.asarray(variance, dtype=float)
     b = np.asarray(budget, dtype=float)
-    band = risk.neutral_band * np.abs(b)
+    band = risk.neutral_band * np.abs(b) if risk.neutral_band else 0.0
     gain = v > band
-    loss = v < -band
-
-    raw_gain = risk.gain_share * v
-    capped_gain = np.minimum(raw_gain, risk.cap * b) if risk.cap is not None else raw_gain
+    shared_gain = risk.gain_share * v
     if risk.quality_gate is not None and outcome_index is not None:
-        gate_open = np.asarray(outcome_index) >= risk.quality_gate
-        capped_gain = np.where(gate_open, capped_gain, 0.0)
-        raw_gain = np.where(gate_open, raw_gain, 0.0)
-    raw_loss = risk.loss_share * v
-    floor = -risk.collar * b if risk.collar is not None else np.full_like(v, -np.inf)
-    collared_loss = np.maximum(raw_loss, floor)
-
-    provider = np.where(gain, capped_gain, np.where(loss, collared_loss, 0.0))
-    cut_by_cap = np.where(gain, raw_gain - capped_gain, 0.0)
-    reinvested = cut_by_cap if risk.beyond_cap == "reinvest" else np.zeros_like(v)
-    collar_hit = loss & (raw_loss < floor)
+        shared_gain *= np.asarray(outcome_index) >= risk.quality_gate  # gate shut: no gain is paid
+    kept_gain = np.minimum(shared_gain, risk.cap * b) if risk.cap is not None else shared_gain
+    shared_loss = risk.loss_share * v
+    collar_hit = np.zeros_like(v, dtype=bool)
+    if risk.collar is not None:
+        floor = -risk.collar * b
+        collar_hit = (v < -band) & (shared_loss < floor)
+        shared_loss = np.maximum(shared_loss, floor)
+    if risk.neutral_band:
+        shared_loss = np.where(v < -band, shared_loss, 0.0)  # inside the band nothing is shared
+    provider = np.where(gain, kept_gain, shared_loss)  # no band: a variance of 0 shares 0 either way
+    reinvested = np.zeros_like(v)
+    if risk.cap is not None and risk.beyond_cap == "reinvest":
+        reinvested = np.where(gain, shared_gain - kept_gain, 0.0)
     return provider, reinvested, collar_hit
 
 
@@ -82,9 +83,8 @@ def settle(
         provider, recovered, collar_hit = _cover_and_recover(provider, collar_hit, risk)
     active, failed_in = _failure(provider, capacity_gbp_m)
     # After a failure the contract has ended: the commissioner carries everything.
-    provider = np.where(active, provider, 0.0)
-    reinvested = np.where(active, reinvested, 0.0)
-    recovered = np.where(active, recovered, 0.0)
+    for ended_to_zero in (provider, reinvested, recovered):
+        np.multiply(ended_to_zero, active, out=ended_to_zero)
     commissioner = v - provider - reinvested
     return Settlement(provider, commissioner, reinvested, recovered, collar_hit & active, active, failed_in)
 
@@ -92,8 +92,8 @@ def settle(
 def _cover_and_recover(provider: np.ndarray, collar_hit: np.ndarray, risk: Risk):
     """The commissioner covers the provider's loss in the opening years; with carry-forward it
     recovers that cover from the provider's next surpluses, year by year."""
-    provider = provider.copy()
-    collar_hit = collar_hit.copy()
+    provider = provider.copy(order="K")
+    collar_hit = collar_hit.copy(order="K")
     recovered = np.zeros_like(provider)
     owed = np.zeros(provider.shape[0])
     for t in range(provider.shape[1]):
@@ -116,22 +116,43 @@ def _failure(provider: np.ndarray, capacity_gbp_m: float | None) -> tuple[np.nda
     sims, years = provider.shape
     if capacity_gbp_m is None:
         return np.ones(provider.shape, dtype=bool), np.zeros(sims, dtype=np.int16)
-    below = np.cumsum(provider, axis=1) < -capacity_gbp_m
+    below = cumulative(provider) < -capacity_gbp_m
     failed = below.any(axis=1)
     first = np.where(failed, below.argmax(axis=1), years)
-    active = np.arange(years)[None, :] <= first[:, None]
+    active = (np.arange(years)[:, None] <= first[None, :]).T  # laid out year by year, as the engine's arrays
     return active, np.where(failed, first + 1, 0).astype(np.int16)
 
 
+def cumulative(values: np.ndarray) -> np.ndarray:
+    """Running total over the last axis (contract years), added year by year: each step is one
+    vectorised add over all simulations, where np.cumsum would walk each simulation's years."""
+    out = np.empty_like(values)
+    by_year, out_by_year = np.moveaxis(values, -1, 0), np.moveaxis(out, -1, 0)
+    out_by_year[0] = by_year[0]
+    for t in range(1, by_year.shape[0]):
+        np.add(out_by_year[t - 1], by_year[t], out=out_by_year[t])
+    return out
+
+
 def split_among_partners(provider: np.ndarray, roles: list[str], weights: list[float]) -> np.ndarray:
-    """Split the provider side among partners: gains to full-risk and gain-share partners by
-    weight, losses to full-risk partners only. Returns (partners, *provider.shape)."""
+    """Split the provider side, (sims, years), among partners: gains to full-risk and gain-share
+    partners by weight, losses to full-risk partners only. Returns (partners, sims, years), each
+    partner's array laid out as `provider` is."""
     w = np.asarray(weights, dtype=float)
     gain_w = np.where(np.isin(roles, ["full_risk", "gain_share"]), w, 0.0)
     loss_w = np.where(np.asarray(roles) == "full_risk", w, 0.0)
     gain_w = gain_w / gain_w.sum() if gain_w.sum() > 0 else gain_w
     loss_w = loss_w / loss_w.sum() if loss_w.sum() > 0 else loss_w
-    positive = np.maximum(provider, 0.0)
-    negative = np.minimum(provider, 0.0)
-    shape = (len(w),) + (1,) * np.ndim(provider)
-    return gain_w.reshape(shape) * positive + loss_w.reshape(shape) * negative
+    sims, years = provider.shape
+    out = np.zeros((len(w), years, sims)).transpose(0, 2, 1)  # year by year, as the engine's arrays
+    positive = negative = None
+    for share, gain, loss in zip(out, gain_w, loss_w, strict=True):
+        if gain == loss:  # a full-risk partner alone, or one that takes nothing: one product
+            if gain:
+                np.multiply(provider, gain, out=share)
+            continue
+        if positive is None:
+            positive, negative = np.maximum(provider, 0.0), np.minimum(provider, 0.0)
+        np.multiply(positive, gain, out=share)
+        share += loss * negative
+    return out

@@ -8,6 +8,7 @@ from pages import frame, parts, state, widgets
 frame.ensure()
 
 P = "design"
+TAB_KEY = "design-tab"
 cat = state.reference()
 scenario = state.current_scenario()
 info = cat.template(scenario.template).info
@@ -35,10 +36,6 @@ st.caption(
     "each control's ⓘ gives its unit, range and source."
 )
 
-tabs = st.tabs(
-    ["1 · Budgets to pool", "2 · Who holds the budget", "3 · Contract", "4 · Risk split", "5 · Levers", "6 · Uncertainty"]
-)
-
 
 def names(table: str) -> dict[str, str]:
     return {row["id"]: row["name"] for row in cat.records[table]}
@@ -50,7 +47,7 @@ def toggle_scope(line: str, key: str) -> None:
 
 
 # ---- 1. Which budgets to pool -------------------------------------------------------------------
-with tabs[0]:
+def budgets() -> None:
     st.markdown(
         f"**Approach: {views.approach_label(scenario)}.** Pool a share of each service line into the contract; "
         "lines in the alliance but not pooled stay under their existing contracts and their variance stays with "
@@ -78,8 +75,9 @@ with tabs[0]:
                 args=(row["id"], key),
             )
 
+
 # ---- 2. Who holds the budget ------------------------------------------------------------------
-with tabs[1]:
+def holder() -> None:
     left, right = st.columns(2)
     with left:
         widgets.choice("lead.type", "Lead entity", names("lead_types"), prefix=P)
@@ -142,8 +140,9 @@ with tabs[1]:
         state.change({"partners": [*[p.model_dump() for p in scenario.partners], added]})
         st.rerun()
 
+
 # ---- 3. Contract and procurement -----------------------------------------------------------------
-with tabs[2]:
+def contract() -> None:
     left, right = st.columns(2)
     with left:
         widgets.slider("contract.years", "Contract length (years)", prefix=P)
@@ -163,8 +162,9 @@ with tabs[2]:
         if scenario.contract.transaction_cost is not None:
             widgets.slider("contract.transaction_cost", "Procurement cost, year 1", prefix=P, step=0.1)
 
+
 # ---- 4. Risk split ------------------------------------------------------------------------------
-with tabs[3]:
+def risk_split() -> None:
     left, right = st.columns(2)
     with left:
         widgets.slider("risk.gain_share", "Provider share of a surplus (gain share)", prefix=P, step=5)
@@ -183,8 +183,9 @@ with tabs[3]:
         widgets.toggle("risk.carry_forward", "Recover covered deficits from later surpluses (carry-forward)", prefix=P)
         widgets.slider("risk.incentive_pot", "Incentive pot on aligned services (CQUIN-style)", prefix=P, step=0.1)
 
+
 # ---- 5. Transformation levers -------------------------------------------------------------------
-with tabs[4]:
+def lever_controls() -> None:
     st.markdown(
         "The four improvement opportunities. Effects ramp in slowly: evaluations of integrated care found "
         "little measurable change in the first two years (Improvement Analytics Unit, 2021)."
@@ -206,8 +207,9 @@ with tabs[4]:
                 )
             st.caption(lever["evidence"])
 
+
 # ---- 6. Uncertainty ------------------------------------------------------------------------------
-with tabs[5]:
+def uncertainty() -> None:
     st.markdown(
         "Enter each uncertain input as an **80% interval**: simulations draw from a normal with that "
         "interval, clipped to the valid range; the central case uses the mid-points."
@@ -233,3 +235,17 @@ with tabs[5]:
     with st.expander("Demand growth by service line (% a year)"):
         for row in cat.records["service_lines"]:
             widgets.slider(f"demand_growth.{row['id']}", row["name"], prefix=P)
+
+
+TABS = {
+    "1 · Budgets to pool": budgets,
+    "2 · Who holds the budget": holder,
+    "3 · Contract": contract,
+    "4 · Risk split": risk_split,
+    "5 · Levers": lever_controls,
+    "6 · Uncertainty": uncertainty,
+}
+for tab, draw in zip(st.tabs(list(TABS), key=TAB_KEY, on_change="rerun"), TABS.values(), strict=True):
+    with tab:
+        if tab.open:  # only the open tab's controls are drawn: a rerun costs what one tab shows
+            draw()

@@ -65,9 +65,10 @@ tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 
 with tabs[0]:
     if tabs[0].open:
+        run.summarise(fans=list(charts.BUDGET_FANS), means=list(charts.SPLIT))  # one query for both charts
         parts.chart(
             projection.figure("budget-cost", lambda: charts.budget_vs_cost(run)),
-            views.money_table(run, "budget", "cost", "counterfactual_cost"),
+            views.money_table(run, *charts.BUDGET_FANS),
             f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
             f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
             "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
@@ -75,7 +76,7 @@ with tabs[0]:
         )
         parts.chart(
             projection.figure("variance-split", lambda: charts.variance_split(run)),
-            views.money_table(run, "variance", "provider", "commissioner", "reinvested"),
+            run.yearly_mean(list(charts.SPLIT)).round(2),
             f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
             + (f"; commissioner covers the first {r.cover_years} year(s)" if r.cover_years else "")
             + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.cover_years else "")

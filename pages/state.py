@@ -20,6 +20,7 @@ from lib.scenario import Scenario, ScenarioError
 
 SCENARIO = "scenario"
 ERROR = "input_error"
+TEMPLATE = "template_reference"
 DEFAULT_TEMPLATE = "salford"
 
 
@@ -72,7 +73,13 @@ def _template(template_id: str, stamp: str) -> TemplateReference:
 
 
 def template(template_id: str) -> TemplateReference:
-    return _template(template_id, reference().stamp)
+    """The template's reference, held in the session too: every widget asks for it on every rerun."""
+    key = (template_id, reference().stamp)
+    held = st.session_state.get(TEMPLATE)
+    if held is None or held[0] != key:
+        held = (key, _template(*key))
+        st.session_state[TEMPLATE] = held
+    return held[1]
 
 
 @dataclass

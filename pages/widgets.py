@@ -81,7 +81,10 @@ def _draw(widget: Callable, path: str, label: str, prefix: str, convert=None, sh
     spec = field_spec(path)
     key = f"{prefix}:{path}"
     current = state.current_scenario().get(path)
-    bind(key, shown(current) if shown else _shown(spec, current))
+    value = shown(current) if shown else _shown(spec, current)
+    bind(key, value)
+    if widget is st.slider:  # given its value, a slider need not search the session state for it
+        options["value"] = value
     return widget(
         _label(spec, path, label),
         key=key,
@@ -149,9 +152,11 @@ def interval(low_path: str, high_path: str, label: str, *, prefix: str, step: fl
     spec = field_spec(low_path)
     key = f"{prefix}:{low_path}:{high_path}"
     scenario = state.current_scenario()
-    bind(key, (_shown(spec, scenario.get(low_path)), _shown(spec, scenario.get(high_path))))
+    value = (_shown(spec, scenario.get(low_path)), _shown(spec, scenario.get(high_path)))
+    bind(key, value)
     st.slider(
         _label(spec, low_path, label),
+        value=value,
         min_value=float(_shown(spec, spec.low)),
         max_value=float(_shown(spec, spec.high)),
         step=float(step),

@@ -34,6 +34,12 @@ def open_page(at: AppTest, page: str) -> AppTest:
     return at
 
 
+def design_tab(at: AppTest, tab: str) -> AppTest:
+    """Open the Design page on one of its tabs (only the open tab's controls are drawn)."""
+    at.session_state["design-tab"] = tab
+    return open_page(at, "design")
+
+
 def metric(at: AppTest, label_start: str):
     return next(m for m in at.metric if m.label.startswith(label_start))
 
@@ -89,8 +95,17 @@ def test_pooling_core_primary_care_makes_it_fully_integrated():
     assert metric(at, "Contracting approach").value == "Fully integrated"
 
 
-def test_risk_terms_change_the_scenario_and_reset_restores_it():
+def test_only_the_open_tab_draws_its_controls():
     at = open_page(app(), "design")
+    keys = {s.key for s in at.slider}
+    assert "design:pooling.adult_social_care" in keys and "design:risk.gain_share" not in keys
+    design_tab(at, "4 · Risk split")
+    keys = {s.key for s in at.slider}
+    assert "design:risk.gain_share" in keys and "design:pooling.adult_social_care" not in keys
+
+
+def test_risk_terms_change_the_scenario_and_reset_restores_it():
+    at = design_tab(app(), "4 · Risk split")
     at.slider(key="design:risk.loss_share").set_value(0.0).run()
     at.slider(key="design:risk.gain_share").set_value(80.0).run()
     at.checkbox(key="design:risk.cap:on").check().run()
@@ -104,26 +119,30 @@ def test_risk_terms_change_the_scenario_and_reset_restores_it():
 
 
 def test_template_values_are_marked_with_their_source():
-    at = open_page(app(), "design")
+    at = design_tab(app(), "4 · Risk split")
     slider = at.slider(key="design:risk.loss_share")
     assert "Template value (assumption)" in slider.help
-    contract = at.slider(key="design:contract.years")
-    assert "KF2016 Table 1" in contract.help
     assert not slider.label.endswith("✎")
     slider.set_value(20.0).run()
     changed = at.slider(key="design:risk.loss_share")
     assert "Changed from the template's 50.0%" in changed.help
     assert changed.label.endswith("✎")
-    assert "Allowed: 0 to 10,000" in at.number_input(key="design:lead.reserves_gbp_m").help
+    design_tab(at, "3 · Contract")
+    assert "KF2016 Table 1" in at.slider(key="design:contract.years").help
+    design_tab(at, "2 · Who holds the budget")
+    reserves = at.number_input(key="design:lead.reserves_gbp_m")
+    assert "Allowed: 0 to 10,000 £m." in reserves.help and "(£m)" in reserves.label
 
 
 def test_contract_levers_and_uncertainty_controls():
-    at = open_page(app(), "design")
+    at = design_tab(app(), "3 · Contract")
     at.slider(key="design:contract.years").set_value(10).run()
+    at.selectbox(key="design:contract.route").set_value("competitive_tender").run()
+    design_tab(at, "5 · Levers")
     at.slider(key="design:levers.prevention.effect").set_value(12.0).run()
     at.slider(key="design:levers.prevention.realisation_low:levers.prevention.realisation_high").set_value((40.0, 90.0)).run()
+    design_tab(at, "6 · Uncertainty")
     at.select_slider(key="design:sims").set_value(200).run()
-    at.selectbox(key="design:contract.route").set_value("competitive_tender").run()
     s = scenario_of(at)
     assert s.contract.years == 10 and s.contract.route == "competitive_tender" and s.sims == 200
     assert s.levers["prevention"].effect == pytest.approx(0.12)
@@ -131,7 +150,7 @@ def test_contract_levers_and_uncertainty_controls():
 
 
 def test_partners_can_be_added_renamed_and_removed():
-    at = open_page(app(), "design")
+    at = design_tab(app(), "2 · Who holds the budget")
     count = len(scenario_of(at).partners)
     at.button[[b.label for b in at.button].index("Add a partner")].click().run()
     assert len(scenario_of(at).partners) == count + 1
@@ -142,7 +161,7 @@ def test_partners_can_be_added_renamed_and_removed():
 
 
 def test_bad_input_is_refused_with_a_message_and_nothing_is_lost():
-    at = open_page(app(), "design")
+    at = design_tab(app(), "2 · Who holds the budget")
     before = scenario_of(at)
     at.text_input(key="design:partners.0.name").input("").run()
     assert not at.exception
