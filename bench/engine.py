@@ -10,7 +10,7 @@ Prints, measured in one run, each figure and its ratio to its yardstick:
 and, for information, the yearly fans the Money tab draws and every measure's yearly summary.
 The yardstick and the figure it judges run in turn inside one loop, so that both meet the same
 machine state: on these virtual machines speed drifts by a third from one minute to the next.
-Run: python bench/engine.py [--sims N] [--repeat R]
+Run: python bench/engine.py [--sims N] [--repeat R] [--untuned]
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--untuned", action="store_true", help="leave the allocator as it is (to measure lib/memory.py)")
     args = parser.parse_args()
-    applied = memory.keep_freed_memory()  # as the app and the CLI do
+    applied = False if args.untuned else memory.keep_freed_memory()  # as the app and the CLI do
 
     scenario = Scenario.from_template("dudley").with_values({"sims": args.sims, "contract.years": 15})
     shape = (args.sims, scenario.contract.years, len(catalogue.current().line_ids))

@@ -140,22 +140,10 @@ def _template_tables(raw: list[dict], lines: pd.DataFrame) -> dict[str, pd.DataF
         budget = tpl.get("pooled_budget") or {}
         scale = _scale_to_pooled_budget(tpl["lines"], per_head, population, budget.get("gbp_m"))
         templates.append(
-            {
-                "id": tid,
-                "ordering": order,
-                "name": tpl["name"],
-                "site": tpl["site"],
-                "model": tpl["model"],
-                "care_model": tpl["care_model"],
-                "population": population,
-                "population_source": tpl["population"]["source"],
-                "pooled_budget_gbp_m": budget.get("gbp_m"),
-                "pooled_budget_year": budget.get("year"),
-                "pooled_budget_source": budget.get("source"),
-                "lines_source": tpl["lines_source"],
-                "headline": tpl["headline"]["text"],
-                "headline_source": tpl["headline"]["source"],
-            }
+            {"id": tid, "ordering": order, **{k: tpl[k] for k in ("name", "site", "model", "care_model", "lines_source")}}
+            | {"population": population, "population_source": tpl["population"]["source"]}
+            | {f"pooled_budget_{k}": budget.get(k) for k in ("gbp_m", "year", "source")}
+            | {"headline": tpl["headline"]["text"], "headline_source": tpl["headline"]["source"]}
         )
         for line_id, head_gbp in per_head.items():
             share = tpl["lines"].get(line_id)

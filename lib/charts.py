@@ -61,59 +61,22 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
 
 
-def _fan(
-    frame: pd.DataFrame,
-    name: str,
-    colour: str,
-    hover: str = MONEY_HOVER,
-    markers: bool = True,
-    legend: bool = True,
-    axes: str = "",
-) -> list[Trace]:
+def _fan(frame: pd.DataFrame, name: str, colour: str, hover=MONEY_HOVER, markers=True, legend=True, axes="") -> list[Trace]:
     """P10-P90 band and P50 line for one measure (frame: year, p10, p50, p90)."""
     x = frame["year"].tolist()
-    on_axes = {"xaxis": f"x{axes}", "yaxis": f"y{axes}"} if axes else {}
-    band = {
-        "type": "scatter",
-        "x": x + x[::-1],
-        "y": frame["p90"].tolist() + frame["p10"].tolist()[::-1],
-        "fill": "toself",
-        "fillcolor": _rgba(colour, 0.18),
-        "line": {"width": 0},
-        "mode": "lines",
-        "name": f"{name} P10–P90",
-        "legendgroup": f"{name} band",
-        "showlegend": legend,
-        "hoverinfo": "skip",
-        **on_axes,
-    }
-    line = {
-        "type": "scatter",
-        "x": x,
-        "y": frame["p50"].tolist(),
-        "mode": "lines+markers" if markers else "lines",
-        "line": {"color": colour, "width": 3},
-        "name": f"{name} (P50)",
-        "legendgroup": f"{name} line",
-        "showlegend": legend,
-        "hovertemplate": f"{name} P50 {hover}<extra></extra>",
-        **on_axes,
-    }
-    return [band, line]
+    common = {"type": "scatter", "showlegend": legend} | ({"xaxis": f"x{axes}", "yaxis": f"y{axes}"} if axes else {})
+    band = common | {"x": x + x[::-1], "y": frame["p90"].tolist() + frame["p10"].tolist()[::-1], "mode": "lines"}
+    band |= {"fill": "toself", "fillcolor": _rgba(colour, 0.18), "line": {"width": 0}, "hoverinfo": "skip"}
+    band |= {"name": f"{name} P10–P90", "legendgroup": f"{name} band"}
+    line = common | {"x": x, "y": frame["p50"].tolist(), "mode": "lines+markers" if markers else "lines"}
+    line |= {"line": {"color": colour, "width": 3}, "name": f"{name} (P50)", "legendgroup": f"{name} line"}
+    return [band, line | {"hovertemplate": f"{name} P50 {hover}<extra></extra>"}]
 
 
-def _reference_line(x, y, name: str, colour: str, dash: str, hover: str, **extra: Any) -> Trace:
+def _line(x, y, name: str, colour: str, dash: str, hover: str, **extra: Any) -> Trace:
     """A dashed or dotted line to read the fans against (no-change path, limits)."""
-    return {
-        "type": "scatter",
-        "x": list(x),
-        "y": list(y),
-        "mode": "lines",
-        "line": {"color": colour, "dash": dash, "width": 2},
-        "name": name,
-        "hovertemplate": hover,
-        **extra,
-    }
+    style = {"mode": "lines", "line": {"color": colour, "dash": dash, "width": 2}, "hovertemplate": hover}
+    return {"type": "scatter", "x": list(x), "y": list(y), "name": name, **style, **extra}
 
 
 def budget_vs_cost(run: Run) -> go.Figure:
@@ -122,44 +85,23 @@ def budget_vs_cost(run: Run) -> go.Figure:
     traces = [
         *_fan(run.measure("budget"), "Budget", COLOURS["budget"]),
         *_fan(run.measure("cost"), "Projected cost", COLOURS["cost"]),
-        _reference_line(
-            no_change["year"],
-            no_change["p50"],
-            "Cost with no change (P50)",
-            COLOURS["no_change"],
-            "dot",
-            f"No change {MONEY_HOVER}<extra></extra>",
-        ),
     ]
+    hover = f"No change {MONEY_HOVER}<extra></extra>"
+    traces.append(_line(no_change["year"], no_change["p50"], "Cost with no change (P50)", COLOURS["no_change"], "dot", hover))
     return _figure(traces, _layout("Budget against projected cost, by contract year", "£m a year"))
 
 
 def variance_split(run: Run) -> go.Figure:
     means = run.yearly_mean(list(SPLIT))
-    traces = [
-        {
-            "type": "bar",
-            "x": frame["year"].tolist(),
-            "y": frame["mean"].tolist(),
-            "name": label,
-            "marker": {"color": COLOURS[measure]},
-            "hovertemplate": f"{label} {MONEY_HOVER}<extra></extra>",
-        }
-        for measure, label in (("provider", "Provider side"), ("commissioner", "Commissioner side"), ("reinvested", "Reinvested"))
-        for frame in [means[means["measure"] == measure]]
-    ]
+    traces = []
+    for measure, label in (("provider", "Provider side"), ("commissioner", "Commissioner side"), ("reinvested", "Reinvested")):
+        frame = means[means["measure"] == measure]
+        bar = {"type": "bar", "x": frame["year"].tolist(), "y": frame["mean"].tolist(), "name": label}
+        traces.append(bar | {"marker": {"color": COLOURS[measure]}, "hovertemplate": f"{label} {MONEY_HOVER}<extra></extra>"})
     variance = means[means["measure"] == "variance"]
-    traces.append(
-        {
-            "type": "scatter",
-            "x": variance["year"].tolist(),
-            "y": variance["mean"].tolist(),
-            "mode": "markers",
-            "marker": {"symbol": "diamond", "size": 11, "color": "#000000"},
-            "name": "Variance (budget − cost)",
-            "hovertemplate": f"Variance {MONEY_HOVER}<extra></extra>",
-        }
-    )
+    points = {"type": "scatter", "x": variance["year"].tolist(), "y": variance["mean"].tolist(), "mode": "markers"}
+    points |= {"marker": {"symbol": "diamond", "size": 11, "color": "#000000"}, "name": "Variance (budget − cost)"}
+    traces.append(points | {"hovertemplate": f"Variance {MONEY_HOVER}<extra></extra>"})
     layout = _layout("Who keeps each year's surplus or deficit (mean of simulations)", "£m a year", barmode="relative")
     return _figure(traces, layout)
 
@@ -168,29 +110,22 @@ def cumulative_provider(run: Run) -> go.Figure:
     s = run.scenario
     frame = run.measure("provider_cumulative")
     years = frame["year"].tolist()
-    capacity = s.lead.loss_capacity_gbp_m
-    traces = [
-        *_fan(frame, "Provider side, cumulative", COLOURS["provider"]),
-        _reference_line(
+    traces = _fan(frame, "Provider side, cumulative", COLOURS["provider"])
+    failure = [-s.lead.loss_capacity_gbp_m] * len(years)
+    traces.append(
+        _line(
             years,
-            [-capacity] * len(years),
+            failure,
             "Failure line: −(reserves + guarantees)",
             COLOURS["cost"],
             "dash",
             f"Failure line {MONEY_HOVER}<extra></extra>",
-        ),
-    ]
+        )
+    )
     if s.risk.collar is not None:
-        budget = run.measure("pooled_budget")
+        collar = -s.risk.collar * run.measure("pooled_budget")["p50"].cumsum()
         traces.append(
-            _reference_line(
-                years,
-                -s.risk.collar * budget["p50"].cumsum(),
-                "Collar, summed over the years",
-                COLOURS["limit"],
-                "dot",
-                f"Collar {MONEY_HOVER}<extra></extra>",
-            )
+            _line(years, collar, "Collar, summed over the years", COLOURS["limit"], "dot", f"Collar {MONEY_HOVER}<extra></extra>")
         )
     return _figure(traces, _layout("Provider side's cumulative position against what it can absorb", "£m, cumulative"))
 
@@ -200,126 +135,70 @@ def partner_split(run: Run) -> go.Figure:
     loss each full-risk partner can bear."""
     p = run.partner_summary().iloc[::-1]  # first partner on top
     bearers = p[p["role"] == "full_risk"]
-    bars = {
-        "type": "bar",
-        "y": p["name"].tolist(),
-        "x": p["p50"].tolist(),
-        "orientation": "h",
-        "marker": {"color": [ROLE_COLOURS.get(r, "#6B6B6B") for r in p["role"]]},
-        "error_x": {
-            "type": "data",
-            "symmetric": False,
-            "array": (p["p90"] - p["p50"]).tolist(),
-            "arrayminus": (p["p50"] - p["p10"]).tolist(),
-        },
-        "customdata": np.stack(
-            [p["role"].str.replace("_", " "), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1
-        ).tolist(),
-        "hovertemplate": "%{y}<br>role: %{customdata[0]}<br>P50 £%{x:,.1f}m (P10 £%{customdata[1]:,.1f}m, "
-        "P90 £%{customdata[2]:,.1f}m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>",
-        "name": "End-of-contract position (P50, whiskers P10–P90)",
-    }
-    limits = {
-        "type": "scatter",
-        "y": bearers["name"].tolist(),
-        "x": (-bearers["capacity_gbp_m"]).tolist(),
-        "mode": "markers",
-        "marker": {"symbol": "line-ns-open", "size": 26, "color": COLOURS["cost"], "line": {"width": 3}},
-        "name": "Most it can lose (−)",
-        "hovertemplate": "can bear £%{x:,.1f}m<extra></extra>",
-    }
-    layout = _layout(
-        "Each partner's share at contract end",
-        "",
-        x_title="£m, cumulative at contract end",
-        height=max(260, 90 + 60 * len(p)),
-        hovermode="closest",
+    whiskers = {"type": "data", "symmetric": False, "array": (p["p90"] - p["p50"]).tolist()}
+    bars = {"type": "bar", "y": p["name"].tolist(), "x": p["p50"].tolist(), "orientation": "h"}
+    bars |= {"marker": {"color": [ROLE_COLOURS.get(r, "#6B6B6B") for r in p["role"]]}}
+    bars |= {"error_x": whiskers | {"arrayminus": (p["p50"] - p["p10"]).tolist()}}
+    bars["customdata"] = np.stack(
+        [p["role"].str.replace("_", " "), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1
+    ).tolist()
+    bars["hovertemplate"] = (
+        "%{y}<br>role: %{customdata[0]}<br>P50 £%{x:,.1f}m (P10 £%{customdata[1]:,.1f}m, "
+        "P90 £%{customdata[2]:,.1f}m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>"
     )
+    bars["name"] = "End-of-contract position (P50, whiskers P10–P90)"
+    limits = {"type": "scatter", "y": bearers["name"].tolist(), "x": (-bearers["capacity_gbp_m"]).tolist(), "mode": "markers"}
+    limits |= {"marker": {"symbol": "line-ns-open", "size": 26, "color": COLOURS["cost"], "line": {"width": 3}}}
+    limits |= {"name": "Most it can lose (−)", "hovertemplate": "can bear £%{x:,.1f}m<extra></extra>"}
+    height = max(300, 140 + 60 * len(p))
+    layout = _layout("Each partner's share at contract end", "", "£m, cumulative at contract end", height, hovermode="closest")
     layout["xaxis"] |= {"zeroline": True, "zerolinecolor": "#808080"}
+    layout |= {
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 110},
+    }
     return _figure([bars, limits], layout)
 
 
 def money_flow(flows: pd.DataFrame, title: str) -> go.Figure:
     labels = list(dict.fromkeys([*flows["source"], *flows["target"]]))
     index = {label: i for i, label in enumerate(labels)}
-    node_colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(labels))]
-    sankey = {
-        "type": "sankey",
-        "valueformat": ",.1f",
-        "valuesuffix": "m",
-        "node": {"label": labels, "pad": 18, "thickness": 18, "color": node_colours},
-        "link": {
-            "source": [index[s] for s in flows["source"]],
-            "target": [index[t] for t in flows["target"]],
-            "value": flows["value_gbp_m"].tolist(),
-            "color": [_rgba(node_colours[index[s]], 0.35) for s in flows["source"]],
-            "hovertemplate": "%{source.label} → %{target.label}: £%{value:,.1f}m<extra></extra>",
-        },
-    }
-    layout = {
-        "title": {"text": title, "font": {"size": 17}},
-        "font": {"family": FONT, "size": 13},
-        "height": 420,
-        "margin": {"l": 20, "r": 20, "t": 60, "b": 20},
-    }
-    return _figure([sankey], layout)
+    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(labels))]
+    link = {"source": [index[s] for s in flows["source"]], "target": [index[t] for t in flows["target"]]}
+    link |= {"value": flows["value_gbp_m"].tolist(), "color": [_rgba(colours[index[s]], 0.35) for s in flows["source"]]}
+    link["hovertemplate"] = "%{source.label} → %{target.label}: £%{value:,.1f}m<extra></extra>"
+    node = {"label": labels, "pad": 18, "thickness": 18, "color": colours}
+    sankey = {"type": "sankey", "valueformat": ",.1f", "valuesuffix": "m", "node": node, "link": link}
+    layout = {"title": {"text": title, "font": {"size": 17}}, "font": {"family": FONT, "size": 13}, "height": 420}
+    return _figure([sankey], layout | {"margin": {"l": 20, "r": 20, "t": 60, "b": 20}})
 
 
 def outcomes_grid(table: pd.DataFrame, labels: dict[str, tuple[str, str]], cols: int = 3) -> go.Figure:
     """One small chart per outcome measure, three to a row, each fan against its no-change path."""
     measures = list(dict.fromkeys(table["measure"]))
     rows = int(np.ceil(len(measures) / cols))
-    gap_x, gap_y = 0.07, 0.16 / rows
+    gap_x, gap_y = 0.07, 0.16  # as fractions of the whole figure, between columns and between rows
     width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
-    layout = {
-        "title": {"text": "Outcomes by contract year, against the no-change path", "font": {"size": 17}},
-        "font": {"family": FONT, "size": 13},
-        "height": 330 * rows,
-        "margin": {"l": 50, "r": 20, "t": 90, "b": 40},
-        "legend": {"orientation": "h", "y": -0.08},
-        "hovermode": "x unified",
-        "annotations": [],
-    }
-    traces: list[Trace] = []
+    title = {"text": "Outcomes by contract year, against the no-change path", "font": {"size": 17}}
+    layout = {"title": title, "font": {"family": FONT, "size": 13}, "height": 330 * rows, "hovermode": "x unified"}
+    layout |= {"margin": {"l": 50, "r": 20, "t": 90, "b": 40}, "legend": {"orientation": "h", "y": -0.08}, "annotations": []}
+    dtick = 1 if table["year"].max() <= 10 else 2
     for i, measure in enumerate(measures):
-        frame = table[table["measure"] == measure]
         r, c = divmod(i, cols)
         axes = str(i + 1) if i else ""
         x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
-        layout[f"xaxis{axes}"] = {
-            "domain": [x0, x0 + width],
-            "anchor": f"y{axes}",
-            "dtick": 1 if table["year"].max() <= 10 else 2,
-        }
+        layout[f"xaxis{axes}"] = {"domain": [x0, x0 + width], "anchor": f"y{axes}", "dtick": dtick}
         layout[f"yaxis{axes}"] = {"domain": [y1 - height, y1], "anchor": f"x{axes}"}
-        layout["annotations"].append(
-            {
-                "text": f"{labels[measure][0]}<br><sup>{labels[measure][1]}</sup>",
-                "x": x0 + width / 2,
-                "y": y1,
-                "xref": "paper",
-                "yref": "paper",
-                "xanchor": "center",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 14},
-            }
-        )
-        traces += _fan(frame, "With the design", COLOURS["reinvested"], "%{y:,.1f}", markers=False, legend=i == 0, axes=axes)
-        traces.append(
-            _reference_line(
-                frame["year"],
-                frame["no_change"],
-                "No change",
-                COLOURS["no_change"],
-                "dot",
-                "%{y:,.1f}<extra>no change</extra>",
-                showlegend=i == 0,
-                legendgroup="none",
-                xaxis=f"x{axes}",
-                yaxis=f"y{axes}",
-            )
-        )
+        name, unit = labels[measure]
+        note = {"text": f"{name}<br><sup>{unit}</sup>", "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper"}
+        layout["annotations"].append(note | {"xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 14}})
+    traces: list[Trace] = []
+    for i, measure in enumerate(measures):
+        frame, axes, first = table[table["measure"] == measure], str(i + 1) if i else "", i == 0
+        traces += _fan(frame, "With the design", COLOURS["reinvested"], "%{y:,.1f}", markers=False, legend=first, axes=axes)
+        on_axes = {"showlegend": first, "legendgroup": "none", "xaxis": f"x{axes}", "yaxis": f"y{axes}"}
+        hover = "%{y:,.1f}<extra>no change</extra>"
+        traces.append(_line(frame["year"], frame["no_change"], "No change", COLOURS["no_change"], "dot", hover, **on_axes))
     return _figure(traces, layout)
 
 
@@ -329,46 +208,31 @@ def waterfall(steps: pd.DataFrame, years: int) -> go.Figure:
         "x": steps["step"].tolist(),
         "y": steps["value_gbp_m"].tolist(),
         "measure": steps["kind"].tolist(),
-        "increasing": {"marker": {"color": COLOURS["cost"]}},
-        "decreasing": {"marker": {"color": COLOURS["reinvested"]}},
-        "totals": {"marker": {"color": COLOURS["budget"]}},
-        "connector": {"line": {"color": "#B0B0B0"}},
-        "hovertemplate": "%{x}: £%{y:,.1f}m<extra></extra>",
-        "text": [gbp_m(v, 0) for v in steps["value_gbp_m"]],
-        "textposition": "outside",
     }
+    bars |= {"increasing": {"marker": {"color": COLOURS["cost"]}}, "decreasing": {"marker": {"color": COLOURS["reinvested"]}}}
+    bars |= {"totals": {"marker": {"color": COLOURS["budget"]}}, "connector": {"line": {"color": "#B0B0B0"}}}
+    bars |= {"text": [gbp_m(v, 0) for v in steps["value_gbp_m"]], "textposition": "outside"}
+    bars["hovertemplate"] = "%{x}: £%{y:,.1f}m<extra></extra>"
     title = f"From baseline cost to projected cost over {years} years (central case)"
-    layout = _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False)
-    return _figure([bars], layout)
+    return _figure([bars], _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False))
 
 
 def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> go.Figure:
     values = np.sort(ends["provider_gbp_m"].to_numpy())
     share = np.arange(1, len(values) + 1) / len(values) * 100
-    curve = {
-        "type": "scatter",
-        "x": values.tolist(),
-        "y": share.tolist(),
-        "mode": "lines",
-        "line": {"color": COLOURS["provider"], "width": 3},
-        "name": "Provider side at contract end",
-        "hovertemplate": "£%{x:,.1f}m or less in %{y:.0f}% of simulations<extra></extra>",
-    }
+    curve = {"type": "scatter", "x": values.tolist(), "y": share.tolist(), "mode": "lines", "showlegend": False}
+    curve |= {"line": {"color": COLOURS["provider"], "width": 3}, "name": "Provider side at contract end"}
+    curve["hovertemplate"] = "£%{x:,.1f}m or less in %{y:.0f}% of simulations<extra></extra>"
     marks = [(p10, COLOURS["limit"], "dash", f"P10 £{p10:,.1f}m"), (p90, COLOURS["limit"], "dash", f"P90 £{p90:,.1f}m")]
     marks.append((0.0, "#B0B0B0", "solid", ""))
-    shapes = [
-        {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": {"color": c, "dash": d}}
-        for x, c, d, _ in marks
-    ]
-    notes = [
-        {"x": x, "y": 1, "xref": "x", "yref": "paper", "text": text, "showarrow": False, "xanchor": "left", "yanchor": "top"}
-        for x, _, _, text in marks
-        if text
-    ]
+    line = {"type": "line", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
+    shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d}} for x, c, d, _ in marks]
+    note = {"y": 1, "xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top"}
+    notes = [note | {"x": x, "text": text} for x, _, _, text in marks if text]
     layout = _layout(
         "How likely each end position is for the provider side (S-curve)",
         "% of simulations at or below",
-        x_title="£m, cumulative at contract end",
+        "£m, cumulative at contract end",
         hovermode="closest",
         showlegend=False,
         shapes=shapes,

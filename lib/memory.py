@@ -4,6 +4,10 @@ The engine allocates and frees arrays of tens of MB on every projection. glibc h
 this large back to the kernel at once, and touching fresh pages again costs more than the
 arithmetic on some virtual machines. Raising the mmap and trim thresholds lets the next
 projection reuse the same memory. Peak memory is unchanged; idle memory stays higher.
+
+It changes the whole process, so nothing calls it on import: the entry points (app.py, the CLI,
+the benches) call `keep_freed_memory()` once. Measured with `python bench/engine.py` against
+`--untuned`: the 10,000 x 15 Dudley projection takes ~9 ms tuned and ~29 ms untuned.
 """
 
 from __future__ import annotations

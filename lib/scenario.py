@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,36 +37,24 @@ class ScenarioError(ValueError):
         super().__init__(f"{field} = {json.dumps(value, default=str)} is not allowed: {allowed}")
 
 
-class Route(StrEnum):
-    most_capable_provider = "most_capable_provider"
-    competitive_dialogue = "competitive_dialogue"
-    competitive_tender = "competitive_tender"
+Role = Literal["full_risk", "gain_share", "consultative", "subcontractor"]
 
 
-class LeadType(StrEnum):
-    foundation_trust = "foundation_trust"
-    gp_federation = "gp_federation"
-    gp_super_partnership = "gp_super_partnership"
-    partnership = "partnership"
-    private_partner = "private_partner"
-
-
-class OrgForm(StrEnum):
-    sub_contract = "sub_contract"
-    contractual_jv = "contractual_jv"
-    corporate_jv = "corporate_jv"
-    merger = "merger"
-
-
-class Role(StrEnum):
-    full_risk = "full_risk"
-    gain_share = "gain_share"
-    consultative = "consultative"
-    subcontractor = "subcontractor"
+def listed(default: str, table: str, help: str) -> Any:
+    """A field whose allowed values are the ids of a catalogue table (one list of them, in data/)."""
+    return Field(default, description=help, json_schema_extra={"choices_from": table})
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _listed_values(self) -> Frozen:
+        for name, info in type(self).model_fields.items():
+            table = (info.json_schema_extra or {}).get("choices_from") if isinstance(info.json_schema_extra, dict) else None
+            if table and getattr(self, name) not in (ids := [r["id"] for r in catalogue.current().records[table]]):
+                raise ScenarioError(name, getattr(self, name), "one of " + ", ".join(ids))
+        return self
 
 
 class Contract(Frozen):
@@ -77,7 +64,7 @@ class Contract(Frozen):
     bid_discount: float = bounded(
         0.0, 0.0, 0.5, "fraction", "Winning bid below the maximum price (UnitingCare bid £726m against £752m: about 3.5%)."
     )
-    route: Route = Field(Route.most_capable_provider, description="How the contract is procured.")
+    route: str = listed("most_capable_provider", "routes", "How the contract is procured.")
     transaction_cost: float | None = bounded(
         None,
         0.0,
@@ -88,11 +75,8 @@ class Contract(Frozen):
 
 
 class Lead(Frozen):
-    type: LeadType = Field(LeadType.foundation_trust, description="Who holds the contract.")
-    form: OrgForm = Field(
-        OrgForm.sub_contract,
-        description="Closer forms pool more sovereignty, risk and reward, and are harder to exit (KF2016, Figure 1).",
-    )
+    type: str = listed("foundation_trust", "lead_types", "Who holds the contract.")
+    form: str = listed("sub_contract", "org_forms", "Closer forms pool more sovereignty, risk and reward (KF2016, Figure 1).")
     reserves_gbp_m: float = bounded(10.0, 0.0, 10_000.0, "£m", "What the provider side can lose before it fails.")
     guarantee_gbp_m: float = bounded(
         0.0, 0.0, 10_000.0, "£m", "Losses the partners' parent bodies will cover; UnitingCare had none."
@@ -200,7 +184,7 @@ def _check_order(model: BaseModel, name: str) -> None:
 
 
 def _default_partners() -> list[Partner]:
-    return [Partner(name="Lead provider", role=Role.full_risk, weight=1.0)]
+    return [Partner(name="Lead provider", role="full_risk", weight=1.0)]
 
 
 class Scenario(Frozen):
@@ -258,7 +242,7 @@ class Scenario(Frozen):
         template_ids = catalogue.current().template_ids
         if self.template not in template_ids:
             raise ScenarioError("template", self.template, f"one of {', '.join(template_ids)}")
-        if not any(p.role == Role.full_risk.value and p.weight > 0 for p in self.partners):
+        if not any(p.role == "full_risk" and p.weight > 0 for p in self.partners):
             raise ScenarioError("partners", [p.name for p in self.partners], "at least one full_risk partner with weight > 0")
         return self
 
@@ -355,7 +339,7 @@ class Scenario(Frozen):
 
     def partner_capacities_gbp_m(self) -> list[float]:
         """What each partner can bear: its own figure, or its full-risk weight's share of the lead's."""
-        full = [p.weight if p.role == Role.full_risk.value else 0.0 for p in self.partners]
+        full = [p.weight if p.role == "full_risk" else 0.0 for p in self.partners]
         total = sum(full) or 1.0
         return [
             p.capacity_gbp_m if p.capacity_gbp_m is not None else self.lead.loss_capacity_gbp_m * w / total
@@ -436,12 +420,10 @@ def _spec_from(path: str, info: FieldInfo, annotation: Any) -> FieldSpec:
     args = get_args(annotation)
     nullable = type(None) in args
     base = next((a for a in args if a is not type(None)), annotation) if nullable else annotation
-    choices = None
-    if isinstance(base, type) and issubclass(base, Enum):
-        choices = tuple(m.value for m in base)
-    elif get_origin(base) is Literal:
-        choices = tuple(get_args(base))
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    choices = tuple(get_args(base)) if get_origin(base) is Literal else None
+    if "choices_from" in extra:
+        choices = tuple(r["id"] for r in catalogue.current().records[extra["choices_from"]])
     sized = (min_len, max_len) if (min_len, max_len) != (None, None) else None
     default = None if info.is_required() else info.get_default(call_default_factory=True)
     return FieldSpec(

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import views
+from lib.scenario import field_spec
 from pages import frame, parts, state, widgets
 
 frame.ensure()
@@ -120,10 +121,11 @@ def holder() -> None:
             full_risk = partner.role == "full_risk"
             own = partner.capacity_gbp_m
             widgets.bind(key, (own if own is not None else round(capacities[i], 2)) if full_risk else 0.0)
+            bounds = field_spec(f"partners.{i}.capacity_gbp_m")
             st.number_input(
                 "Can bear (£m)",
-                min_value=0.0,
-                max_value=10_000.0,
+                min_value=float(bounds.low),
+                max_value=float(bounds.high),
                 step=0.5,
                 key=key,
                 disabled=not full_risk,

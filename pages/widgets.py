@@ -59,7 +59,7 @@ def _label(spec: FieldSpec, path: str, label: str) -> str:
     """The label with its unit, marked when the value is no longer the template's."""
     scenario = state.current_scenario()
     ref = state.template(scenario.template)
-    unit = PERCENT_UNITS.get(spec.unit) or (spec.unit if spec.unit.startswith("£") else "")
+    unit = "%" if _is_percent(spec) else (spec.unit if spec.unit.startswith("£") else "")
     text = f"{label} ({unit})" if unit and unit not in label else label
     value, _ = views.template_value(ref.scenario, ref.sources, path)
     return text + CHANGED_MARK if scenario.get(path) != value else text

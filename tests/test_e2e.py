@@ -161,3 +161,21 @@ def test_salford_pool_social_care_out_then_move_gain_share(page, server):
     second = tiles(page)
     assert second["Provider side"] != first["Provider side"]
     page.screenshot(path=str(ARTIFACTS / "salford-gain-share.png"), full_page=True)
+
+
+def test_a_first_visit_straight_to_a_page_is_drawn_inside_the_frame(browser):
+    """On a freshly started server the first request may run a page file alone; the page hands
+    itself to the frame, so it still has its navigation and sidebar."""
+    with running_app(ROOT / "test-artifacts" / "streamlit-e2e-first-visit.log") as base:
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        tab = context.new_page()
+        try:
+            go(tab, base, "projections")
+            assert "Projections: Salford" in tab.locator("h1").first.inner_text()
+            sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
+            assert "Template:" in sidebar and "pooled" in sidebar
+            links = tab.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+            assert [link.strip().splitlines()[-1] for link in links] == ["Home", "Design the deal", "Projections", "Evidence"]
+            tab.screenshot(path=str(ARTIFACTS / "first-visit-projections.png"), full_page=True)
+        finally:
+            context.close()
