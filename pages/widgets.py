@@ -47,22 +47,18 @@ def _range_note(spec: FieldSpec) -> str:
     return f"Allowed: {low:,g} to {high:,g} {unit}.".replace(" %", "%")
 
 
-def _help(spec: FieldSpec, path: str) -> str:
+def _described(spec: FieldSpec, path: str, label: str) -> tuple[str, str]:
+    """(label, help): the label with its unit, marked when the value is no longer the template's;
+    the help with the field's meaning, its range and where its value comes from."""
     scenario = state.current_scenario()
     ref = state.template(scenario.template)
     value, source = views.template_value(ref.scenario, ref.sources, path)
-    note = views.source_note(scenario.get(path), value, source, _fmt(spec))
-    return "\n\n".join(x for x in (spec.help, _range_note(spec), note) if x)
-
-
-def _label(spec: FieldSpec, path: str, label: str) -> str:
-    """The label with its unit, marked when the value is no longer the template's."""
-    scenario = state.current_scenario()
-    ref = state.template(scenario.template)
+    current = scenario.get(path)
     unit = "%" if _is_percent(spec) else (spec.unit if spec.unit.startswith("£") else "")
     text = f"{label} ({unit})" if unit and unit not in label else label
-    value, _ = views.template_value(ref.scenario, ref.sources, path)
-    return text + CHANGED_MARK if scenario.get(path) != value else text
+    note = views.source_note(current, value, source, _fmt(spec))
+    help = "\n\n".join(x for x in (spec.help, _range_note(spec), note) if x)
+    return (text + CHANGED_MARK if current != value else text), help
 
 
 def bind(key: str, shown: Any) -> None:
@@ -85,10 +81,11 @@ def _draw(widget: Callable, path: str, label: str, prefix: str, convert=None, sh
     bind(key, value)
     if widget is st.slider:  # given its value, a slider need not search the session state for it
         options["value"] = value
+    label, help = _described(spec, path, label)
     return widget(
-        _label(spec, path, label),
+        label,
         key=key,
-        help=_help(spec, path),
+        help=help,
         on_change=_write_back,
         args=(key, (path,), convert or (lambda v: _model(spec, v))),
         **options,
@@ -140,7 +137,7 @@ def optional(path: str, label: str, *, prefix: str, default: float, step: float 
     st.checkbox(
         f"Set a {label.lower()}",
         key=on_key,
-        help=_help(spec, path),
+        help=_described(spec, path, label)[1],
         on_change=lambda: state.change({path: default if st.session_state[on_key] else None}),
     )
     if value is not None:
@@ -154,15 +151,16 @@ def interval(low_path: str, high_path: str, label: str, *, prefix: str, step: fl
     scenario = state.current_scenario()
     value = (_shown(spec, scenario.get(low_path)), _shown(spec, scenario.get(high_path)))
     bind(key, value)
+    label, help = _described(spec, low_path, label)
     st.slider(
-        _label(spec, low_path, label),
+        label,
         value=value,
         min_value=float(_shown(spec, spec.low)),
         max_value=float(_shown(spec, spec.high)),
         step=float(step),
         format="%.1f%%" if _is_percent(spec) else "%.1f",
         key=key,
-        help=_help(spec, low_path),
+        help=help,
         on_change=_write_back,
         args=(key, (low_path, high_path), lambda v: _model(spec, v)),
     )
