@@ -92,13 +92,13 @@ def budget_vs_cost(run: Run) -> go.Figure:
 
 
 def variance_split(run: Run) -> go.Figure:
-    means = run.yearly_mean(list(SPLIT))
+    run.summarise(means=list(SPLIT))
     traces = []
     for measure, label in (("provider", "Provider side"), ("commissioner", "Commissioner side"), ("reinvested", "Reinvested")):
-        frame = means[means["measure"] == measure]
+        frame = run.mean(measure)
         bar = {"type": "bar", "x": frame["year"].tolist(), "y": frame["mean"].tolist(), "name": label}
         traces.append(bar | {"marker": {"color": COLOURS[measure]}, "hovertemplate": f"{label} {MONEY_HOVER}<extra></extra>"})
-    variance = means[means["measure"] == "variance"]
+    variance = run.mean("variance")
     points = {"type": "scatter", "x": variance["year"].tolist(), "y": variance["mean"].tolist(), "mode": "markers"}
     points |= {"marker": {"symbol": "diamond", "size": 11, "color": "#000000"}, "name": "Variance (budget − cost)"}
     traces.append(points | {"hovertemplate": f"Variance {MONEY_HOVER}<extra></extra>"})

@@ -124,6 +124,12 @@ class Run:
             self._registered(sql)
             return self._cursor.execute(sql, params or []).df()
 
+    def _columns(self, sql: str) -> dict[str, np.ndarray]:
+        """A query's whole result as numpy columns (no DataFrame to build)."""
+        with self._lock:
+            self._registered(sql)
+            return self._cursor.execute(sql).fetchnumpy()
+
     def _kept_or(self, key: Any, build) -> Any:
         """A summary asked of DuckDB once and kept with the run (callers treat it as read-only)."""
         with self._lock:
@@ -146,14 +152,14 @@ class Run:
             inner += [f'avg("{m}") AS "m{i}"' for i, m in enumerate(means)]
             picks = [f'"q{i}"[1] AS "p10_{i}", "q{i}"[2] AS "p50_{i}", "q{i}"[3] AS "p90_{i}", "f{i}"' for i in range(len(fans))]
             picks += [f'"m{i}"' for i in range(len(means))]
-            wide = self.query(
+            wide = self._columns(
                 f"SELECT year::INTEGER AS year, {', '.join(picks)} "
                 f"FROM (SELECT year, {', '.join(inner)} FROM sim_year GROUP BY year) ORDER BY year"
             )
             for i, m in enumerate(fans):
                 columns = {"p10": f"p10_{i}", "p50": f"p50_{i}", "p90": f"p90_{i}", "mean": f"f{i}"}
                 self._kept[("fan", m)] = pd.DataFrame({"year": wide["year"], **{k: wide[c] for k, c in columns.items()}})
-                self._kept[("mean", m)] = self._kept[("fan", m)][["year", "mean"]]
+                self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"f{i}"]})
             for i, m in enumerate(means):
                 self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"m{i}"]})
 
@@ -162,18 +168,21 @@ class Run:
         self.summarise(fans=[name])
         return self._kept[("fan", name)]
 
+    def mean(self, name: str) -> pd.DataFrame:
+        """One measure's yearly mean: year, mean (callers treat it as read-only)."""
+        self.summarise(means=[name])
+        return self._kept[("mean", name)]
+
     def yearly(self, measures: list[str] | None = None) -> pd.DataFrame:
         """P10/P50/P90 and mean of the measures (all by default) by contract year, long form."""
         wanted = list(measures or self.measures)
         self.summarise(fans=wanted)
-        frames = [self._kept[("fan", m)].assign(measure=m) for m in wanted]
-        return pd.concat(frames, ignore_index=True)[["measure", *SUMMARY]]
+        return _long(wanted, [self._kept[("fan", m)] for m in wanted], SUMMARY)
 
     def yearly_mean(self, measures: list[str]) -> pd.DataFrame:
         """The mean of each measure by contract year, long form."""
         self.summarise(means=measures)
-        frames = [self._kept[("mean", m)].assign(measure=m) for m in measures]
-        return pd.concat(frames, ignore_index=True)[["measure", "year", "mean"]]
+        return _long(measures, [self._kept[("mean", m)] for m in measures], ["year", "mean"])
 
     def central(self) -> pd.DataFrame:
         """The central case (simulation 0), one column per measure, one row per year."""
@@ -205,22 +214,17 @@ class Run:
         return self._kept_or("headline", self._headline)
 
     def _headline(self) -> dict[str, Any]:
-        row = self.query(
-            """
-            SELECT quantile_cont(provider_end_gbp_m, [0.1, 0.5, 0.9]) AS pq, avg(provider_end_gbp_m) AS pm,
-                   quantile_cont(commissioner_end_gbp_m, [0.1, 0.5, 0.9]) AS cq, avg(commissioner_end_gbp_m) AS cm,
-                   avg(deficit_any_year::DOUBLE) AS deficit_any_year,
-                   avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year,
-                   avg((failed_in > 0)::DOUBLE) AS failure
-            FROM sims
-            """
-        ).iloc[0]
-
-        def side(q: str, m: str) -> dict[str, float]:
-            return {"p10": float(row[q][0]), "p50": float(row[q][1]), "p90": float(row[q][2]), "mean": float(row[m])}
-
-        chances = {k: float(row[k]) for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
-        return {"provider": side("pq", "pm"), "commissioner": side("cq", "cm"), **chances}
+        ends = {side: f"{side}_end_gbp_m" for side in ("provider", "commissioner")}
+        inner = [f"quantile_cont({col}, [0.1, 0.5, 0.9]) AS {side}_q, avg({col}) AS {side}_mean" for side, col in ends.items()]
+        picks = [f"{side}_q[1] AS {side}_p10, {side}_q[2] AS {side}_p50, {side}_q[3] AS {side}_p90, {side}_mean" for side in ends]
+        row = self._columns(
+            f"SELECT {', '.join(picks)}, deficit_any_year, collar_breach_any_year, failure FROM ("
+            f"SELECT {', '.join(inner)}, avg(deficit_any_year::DOUBLE) AS deficit_any_year, "
+            "avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year, avg((failed_in > 0)::DOUBLE) AS failure FROM sims)"
+        )
+        stats = ("p10", "p50", "p90", "mean")
+        out: dict[str, Any] = {side: {k: float(row[f"{side}_{k}"][0]) for k in stats} for side in ends}
+        return out | {k: float(row[k][0]) for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
 
     def probabilities(self) -> dict[str, float]:
         """Shares of simulations with a deficit year, a collar breach, or a failure."""
@@ -269,6 +273,13 @@ class Run:
             for year in range(1, self.years + 1)
         ]
         return {"scenario": self.scenario.to_dict(), "years": years, "probabilities": self.probabilities()}
+
+
+def _long(measures: list[str], frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Per-measure frames stacked into one, with the measure named on each row."""
+    rows = [len(f) for f in frames]
+    stacked = {c: np.concatenate([f[c].to_numpy() for f in frames]) for c in columns}
+    return pd.DataFrame({"measure": np.repeat(np.array(measures, dtype=object), rows), **stacked})
 
 
 def _clean(stat: dict[str, float]) -> dict[str, float | None]:
