@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import results, views
-from lib.scenario import Scenario
+from lib.scenario import Scenario, field_spec
 
 from .conftest import ROOT
 
@@ -283,3 +283,16 @@ def test_money_flow_period_redraws_only_its_chart():
     assert year_one["value_gbp_m"].tolist() == expected["value_gbp_m"].tolist()
     assert year_one["value_gbp_m"].sum() < whole["value_gbp_m"].sum()
     assert {m.label: m.value for m in at.metric} == tiles_before
+
+
+def test_widget_ranges_and_help_come_from_the_model():
+    at = design_tab(app(), "4 · Risk split")
+    at.checkbox(key="design:risk.collar:on").check().run()
+    for key, path in (("design:risk.collar", "risk.collar"), ("design:risk.neutral_band", "risk.neutral_band")):
+        spec = field_spec(path)
+        widget = at.slider(key=key)
+        assert (widget.min, widget.max) == (spec.low * 100, spec.high * 100)
+        assert widget.help.startswith(spec.help)
+    design_tab(at, "3 · Contract")
+    years = at.slider(key="design:contract.years")
+    assert (years.min, years.max) == (field_spec("contract.years").low, field_spec("contract.years").high)
