@@ -121,11 +121,6 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
     return assemble(scenario, place, draws, costs, result, budgets, settled)
 
 
-def year_major(sims: int, years: int) -> np.ndarray:
-    """An empty (sims, years) array laid out year by year (see YEAR_MAJOR)."""
-    return np.empty((years, sims)).T
-
-
 # ---- stage 0: the place ---------------------------------------------------------------------------
 
 

@@ -166,11 +166,6 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     ]
 
 
-def money_table(run: Run, *measures: str) -> pd.DataFrame:
-    """The yearly summary of some measures, rounded for a table."""
-    return run.yearly(list(measures)).round(2)
-
-
 def money_flows(run: Run, year: int | None = None) -> pd.DataFrame:
     """Where the money goes in the central case, £m over the whole contract (or one contract
     year): commissioners -> lead -> partners -> sub-contractors, and the settlement."""

@@ -68,7 +68,7 @@ with tabs[0]:
         run.summarise(fans=list(charts.BUDGET_FANS), means=list(charts.SPLIT))  # one query for both charts
         parts.chart(
             projection.figure("budget-cost", lambda: charts.budget_vs_cost(run)),
-            views.money_table(run, *charts.BUDGET_FANS),
+            run.yearly(list(charts.BUDGET_FANS)).round(2),
             f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
             f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
             "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
@@ -88,7 +88,7 @@ with tabs[1]:
     if tabs[1].open:
         parts.chart(
             projection.figure("cumulative", lambda: charts.cumulative_provider(run)),
-            views.money_table(run, "provider_cumulative", "pooled_budget"),
+            run.yearly(["provider_cumulative", "pooled_budget"]).round(2),
             f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
             "cumulative",
