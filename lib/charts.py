@@ -198,7 +198,9 @@ def outcomes_grid(table: pd.DataFrame, labels: dict[str, tuple[str, str]], cols:
         traces += _fan(frame, "With the design", COLOURS["reinvested"], "%{y:,.1f}", markers=False, legend=first, axes=axes)
         on_axes = {"showlegend": first, "legendgroup": "none", "xaxis": f"x{axes}", "yaxis": f"y{axes}"}
         hover = "%{y:,.1f}<extra>no change</extra>"
-        traces.append(_line(frame["year"], frame["no_change"], "No change", COLOURS["no_change"], "dot", hover, **on_axes))
+        traces.append(
+            _line(frame["year"], frame["p50_no_change"], "No change (P50)", COLOURS["no_change"], "dot", hover, **on_axes)
+        )
     return _figure(traces, layout)
 
 

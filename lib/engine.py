@@ -49,12 +49,14 @@ class Draws:
     """The sampled uncertain inputs, (sims,) each."""
 
     demand_shift: np.ndarray
+    outcome_shift: np.ndarray  # drawn with the demand shift: faster demand, faster-growing admissions
     cost_error: np.ndarray
     realisation: dict[str, np.ndarray]  # lever id -> share of its effect realised
 
     def as_columns(self) -> dict[str, np.ndarray]:
         return {
             "demand_growth_shift": self.demand_shift,
+            "outcome_growth_shift": self.outcome_shift,
             "cost_error": self.cost_error,
             **{f"realisation_{k}": v for k, v in self.realisation.items()},
         }
@@ -89,8 +91,8 @@ class Simulation:
 
     scenario: Scenario
     money: dict[str, np.ndarray]
-    outcomes: dict[str, np.ndarray]
-    no_change: dict[str, np.ndarray]  # (years,) per outcome measure: the path without levers
+    outcomes: dict[str, np.ndarray]  # each measure, and its path without the levers (`<measure>_no_change`)
+    year_0: dict[str, float]  # each outcome measure in the baseline year
     partners: np.ndarray  # (partners, sims, years)
     partner_capacity_gbp_m: np.ndarray  # (partners,)
     per_sim: dict[str, np.ndarray]  # (sims,) each simulation's sampled inputs, end positions and events
@@ -109,7 +111,7 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
     place = place_vectors(scenario, cat)
     draws = sample_inputs(scenario, cat)
     costs = project_costs(scenario, cat, place, draws, years)
-    result = project_outcomes(scenario, cat, draws, costs, years)
+    result = project_outcomes(scenario, cat, place, draws, costs, years)
     budgets = build_budgets(scenario, place, result.index, years)
     settled = settlement.settle(
         budgets.pooled - costs.pooled,
@@ -153,20 +155,22 @@ def _valid(path: str) -> tuple[float, float]:
 
 
 def sample_inputs(scenario: Scenario, cat: Catalogue) -> Draws:
-    """Same seed, same draws: one standard normal row per input (demand, cost error, then each
-    lever in catalogue order), column 0 set to 0 so that simulation 0 is the central case."""
+    """Same seed, same draws: one standard normal row per input (demand and outcome growth share
+    the first, then cost error, then each lever in catalogue order), column 0 set to 0 so that
+    simulation 0 is the central case."""
     chosen = [k for k in cat.lever_ids if k in scenario.levers]
     z = np.random.default_rng(scenario.seed).standard_normal((2 + len(chosen), scenario.sims))
     z[:, 0] = 0.0
     unc = scenario.uncertainty
     demand = sample_interval(z[0], unc.demand_growth_low, unc.demand_growth_high, _valid("uncertainty.demand_growth_low"))
+    outcome = sample_interval(z[0], unc.outcome_growth_low, unc.outcome_growth_high, _valid("uncertainty.outcome_growth_low"))
     cost_error = sample_interval(z[1], unc.cost_error_low, unc.cost_error_high, _valid("uncertainty.cost_error_low"))
     valid = _valid("levers.any.realisation_low")
     realisation = {
         k: sample_interval(z[2 + i], scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, valid)
         for i, k in enumerate(chosen)
     }
-    return Draws(demand, cost_error, realisation)
+    return Draws(demand, outcome, cost_error, realisation)
 
 
 # ---- stage 2: costs ---------------------------------------------------------------------------------
@@ -247,14 +251,19 @@ def _costs_by_part(scenario: Scenario, cat: Catalogue, place: Place, draws: Draw
 # ---- stage 3: outcomes ------------------------------------------------------------------------------
 
 
-def project_outcomes(scenario: Scenario, cat: Catalogue, draws: Draws, costs: Costs, years: np.ndarray):
+def project_outcomes(scenario: Scenario, cat: Catalogue, place: Place, draws: Draws, costs: Costs, years: np.ndarray):
+    scope = place.weights["scope"]
+    coverage = {r["id"]: levers.coverage(r, place.line_ids, place.baseline, scope) for r in cat.records["levers"]}
     return outcomes.project(
         years,
         cat.records["outcome_measures"],
         scenario.levers,
         draws.realisation,
+        coverage,
+        draws.outcome_shift,
         (costs.with_levers["scope"], costs.with_levers["scope_hospital"]),
-        (costs.no_change["scope"][:1], costs.no_change["scope_hospital"][:1]),
+        (costs.no_change["scope"], costs.no_change["scope_hospital"]),
+        (place.baseline @ scope, place.baseline @ place.weights["scope_hospital"]),
     )
 
 
@@ -331,7 +340,7 @@ def assemble(
         scenario=scenario,
         money=money,
         outcomes=result.values,
-        no_change=result.no_change,
+        year_0=result.year_0,
         partners=settlement.split_among_partners(provider, roles, weights),
         partner_capacity_gbp_m=np.array(scenario.partner_capacities_gbp_m()),
         per_sim={

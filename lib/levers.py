@@ -34,3 +34,11 @@ def cost_change(weights: np.ndarray, lever: dict, line_ids: list[str]) -> np.nda
         return (ratio - 1.0) * removed
     target_weight = weights[line_ids.index(lever["target_line"])]
     return ratio * target_weight * sources * float(lever["activity_share"]) - removed
+
+
+def coverage(lever: dict, line_ids: list[str], baseline: np.ndarray, scope: np.ndarray) -> float:
+    """Share of the services a lever changes (its source and target lines, by year-0 spend) that are
+    in the model's scope: a lever works through the services the alliance runs."""
+    lines = set(lever["source_lines"].split(";")) | ({lever["target_line"]} - {"same"})
+    touched = baseline * np.array([line in lines for line in line_ids], dtype=float)
+    return float(touched @ scope / touched.sum()) if touched.sum() > 0 else 0.0

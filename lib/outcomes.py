@@ -1,11 +1,12 @@
 """Outcome measures per 1,000 population and the four-domain outcome index (docs/model.md, "Outcomes").
 
-Each measure follows its own no-change path (baseline rate x its yearly growth). The levers cut
-it by `sum(weight x effect x ramp x realisation)`, with the ramp taken `lag_years` later for
-measures that respond late (population health: two years, since the seeds expect measurable
-improvement to take three to five years). The outcome index is the mean over the four domains of
-Mid-Nottinghamshire's framework of 100 x (1 + the domain's mean improvement on its no-change
-path): 100 means no better than doing nothing.
+Each measure's no-change path grows at its own yearly rate plus the simulation's local growth
+shift (drawn with the demand growth that drives costs), so it is as uncertain as the place.
+The levers cut it by `sum(weight x effect x ramp x realisation x coverage)`, with the ramp taken
+`lag_years` later for measures that respond late; a lever realised below zero adds activity.
+The outcome index is the mean over the four domains of Mid-Nottinghamshire's framework of
+100 x (1 + the domain's mean improvement on the expected path, the central no-change path):
+100 means no better than what doing nothing was expected to give, as targets are set in practice.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from lib.levers import ramp
 from lib.scenario import Lever
 
 DOMAINS = ("population_health", "quality_of_life", "quality_of_care", "effectiveness")
-MAX_REDUCTION = 0.9
+MAX_CHANGE = 0.9  # no lever moves a measure by more than 90% either way
 TARGET_RAMP_YEARS = 5  # outcome targets ramp up over five years (KF2016: three to five years)
+NO_CHANGE = "_no_change"  # suffix of each measure's path without the levers
 
 
 @dataclass(frozen=True)
 class OutcomeResult:
-    values: dict[str, np.ndarray]  # (sims, years) per measure, plus outcome_index and outside_hospital_share
-    no_change: dict[str, np.ndarray]  # (years,) per measure
+    values: dict[str, np.ndarray]  # (sims, years) per measure and per `<measure>_no_change`, index included
     index: np.ndarray  # (sims, years)
+    year_0: dict[str, float]  # each measure in the baseline year
 
 
 def project(
@@ -34,41 +36,60 @@ def project(
     measures: tuple[dict, ...],
     levers: dict[str, Lever],
     realisation: dict[str, np.ndarray],
+    coverage: dict[str, float],
+    growth_shift: np.ndarray,
     scope_cost: tuple[np.ndarray, np.ndarray],
     no_change_scope_cost: tuple[np.ndarray, np.ndarray],
+    year_0_scope_cost: tuple[float, float],
 ) -> OutcomeResult:
-    """Outcomes for every simulation. `realisation` holds each lever's (sims,) draws; the cost
-    pairs are (all spend in scope, hospital spend in scope), with and without the levers."""
+    """Outcomes for every simulation. `realisation` holds each lever's (sims,) draws and
+    `coverage` the share of its services in the model's scope; `growth_shift` (sims,) moves every
+    measure's yearly growth; the cost pairs are (all spend in scope, hospital spend in scope)
+    with the levers, without them, and in year 0."""
     lever_ids = list(realisation)
-    sims = scope_cost[0].shape[0]
-    rho = np.stack([realisation[k] for k in lever_ids]) if lever_ids else np.zeros((0, sims))  # (levers, sims)
-    # weights[m, t, k] = measure m's weight on lever k x effect_k x ramp_k(t - lag_m)
+    sims = growth_shift.shape[0]
+    rho = np.stack([realisation[k] * coverage[k] for k in lever_ids]) if lever_ids else np.zeros((0, sims))
+    # weights[m, k, t] = measure m's weight on lever k x effect_k x ramp_k(t - lag_m)
     weights = np.array(
         [
             [float(m[f"lever_{k}"]) * levers[k].effect * ramp(years - m["lag_years"], levers[k].years_to_full) for k in lever_ids]
             for m in measures
         ]
     ).reshape(len(measures), len(lever_ids), len(years))
-    # reduction[m, t, s] = sum_k weights[m, t, k] x realisation[k, s], in one matmul, laid out year by year
-    reductions = (weights.transpose(0, 2, 1).reshape(-1, len(lever_ids)) @ rho).reshape(len(measures), len(years), sims)
-    np.clip(reductions, 0.0, MAX_REDUCTION, out=reductions)
-    # The index: per domain, the mean reduction of its measures; then the mean over the domains.
+    # cut[m, t, s] = sum_k weights[m, k, t] x rho[k, s], in one matmul, laid out year by year
+    cut = (weights.transpose(0, 2, 1).reshape(-1, len(lever_ids)) @ rho).reshape(len(measures), len(years), sims)
+    np.clip(cut, -MAX_CHANGE, MAX_CHANGE, out=cut)
+
+    base = np.array([m["baseline_per_1000"] for m in measures], dtype=float)
+    growth = np.array([m["counterfactual_growth"] for m in measures], dtype=float)
+    expected = base[:, None] * (1 + growth[:, None]) ** years[None, :]  # (measures, years): the central path
+    yearly = 1 + growth[:, None] + growth_shift[None, :]  # (measures, sims)
+    no_change = np.empty((len(measures), len(years), sims))
+    no_change[:, 0] = base[:, None] * yearly
+    for t in range(1, len(years)):
+        np.multiply(no_change[:, t - 1], yearly, out=no_change[:, t])
+    rates = np.subtract(1.0, cut, out=cut)
+    rates *= no_change
+
     share_of_index = np.zeros(len(measures))  # each measure's weight in the index
-    domains = [[i for i, m in enumerate(measures) if m["domain"] == d] for d in DOMAINS]
-    for rows in (rows for rows in domains if rows):
-        share_of_index[rows] = 1 / (len(rows) * sum(1 for r in domains if r))
-    index = (100 + 100 * (share_of_index @ reductions.reshape(len(measures), -1))).reshape(len(years), sims).T
-    # Then each measure's rate: its no-change path less its reduction (in place: no copies).
-    paths = np.array([m["baseline_per_1000"] * (1 + m["counterfactual_growth"]) ** years for m in measures])
-    rates = np.subtract(1.0, reductions, out=reductions)
-    rates *= paths[:, :, None]
-    values = {m["id"]: rate.T for m, rate in zip(measures, rates, strict=True)}
-    no_change = {m["id"]: path for m, path in zip(measures, paths, strict=True)}
-    values["outcome_index"] = index
-    no_change["outcome_index"] = np.full(len(years), 100.0)
+    domains = [rows for d in DOMAINS if (rows := [i for i, m in enumerate(measures) if m["domain"] == d])]
+    for rows in domains:
+        share_of_index[rows] = 1 / (len(rows) * len(domains))
+
+    def index_of(paths: np.ndarray) -> np.ndarray:
+        improvement = 1 - paths / expected[:, :, None]
+        return (100 + 100 * (share_of_index @ improvement.reshape(len(measures), -1))).reshape(len(years), sims).T
+
+    values: dict[str, np.ndarray] = {}
+    for m, rate, path in zip(measures, rates, no_change, strict=True):
+        values[m["id"]], values[m["id"] + NO_CHANGE] = rate.T, path.T
+    index = index_of(rates)
+    values |= {"outcome_index": index, "outcome_index" + NO_CHANGE: index_of(no_change)}
     values["outside_hospital_share"] = outside_hospital(*scope_cost)
-    no_change["outside_hospital_share"] = outside_hospital(*no_change_scope_cost)[0]
-    return OutcomeResult(values=values, no_change=no_change, index=index)
+    values["outside_hospital_share" + NO_CHANGE] = outside_hospital(*no_change_scope_cost)
+    year_0 = {m["id"]: float(m["baseline_per_1000"]) for m in measures} | {"outcome_index": 100.0}
+    year_0["outside_hospital_share"] = float(outside_hospital(*np.array(year_0_scope_cost, dtype=float)))
+    return OutcomeResult(values=values, index=index, year_0=year_0)
 
 
 def outside_hospital(total: np.ndarray, hospital: np.ndarray) -> np.ndarray:

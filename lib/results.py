@@ -7,7 +7,7 @@ outcomes per 1,000 or as an index or %, contract years from 1):
   partners(partner, name, role, weight, capacity_gbp_m)
   sims(sim, failed_in, deficit_any_year, collar_breach_any_year, provider_end_gbp_m,
        commissioner_end_gbp_m, <sampled inputs>)           failed_in = contract year, 0 if none
-  no_change(year, measure, value)                     outcome paths without the levers
+  year_0(measure, value)                              each outcome measure in the baseline year
   central_parts(year, part, value)                    the central case's cost components in scope
 
 A run is immutable; each summary is asked of DuckDB the first time it is wanted and kept with
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from lib import engine, settlement, store
+from lib import engine, outcomes, settlement, store
 from lib.scenario import Scenario
 
 MONEY_MEASURES = ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative")
@@ -106,15 +106,16 @@ class Run:
             },
         )
         self._register("sims", {"sim": np.arange(sims, dtype=np.int32), **sim.per_sim})
-        for table, label, paths in (("no_change", "measure", sim.no_change), ("central_parts", "part", sim.central_parts)):
-            self._register(
-                table,
-                {
-                    "year": np.tile(np.arange(1, years + 1, dtype=np.int16), len(paths)),
-                    label: [name for name in paths for _ in range(years)],
-                    "value": np.concatenate([np.asarray(v, dtype=float) for v in paths.values()]),
-                },
-            )
+        parts = sim.central_parts
+        self._register(
+            "central_parts",
+            {
+                "year": np.tile(np.arange(1, years + 1, dtype=np.int16), len(parts)),
+                "part": [name for name in parts for _ in range(years)],
+                "value": np.concatenate([np.asarray(v, dtype=float) for v in parts.values()]),
+            },
+        )
+        self._register("year_0", {"measure": list(sim.year_0), "value": np.array(list(sim.year_0.values()))})
 
     # ---- querying --------------------------------------------------------------------------
 
@@ -188,10 +189,18 @@ class Run:
         """The central case (simulation 0), one column per measure, one row per year."""
         return self._kept_or("central", lambda: self.query("SELECT * EXCLUDE (sim) FROM sim_year WHERE sim = 0 ORDER BY year"))
 
-    def no_change(self) -> pd.DataFrame:
-        return self._kept_or(
-            "no_change", lambda: self.query("SELECT year::INTEGER AS year, measure, value FROM no_change ORDER BY measure, year")
-        )
+    @property
+    def outcome_measures(self) -> list[str]:
+        return [m for m in self.simulation.outcomes if not m.endswith(outcomes.NO_CHANGE)]
+
+    def no_change(self, measures: list[str]) -> pd.DataFrame:
+        """Each outcome measure's path without the levers by year (P10/P50/P90, mean), long form."""
+        frame = self.yearly([m + outcomes.NO_CHANGE for m in measures])
+        return frame.assign(measure=frame["measure"].str.removesuffix(outcomes.NO_CHANGE))
+
+    def year_0(self) -> dict[str, float]:
+        """Each outcome measure in the baseline year."""
+        return self._kept_or("year_0", lambda: dict(self.query("SELECT measure, value FROM year_0").itertuples(index=False)))
 
     def central_parts(self) -> pd.DataFrame:
         return self._kept_or(
@@ -257,18 +266,24 @@ class Run:
     # ---- the CLI's JSON --------------------------------------------------------------------
 
     def to_report(self) -> dict[str, Any]:
-        outcome_ids = list(self.simulation.outcomes)
-        yearly = self.yearly([*MONEY_MEASURES, "active", *outcome_ids])
+        outcome_ids = self.outcome_measures
+        yearly = self.yearly([*MONEY_MEASURES, "active", *outcome_ids, *(m + outcomes.NO_CHANGE for m in outcome_ids)])
         stats = {
             (m, y): {"p10": p10, "p50": p50, "p90": p90, "mean": mean}
             for m, y, p10, p50, p90, mean in yearly.itertuples(index=False)
         }
+        year_0 = self.year_0()
+
+        def outcome(m: str, year: int) -> dict[str, Any]:
+            no_change = _clean(stats[(m + outcomes.NO_CHANGE, year)])
+            return _clean(stats[(m, year)]) | {"no_change": no_change, "year_0": round(year_0[m], 6)}
+
         years = [
             {
                 "year": year,
                 **{m: _clean(stats[(m, year)]) for m in MONEY_MEASURES},
                 "active_share": _clean(stats[("active", year)])["mean"],
-                "outcomes": {m: _clean(stats[(m, year)]) for m in outcome_ids},
+                "outcomes": {m: outcome(m, year) for m in outcome_ids},
             }
             for year in range(1, self.years + 1)
         ]

@@ -146,9 +146,9 @@ class Lever(Frozen):
     years_to_full: int = bounded(..., 1, 15, "years", "Years until the lever reaches its full effect (slow start).")
     investment_gbp_m: float = bounded(..., 0.0, 10_000.0, "£m a year", "Yearly investment while the lever ramps up.")
     realisation_low: float = bounded(
-        0.2, 0.0, 1.5, "fraction", "Low end of the 80% interval of the share of the effect realised."
+        -0.4, -1.0, 1.5, "fraction", "Low end of the 80% interval of the share of the effect realised; below 0 adds activity."
     )
-    realisation_high: float = bounded(1.0, 0.0, 1.5, "fraction", "High end of the 80% interval of the share realised.")
+    realisation_high: float = bounded(1.0, -1.0, 1.5, "fraction", "High end of the 80% interval of the share realised.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Lever:
@@ -161,6 +161,16 @@ class Uncertainty(Frozen):
         -0.01, -0.05, 0.1, "fraction a year", "Low end of the 80% interval of demand growth above each line's default."
     )
     demand_growth_high: float = bounded(0.01, -0.05, 0.1, "fraction a year", "High end of that interval.")
+    outcome_growth_low: float = bounded(
+        -0.02,
+        -0.1,
+        0.1,
+        "fraction a year",
+        "Low end of the 80% interval of each outcome's local growth above its England rate; drawn with demand growth. "
+        "Assumption: wide enough to hold the gap between vanguard (1.1-1.9%) and other areas' (3.2%) admission growth "
+        "(NHS England 2017).",
+    )
+    outcome_growth_high: float = bounded(0.02, -0.1, 0.1, "fraction a year", "High end of that interval.")
     cost_error_low: float = bounded(
         -0.02,
         -0.5,
@@ -172,8 +182,8 @@ class Uncertainty(Frozen):
 
     @model_validator(mode="after")
     def _ordered(self) -> Uncertainty:
-        _check_order(self, "demand_growth")
-        _check_order(self, "cost_error")
+        for name in ("demand_growth", "outcome_growth", "cost_error"):
+            _check_order(self, name)
         return self
 
 

@@ -82,6 +82,7 @@ def field_sources(cat: Catalogue, template: Scenario) -> dict[str, str]:
     lines = {r["line_id"]: r for r in tpl.lines.to_dict("records")}
     growth = {r["id"]: r["demand_growth_basis"] for r in cat.records["service_lines"]}
     lever_evidence = {r["id"]: r["evidence"] for r in cat.records["levers"]}
+    realisation = {r["id"]: r["realisation_basis"] for r in cat.records["levers"]}
     partners = tpl.preset_sources.get("partners", "assumption: a single full-risk lead provider")
     sources = {}
     for path, _ in flatten(template.to_dict()):
@@ -96,7 +97,7 @@ def field_sources(cat: Catalogue, template: Scenario) -> dict[str, str]:
         elif head == "population":
             sources[path] = tpl.info["population_source"]
         elif head == "levers":
-            sources[path] = lever_evidence[key]
+            sources[path] = realisation[key] if ".realisation_" in path else lever_evidence[key]
         elif head == "demand_growth":
             sources[path] = growth[key]
         elif head == "partners":
@@ -235,12 +236,12 @@ def outcome_labels(cat: Catalogue) -> dict[str, tuple[str, str]]:
 
 
 def outcome_table(run: Run, cat: Catalogue) -> pd.DataFrame:
-    """Each outcome measure by year: P10/P50/P90 with the projection and the no-change path."""
+    """Each outcome measure by year: P10/P50/P90 with the design, and without it (no change)."""
     measures = list(outcome_labels(cat))
     frame = run.yearly(measures)
-    base = run.no_change().rename(columns={"value": "no_change"})
-    table = frame.merge(base, on=["measure", "year"], how="left")
-    return table[["measure", "year", "p10", "p50", "p90", "no_change"]]
+    base = run.no_change(measures)[["measure", "year", "p10", "p50", "p90"]]
+    table = frame.merge(base, on=["measure", "year"], suffixes=("", "_no_change"))
+    return table[["measure", "year", "p10", "p50", "p90", "p10_no_change", "p50_no_change", "p90_no_change"]]
 
 
 # ---- evidence ---------------------------------------------------------------------------------
