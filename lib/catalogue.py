@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-CSV_TABLES = ("service_lines", "outcome_measures", "levers", "routes", "lead_types", "org_forms")
+CSV_TABLES = ("service_lines", "outcome_measures", "levers", "routes", "lead_types", "org_forms", "evidence")
 SCHEMA_VERSION = "4"  # bump when the tables built from the text change shape
 
 

@@ -4,6 +4,8 @@
   python -m lib project --template ID [--scenario FILE.json] [--set PATH=VALUE ...]
                         [--sims N] [--seed S] [--central] [--format json|csv]
   python -m lib fields            every scenario field path: default, unit, range and meaning
+  python -m lib evidence [--sims N] [--format json|table]
+                                  each published figure beside the templates' projections of it
 
 Money is in £m; contract years count from 1.
 """
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine, memory, results
+from lib import catalogue, engine, memory, results, views
 from lib.scenario import Scenario, ScenarioError, field_spec
 from lib.views import flatten
 
@@ -106,6 +108,20 @@ def field_rows() -> list[str]:
     return out
 
 
+def print_evidence(sims: int, fmt: str) -> None:
+    cat = catalogue.current()
+    runs = {tid: results.project(Scenario.from_template(tid).with_value("sims", sims)) for tid in cat.template_ids}
+    check = views.evidence_check(cat, runs)
+    if fmt == "json":
+        print(json.dumps(check.to_dict("records"), indent=1))
+        return
+    for r in check.itertuples():
+        print(
+            f"{r.template:<40} {r.years:>5} published {r.published_points:5.1f}  model P50 {r.model_p50:5.1f} "
+            f"(P10 {r.model_p10:5.1f} to P90 {r.model_p90:5.1f})  {r.verdict}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     memory.keep_freed_memory()  # the CLI is an entry point: tune the allocator once (lib/memory.py)
     parser = argparse.ArgumentParser(prog="python -m lib", description="Care Models Lab: templates and projections")
@@ -121,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     p_project.add_argument("--central", action="store_true", help="one path at the central values, no sampling")
     p_project.add_argument("--format", choices=["json", "csv"], default="json")
     sub.add_parser("fields", help="list the scenario's field paths")
+    p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")
+    p_evidence.add_argument("--sims", type=int, default=2000)
+    p_evidence.add_argument("--format", choices=["json", "table"], default="table")
     args = parser.parse_args(argv)
 
     try:
@@ -134,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{r['id']:<15} {r['model']:<24} pop {r['population']:>9,}  {r['contract_years']:>2} yrs"
                         f"  £{r['pooled_budget_gbp_m']:>7.1f}m  {r['approach']}"
                     )
+        elif args.command == "evidence":
+            print_evidence(args.sims, args.format)
         elif args.command == "fields":
             print("\n".join(field_rows()))
         else:

@@ -37,8 +37,15 @@ def cost_change(weights: np.ndarray, lever: dict, line_ids: list[str]) -> np.nda
 
 
 def coverage(lever: dict, line_ids: list[str], baseline: np.ndarray, scope: np.ndarray) -> float:
-    """Share of the services a lever changes (its source and target lines, by year-0 spend) that are
-    in the model's scope: a lever works through the services the alliance runs."""
-    lines = set(lever["source_lines"].split(";")) | ({lever["target_line"]} - {"same"})
-    touched = baseline * np.array([line in lines for line in line_ids], dtype=float)
-    return float(touched @ scope / touched.sum()) if touched.sum() > 0 else 0.0
+    """How much of a lever the alliance runs (0-1): half through the services whose activity it
+    avoids (its source lines), half through those that deliver what replaces it (its target line),
+    each half the in-scope share of those services' year-0 spend. An assumption, stated in
+    docs/model.md: an MCP without hospital care still reaches part of the admissions it prevents."""
+    sources = lever["source_lines"].split(";")
+    target = sources if lever["target_line"] == "same" else [lever["target_line"]]
+
+    def in_scope(lines: list[str]) -> float:
+        spend = baseline * np.array([line in lines for line in line_ids], dtype=float)
+        return float(spend @ scope / spend.sum()) if spend.sum() > 0 else 0.0
+
+    return (in_scope(sources) + in_scope(target)) / 2

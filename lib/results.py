@@ -125,11 +125,11 @@ class Run:
             self._registered(sql)
             return self._cursor.execute(sql, params or []).df()
 
-    def _columns(self, sql: str) -> dict[str, np.ndarray]:
+    def _columns(self, sql: str, params: list | None = None) -> dict[str, np.ndarray]:
         """A query's whole result as numpy columns (no DataFrame to build)."""
         with self._lock:
             self._registered(sql)
-            return self._cursor.execute(sql).fetchnumpy()
+            return self._cursor.execute(sql, params or []).fetchnumpy()
 
     def _kept_or(self, key: Any, build) -> Any:
         """A summary asked of DuckDB once and kept with the run (callers treat it as read-only)."""
@@ -197,6 +197,24 @@ class Run:
         """Each outcome measure's path without the levers by year (P10/P50/P90, mean), long form."""
         frame = self.yearly([m + outcomes.NO_CHANGE for m in measures])
         return frame.assign(measure=frame["measure"].str.removesuffix(outcomes.NO_CHANGE))
+
+    def effect(self, measure: str, from_year: int, to_year: int) -> dict[str, float]:
+        """P10/P50/P90 of what the levers did to a measure's growth, in percentage points: how much
+        less it grew from `from_year` (0 = the baseline year) to `to_year` than without them."""
+        design, no_change = f'"{measure}"', f'"{measure}{outcomes.NO_CHANGE}"'
+        base = self.year_0()[measure]
+        start = ("?", "?") if from_year == 0 else (f"d{from_year}", f"n{from_year}")
+        pick = ", ".join(
+            f"max(CASE WHEN year = {y} THEN {design} END) AS d{y}, max(CASE WHEN year = {y} THEN {no_change} END) AS n{y}"
+            for y in {from_year, to_year} - {0}
+        )
+        row = self._columns(
+            f"SELECT q[1] AS p10, q[2] AS p50, q[3] AS p90 FROM (SELECT quantile_cont("
+            f"100 * (n{to_year} / {start[1]} - d{to_year} / {start[0]}), [0.1, 0.5, 0.9]) AS q "
+            f"FROM (SELECT sim, {pick} FROM sim_year GROUP BY sim))",
+            [base, base] if from_year == 0 else None,
+        )
+        return {k: float(row[k][0]) for k in ("p10", "p50", "p90")}
 
     def year_0(self) -> dict[str, float]:
         """Each outcome measure in the baseline year."""

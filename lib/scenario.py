@@ -146,7 +146,7 @@ class Lever(Frozen):
     years_to_full: int = bounded(..., 1, 15, "years", "Years until the lever reaches its full effect (slow start).")
     investment_gbp_m: float = bounded(..., 0.0, 10_000.0, "£m a year", "Yearly investment while the lever ramps up.")
     realisation_low: float = bounded(
-        -0.4, -1.0, 1.5, "fraction", "Low end of the 80% interval of the share of the effect realised; below 0 adds activity."
+        -0.3, -1.0, 1.5, "fraction", "Low end of the 80% interval of the share of the effect realised; below 0 adds activity."
     )
     realisation_high: float = bounded(1.0, -1.0, 1.5, "fraction", "High end of the 80% interval of the share realised.")
 

@@ -247,6 +247,46 @@ def outcome_table(run: Run, cat: Catalogue) -> pd.DataFrame:
 # ---- evidence ---------------------------------------------------------------------------------
 
 
+def verdict(published: float, model: dict[str, float]) -> str:
+    """A plain reading of a published effect against the model's P10-P90 band of it."""
+    if model["p10"] > published:
+        return "the model is more optimistic than what happened"
+    if model["p90"] < published:
+        return "the model is more pessimistic than what happened"
+    if model["p50"] > 2 * published:
+        return "what happened is inside the model's band, but its median is more optimistic"
+    return "what happened is inside the model's band"
+
+
+def evidence_figures(cat: Catalogue) -> list[dict]:
+    """The published figures that the model can be held against (others are context)."""
+    return [row for row in cat.records["evidence"] if isinstance(row["measure"], str)]
+
+
+def matching_templates(cat: Catalogue, figure: dict) -> list[str]:
+    models = figure["care_model"].split(";")
+    return [tid for tid in cat.template_ids if cat.template(tid).info["care_model"] in models]
+
+
+def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
+    """Each published effect beside the model's projection of it for the matching templates
+    (`runs`: template id -> its run): P50 and P10-P90 in percentage points of growth, and a verdict."""
+    rows = []
+    for figure in evidence_figures(cat):
+        published = float(figure["comparison_growth_pct"]) - float(figure["vanguard_growth_pct"])
+        span = (int(figure["from_year"]), int(figure["to_year"]))
+        for tid in matching_templates(cat, figure):
+            if tid in runs and runs[tid].years >= span[1]:
+                model = runs[tid].effect(figure["measure"], *span)
+                rows.append(
+                    {"source": figure["source"], "finding": figure["finding"], "template": cat.template(tid).info["name"]}
+                    | {"measure": figure["measure"], "years": f"{span[0]}→{span[1]}", "published_points": round(published, 2)}
+                    | {f"model_{k}": round(v, 2) for k, v in model.items()}
+                    | {"verdict": verdict(published, model), "how_compared": figure["note"]}
+                )
+    return pd.DataFrame(rows)
+
+
 def evidence_tables(cat: Catalogue, template_id: str) -> dict[str, pd.DataFrame]:
     """A template's facts, presets and services in scope, read from the reference database."""
     where = [template_id]

@@ -28,6 +28,23 @@ st.markdown(f"**Services in scope** ({info['lines_source']})")
 lines = tables["lines"].rename(columns={"line": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m"})
 st.dataframe(lines.rename(columns={"basis": "Basis"}), hide_index=True, width="stretch", key="evidence-lines")
 
+st.subheader("How the model compares with what the vanguards achieved", anchor=False)
+st.markdown(
+    "Each published figure beside the model's projection of it, for every template of the same care model "
+    "with its own defaults: how many percentage points less emergency admissions grew than they would have "
+    "without the design (P50, with the P10–P90 band of the simulations)."
+)
+runs = {tid: state.projection(state.template(tid).scenario).run for tid in cat.template_ids}
+check = views.evidence_check(cat, runs)
+st.dataframe(check, hide_index=True, width="stretch", key="evidence-check")
+mine = views.evidence_check(cat, {current: state.projection(state.current_scenario()).run})
+if not mine.empty:
+    st.markdown("**Your design, as it stands**")
+    st.dataframe(mine, hide_index=True, width="stretch", key="evidence-check-design")
+for row in cat.records["evidence"]:
+    if not isinstance(row["measure"], str):
+        st.caption(f"{row['finding']} ({row['source']}): {row['note']}.")
+
 st.subheader("Ideas the templates are built from", anchor=False)
 for group, terms in cat.tables["glossary"].groupby("group", sort=False):
     with st.expander(group, expanded=group == "Contracting approaches"):

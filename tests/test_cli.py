@@ -132,3 +132,22 @@ def test_a_binary_scenario_file_is_one_clear_line(tmp_path):
     assert out.returncode != 0 and out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "--scenario" in lines[0]
+
+
+def test_evidence_check_as_json():
+    out = cli("evidence", "--sims", "300", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {"Salford", "Dudley", "West Wakefield"} <= {r["template"] for r in rows}
+    for row in rows:
+        assert row["model_p10"] <= row["model_p50"] <= row["model_p90"]
+        assert row["verdict"] and row["source"] and row["published_points"] > 0
+
+
+def test_project_reports_each_outcomes_no_change_path_and_year_0():
+    report = json.loads(cli("project", "--template", "dudley", "--sims", "400").stdout)
+    admissions = report["years"][2]["outcomes"]["emergency_admissions"]
+    assert admissions["year_0"] == 105
+    band = admissions["no_change"]
+    assert band["p10"] <= band["p50"] <= band["p90"] and band["p10"] < band["p90"]
+    assert admissions["p10"] <= band["p50"] <= admissions["p90"]

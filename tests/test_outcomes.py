@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib import catalogue, engine, results
+from lib import catalogue, engine, results, views
 from lib.scenario import Scenario
 
 PACS = ["salford", "northumberland", "south_somerset", "mid_notts"]
@@ -68,9 +68,14 @@ def test_lever_coverage_follows_the_services_in_scope():
     prevention = next(r for r in cat.records["levers"] if r["id"] == "prevention")
     lines = ["acute_emergency", "urgent_care", "community_health", "core_primary"]
     baseline = np.array([280.0, 70.0, 150.0, 140.0])
-    # Source and target lines: emergency, urgent and community care, 500 in all; 150 of it in scope.
-    assert engine.levers.coverage(prevention, lines, baseline, np.array([0.0, 0.0, 1.0, 1.0])) == pytest.approx(0.3)
+    # Half through the admissions it avoids (emergency 280 and urgent care 70), half through the
+    # community care that replaces them (150).
+    community_only = np.array([0.0, 0.0, 1.0, 1.0])
+    assert engine.levers.coverage(prevention, lines, baseline, community_only) == pytest.approx(0.5)
+    half_of_emergency = np.array([0.5, 0.0, 1.0, 0.0])  # 140 of the 350 avoided: 0.4
+    assert engine.levers.coverage(prevention, lines, baseline, half_of_emergency) == pytest.approx((0.4 + 1.0) / 2)
     assert engine.levers.coverage(prevention, lines, baseline, np.ones(4)) == pytest.approx(1.0)
+    assert engine.levers.coverage(prevention, lines, baseline, np.zeros(4)) == 0.0
 
 
 def test_an_outcome_incentive_is_earned_not_given():
@@ -79,3 +84,39 @@ def test_an_outcome_incentive_is_earned_not_given():
     assert end["p10"] < end["p90"]
     earned = run.simulation.money["incentive_earned"]
     assert (earned.sum(axis=1) == 0).mean() > 0.05  # some simulations earn nothing
+
+
+# ---- the evidence check ---------------------------------------------------------------------------
+
+
+def test_effect_is_the_growth_the_levers_saved_in_points():
+    run = results.project(Scenario.from_template("dudley").with_value("sims", 500))
+    design, no_change = run.simulation.outcomes["emergency_admissions"], run.simulation.outcomes["emergency_admissions_no_change"]
+    one_year = 100 * (no_change[:, 1] / no_change[:, 0] - design[:, 1] / design[:, 0])
+    three_years = 100 * (no_change[:, 2] - design[:, 2]) / 105  # from the year-0 rate, 105 per 1,000
+    for (start, end), values in (((1, 2), one_year), ((0, 3), three_years)):
+        got = run.effect("emergency_admissions", start, end)
+        assert [got["p10"], got["p50"], got["p90"]] == pytest.approx(np.quantile(values, [0.1, 0.5, 0.9]))
+
+
+@pytest.mark.parametrize(
+    ("band", "reading"),
+    [
+        ((2.5, 3.0, 4.0), "the model is more optimistic than what happened"),
+        ((0.1, 0.5, 1.0), "the model is more pessimistic than what happened"),
+        ((-1.0, 1.5, 4.0), "what happened is inside the model's band"),
+        ((-1.0, 4.5, 6.0), "what happened is inside the model's band, but its median is more optimistic"),
+    ],
+)
+def test_verdicts_read_the_published_figure_against_the_band(band, reading):
+    assert views.verdict(2.0, dict(zip(("p10", "p50", "p90"), band, strict=True))) == reading
+
+
+def test_every_pacs_and_mcp_template_is_held_against_the_evidence():
+    cat = catalogue.current()
+    runs = {t: results.project(Scenario.from_template(t).with_value("sims", 1000)) for t in PACS + MCP}
+    check = views.evidence_check(cat, runs)
+    names = {cat.template(t).info["name"] for t in PACS + MCP}
+    assert set(check["template"]) == names
+    assert set(check["published_points"]) == {2.1, 1.3, 3.2}
+    assert (check["verdict"].str.startswith("what happened is inside")).all()

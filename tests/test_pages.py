@@ -269,6 +269,14 @@ def test_evidence_lists_facts_with_sources_and_the_glossary():
         assert term in text
 
 
+def test_evidence_page_holds_the_model_against_what_happened():
+    at = open_page(app(), "evidence")
+    check = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert {"Salford", "Dudley"} <= set(check["template"])
+    assert any("Morciano" in s for s in check["source"])
+    assert any("National Audit Office" in c.value for c in at.caption)
+
+
 def test_money_flow_period_redraws_only_its_chart():
     at = app()
     at.session_state["projections-tab"] = "Partners and money flow"
