@@ -112,7 +112,7 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
     draws = sample_inputs(scenario, cat)
     costs = project_costs(scenario, cat, place, draws, years)
     result = project_outcomes(scenario, cat, place, draws, costs, years)
-    budgets = build_budgets(scenario, place, result.index, years)
+    budgets = build_budgets(scenario, place, result.index, years, costs.pooled)
     settled = settlement.settle(
         budgets.pooled - costs.pooled,
         budgets.pooled,
@@ -270,18 +270,26 @@ def project_outcomes(scenario: Scenario, cat: Catalogue, place: Place, draws: Dr
 # ---- stage 4: budgets -------------------------------------------------------------------------------
 
 
-def build_budgets(scenario: Scenario, place: Place, outcome_index: np.ndarray, years: np.ndarray) -> Budgets:
-    """Pooled funding less bid discount and withhold, plus the withhold earned back by outcomes;
-    aligned services keep their funding, and their providers earn the incentive pot."""
-    funding_index = (1 + scenario.contract.funding_growth) ** years
-    risk = scenario.risk
+def build_budgets(
+    scenario: Scenario, place: Place, outcome_index: np.ndarray, years: np.ndarray, pooled_cost: np.ndarray | None = None
+) -> Budgets:
+    """Pooled funding (grown with the population too under a demographic adjustment) less bid
+    discount and withhold, plus the withhold earned back by outcomes, re-priced by a re-opener
+    against `pooled_cost`; aligned services keep their funding, and their providers earn the
+    incentive pot."""
+    c, risk = scenario.contract, scenario.risk
+    yearly_growth = (1 + c.funding_growth) * (1 + c.population_growth if c.funding_follows_population else 1)
+    funding_index = yearly_growth**years
     earned_share = outcomes.attainment(outcome_index, years, risk.withhold_target)
-    contract_value = place.pooled_gbp_m * funding_index * (1 - scenario.contract.bid_discount)
+    contract_value = place.pooled_gbp_m * funding_index * (1 - c.bid_discount)
     withheld = risk.withhold * contract_value
     withhold_earned = earned_share * withheld
+    pooled = contract_value - withheld + withhold_earned
+    if pooled_cost is not None:
+        pooled = settlement.reopen(pooled, pooled_cost, risk.reopener)
     aligned = np.broadcast_to(place.aligned_gbp_m * funding_index, outcome_index.shape)
     return Budgets(
-        pooled=contract_value - withheld + withhold_earned,
+        pooled=pooled,
         aligned=aligned,
         withhold_earned=withhold_earned,
         incentive_earned=earned_share * risk.incentive_pot * aligned,

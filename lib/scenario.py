@@ -65,6 +65,12 @@ class Contract(Frozen):
         0.0, 0.0, 0.5, "fraction", "Winning bid below the maximum price (UnitingCare bid £726m against £752m: about 3.5%)."
     )
     route: str = listed("most_capable_provider", "routes", "How the contract is procured.")
+    population_growth: float = bounded(
+        0.008, -0.02, 0.05, "fraction a year", "Yearly growth of the population covered (assumption: England, about 0.8% a year)."
+    )
+    funding_follows_population: bool = Field(
+        False, description="Demographic adjustment: funding also grows with the population covered, as capitation does."
+    )
     transaction_cost: float | None = bounded(
         None,
         0.0,
@@ -122,7 +128,22 @@ class Risk(Frozen):
         None, 50.0, 150.0, "index", "No shared saving is paid in a year whose outcome index is below it."
     )
     carry_forward: bool = Field(False, description="Recover deficits the commissioner covered from later surpluses (Salford).")
-    cover_years: int = bounded(0, 0, 15, "years", "Opening years whose provider loss the commissioner covers (Salford: 1).")
+    glide_years: int = bounded(
+        0, 0, 15, "years", "Opening contract years on a glide path, under the glide shares below (Salford: 1 year)."
+    )
+    glide_gain_share: float | None = bounded(
+        None, 0.0, 1.0, "fraction", "Provider share of a surplus in the glide years; empty = the full gain share."
+    )
+    glide_loss_share: float = bounded(
+        0.0, 0.0, 1.0, "fraction", "Provider share of a deficit in the glide years; 0 = commissioners cover it (Salford)."
+    )
+    reopener: float | None = bounded(
+        None,
+        0.0,
+        0.5,
+        "fraction",
+        "Re-price the contract from the next year when a year's variance passes this share of the budget.",
+    )
     incentive_pot: float = bounded(
         0.0, 0.0, 0.1, "fraction", "Share of aligned providers' income earned by shared outcomes (Mid-Nottinghamshire: ~1.8%)."
     )

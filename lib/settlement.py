@@ -8,8 +8,11 @@ V = B - cost (fractions for shares and limits):
   quality gate is set and the year's outcome index is below it. What the cap cuts off is
   reinvested when the terms say so; the rest goes to the commissioner.
 * V < -band x B: provider = max(loss_share x V, -collar x B); the commissioner absorbs the rest.
-* In the opening `cover_years` the commissioner covers the provider's loss; with carry-forward
-  that cover is recovered from the provider's next surpluses (Salford).
+* In the opening `glide_years` the glide shares apply (0 loss share: commissioners cover the
+  provider's loss, as Salford's CCG does in year 1); with carry-forward what they covered is
+  recovered from the provider's next surpluses.
+* A re-opener re-prices the budgets after a year whose variance passed its share of the budget
+  (`reopen`, applied to the budgets before they are settled).
 * Once the provider side's cumulative loss passes its capacity (reserves + guarantees) the
   contract fails: from the next year the commissioner takes the whole variance.
 
@@ -38,20 +41,33 @@ class Settlement:
     failed_in: np.ndarray  # the year (1-based) the provider side failed; 0 if it never did
 
 
+def shares_by_year(risk: Risk, years: int) -> tuple[np.ndarray, np.ndarray]:
+    """(gain share, loss share) in each contract year: the glide shares, then the full ones."""
+    glide = np.arange(years) < risk.glide_years
+    glide_gain = risk.gain_share if risk.glide_gain_share is None else risk.glide_gain_share
+    return np.where(glide, glide_gain, risk.gain_share), np.where(glide, risk.glide_loss_share, risk.loss_share)
+
+
 def share_year(
-    variance: np.ndarray, budget: np.ndarray, risk: Risk, outcome_index: np.ndarray | None = None
+    variance: np.ndarray,
+    budget: np.ndarray,
+    risk: Risk,
+    outcome_index: np.ndarray | None = None,
+    shares: tuple[np.ndarray | float, np.ndarray | float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One year's split, before cover, carry-forward and failure: (provider, reinvested, collar_hit).
+    """Each year's split, before carry-forward and failure: (provider, reinvested, collar_hit).
+    `shares` are the (gain, loss) shares by year (the last axis); the full ones by default.
     Terms that are off (no band, cap, collar or gate) cost no work."""
     v = np.asarray(variance, dtype=float)
     b = np.asarray(budget, dtype=float)
+    gain_share, loss_share = shares or (risk.gain_share, risk.loss_share)
     band = risk.neutral_band * np.abs(b) if risk.neutral_band else 0.0
     gain = v > band
-    shared_gain = risk.gain_share * v
+    shared_gain = gain_share * v
     if risk.quality_gate is not None and outcome_index is not None:
         shared_gain *= np.asarray(outcome_index) >= risk.quality_gate  # gate shut: no gain is paid
     kept_gain = np.minimum(shared_gain, risk.cap * b) if risk.cap is not None else shared_gain
-    shared_loss = risk.loss_share * v
+    shared_loss = loss_share * v
     collar_hit = np.zeros_like(v, dtype=bool)
     if risk.collar is not None:
         floor = -risk.collar * b
@@ -77,10 +93,13 @@ def settle(
     v = np.atleast_2d(np.asarray(variance, dtype=float))
     b = np.broadcast_to(np.asarray(budget, dtype=float), v.shape)
     idx = None if outcome_index is None else np.broadcast_to(np.asarray(outcome_index, dtype=float), v.shape)
-    provider, reinvested, collar_hit = share_year(v, b, risk, idx)
+    years = v.shape[1]
+    provider, reinvested, collar_hit = share_year(v, b, risk, idx, shares_by_year(risk, years))
     recovered = np.zeros_like(v)
-    if risk.cover_years > 0:
-        provider, recovered, collar_hit = _cover_and_recover(provider, collar_hit, risk)
+    if risk.glide_years and risk.carry_forward:
+        full_terms, _, _ = share_year(v, b, risk, idx)
+        covered = np.maximum(provider - full_terms, 0.0) * (np.arange(years) < risk.glide_years)
+        provider, recovered = _recover(provider, covered)
     active, failed_in = _failure(provider, capacity_gbp_m)
     # After a failure the contract has ended: the commissioner carries everything.
     for ended_to_zero in (provider, reinvested, recovered):
@@ -89,25 +108,33 @@ def settle(
     return Settlement(provider, commissioner, reinvested, recovered, collar_hit & active, active, failed_in)
 
 
-def _cover_and_recover(provider: np.ndarray, collar_hit: np.ndarray, risk: Risk):
-    """The commissioner covers the provider's loss in the opening years; with carry-forward it
-    recovers that cover from the provider's next surpluses, year by year."""
+def _recover(provider: np.ndarray, covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Carry-forward: what commissioners covered is owed, and paid back from the provider's next
+    surpluses, year by year. Returns (provider after paying back, paid back each year)."""
     provider = provider.copy(order="K")
-    collar_hit = collar_hit.copy(order="K")
     recovered = np.zeros_like(provider)
     owed = np.zeros(provider.shape[0])
     for t in range(provider.shape[1]):
-        p = provider[:, t]
-        if t < risk.cover_years:
-            if risk.carry_forward:
-                owed += np.maximum(-p, 0.0)
-            p = np.maximum(p, 0.0)
-            collar_hit[:, t] = False
-        payback = np.minimum(np.maximum(p, 0.0), owed)
+        owed += covered[:, t]
+        payback = np.minimum(np.maximum(provider[:, t], 0.0), owed)
         owed -= payback
-        provider[:, t] = p - payback
+        provider[:, t] -= payback
         recovered[:, t] = payback
-    return provider, recovered, collar_hit
+    return provider, recovered
+
+
+def reopen(budget: np.ndarray, cost: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Budgets after a re-opener: once a year's variance passes `threshold` x that year's budget,
+    the later years' budgets are re-priced by that year's cost / budget. (sims, years) in £m."""
+    if threshold is None:
+        return budget
+    out = np.array(budget, dtype=float, order="K", copy=True)
+    factor = np.ones(out.shape[0])
+    for t in range(out.shape[1]):
+        out[:, t] *= factor
+        tripped = np.abs(out[:, t] - cost[:, t]) > threshold * np.abs(out[:, t])
+        factor = np.where(tripped & (out[:, t] != 0), factor * cost[:, t] / np.where(out[:, t] != 0, out[:, t], 1.0), factor)
+    return out
 
 
 def _failure(provider: np.ndarray, capacity_gbp_m: float | None) -> tuple[np.ndarray, np.ndarray]:

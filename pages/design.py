@@ -150,6 +150,8 @@ def contract() -> None:
         widgets.slider("contract.years", "Contract length (years)", prefix=P)
         widgets.number("contract.start_year", "First contract year (calendar)", prefix=P)
         widgets.slider("contract.funding_growth", "Funding growth a year", prefix=P)
+        widgets.slider("contract.population_growth", "Population growth a year", prefix=P, step=0.1)
+        widgets.toggle("contract.funding_follows_population", "Funding follows population (demographic adjustment)", prefix=P)
     with right:
         widgets.choice("contract.route", "Procurement route", names("routes"), prefix=P)
         widgets.slider("contract.bid_discount", "Bid below the maximum price", prefix=P)
@@ -177,11 +179,15 @@ def risk_split() -> None:
             beyond = {"commissioner": "returned to commissioners", "reinvest": "reinvested in services"}
             widgets.choice("risk.beyond_cap", "Beyond the cap, the money is", beyond, prefix=P, widget=st.radio)
         widgets.optional("risk.collar", "Collar on provider loss", prefix=P, default=0.02)
+        widgets.optional("risk.reopener", "Re-opener past a yearly variance of", prefix=P, default=0.03)
     with right:
         widgets.slider("risk.withhold", "Outcome withhold", prefix=P, step=1)
         widgets.number("risk.withhold_target", "Outcome index that earns the whole withhold", prefix=P, step=0.5)
         widgets.optional("risk.quality_gate", "Quality gate (outcome index)", prefix=P, default=101.0, as_number=True)
-        widgets.slider("risk.cover_years", "Years the commissioner covers deficits", prefix=P)
+        widgets.slider("risk.glide_years", "Glide path: opening years on other shares", prefix=P)
+        if scenario.risk.glide_years:
+            widgets.optional("risk.glide_gain_share", "Gain share in the glide years", prefix=P, default=0.0, step=5)
+            widgets.slider("risk.glide_loss_share", "Loss share in the glide years", prefix=P, step=5)
         widgets.toggle("risk.carry_forward", "Recover covered deficits from later surpluses (carry-forward)", prefix=P)
         widgets.slider("risk.incentive_pot", "Incentive pot on aligned services (CQUIN-style)", prefix=P, step=0.1)
 

@@ -78,8 +78,8 @@ with tabs[0]:
             projection.figure("variance-split", lambda: charts.variance_split(run)),
             run.yearly_mean(list(charts.SPLIT)).round(2),
             f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
-            + (f"; commissioner covers the first {r.cover_years} year(s)" if r.cover_years else "")
-            + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.cover_years else "")
+            + (f"; the first {r.glide_years} year(s) on a glide path" if r.glide_years else "")
+            + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
             + ". The three parts add up to the variance in every simulation.",
             "variance-split",
         )

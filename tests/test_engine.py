@@ -257,3 +257,18 @@ def test_partner_summary_flags_partners_over_capacity():
     full = partners[partners["role"] == "full_risk"]
     assert (full["p_over_capacity"] > 0.5).all()
     assert (partners.loc[partners["role"] == "subcontractor", "p_over_capacity"] == 0).all()
+
+
+def test_funding_that_follows_population_grows_with_it():
+    # Funding 2% a year per head, population 1% a year: 100 x 1.02 x 1.01 = 103.02, then x 1.0302 again.
+    s = single_line_scenario(**{"contract.funding_follows_population": True, "contract.population_growth": 0.01})
+    central = results.project(s).central().set_index("year")
+    assert central["budget"].tolist()[:2] == pytest.approx([103.02, 106.131204])
+
+
+def test_reopener_in_the_engine_reprices_after_year_1():
+    # Year 1: budget 102, cost 105.02: -3.02 is past 2% of 102, so later budgets x 105.02 / 102.
+    # Year 2: 104.04 x 1.0296 = 107.1204 against 108.16 (inside 2%); year 3: 109.262808.
+    central = results.project(single_line_scenario(**{"risk.reopener": 0.02})).central().set_index("year")
+    assert central["budget"].tolist() == pytest.approx([102.0, 107.1204, 109.262808])
+    assert central["variance"].tolist() == pytest.approx([-3.02, 107.1204 - 108.16, 109.262808 - 112.4864])

@@ -32,7 +32,7 @@ def test_presets_follow_the_seeds():
 
     salford = Scenario.from_template("salford")
     assert salford.contract.years == 5
-    assert (salford.risk.cover_years, salford.risk.carry_forward) == (1, True)
+    assert (salford.risk.glide_years, salford.risk.glide_loss_share, salford.risk.carry_forward) == (1, 0.0, True)
     assert salford.pooled_budget_gbp_m() == pytest.approx(236.0, abs=0.01)
     assert "core_primary" not in salford.pooled_lines and salford.approach() == "partially integrated"
 

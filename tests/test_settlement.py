@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.scenario import Risk
-from lib.settlement import settle, share_year, split_among_partners
+from lib.settlement import reopen, settle, share_year, split_among_partners
 
 
 def one(v, b=100.0, **terms):
@@ -81,7 +81,7 @@ def test_salford_cover_and_carry_forward():
     # Year 2: +6, provider's half (3) repays 3 of the 5 owed: provider 0, commissioner 6.
     # Year 3: +8, provider's half (4) repays the last 2: provider 2, commissioner 6.
     v, b = np.array([[-10.0, 6.0, 8.0]]), np.full((1, 3), 100.0)
-    s = settle(v, b, Risk(gain_share=0.5, loss_share=0.5, cover_years=1, carry_forward=True))
+    s = settle(v, b, Risk(gain_share=0.5, loss_share=0.5, glide_years=1, carry_forward=True))
     assert s.provider[0].tolist() == pytest.approx([0.0, 0.0, 2.0])
     assert s.commissioner[0].tolist() == pytest.approx([-10.0, 6.0, 6.0])
     assert s.recovered[0].tolist() == pytest.approx([0.0, 3.0, 2.0])
@@ -89,7 +89,7 @@ def test_salford_cover_and_carry_forward():
 
 def test_cover_without_carry_forward_is_not_recovered():
     v, b = np.array([[-10.0, 6.0, 8.0]]), np.full((1, 3), 100.0)
-    s = settle(v, b, Risk(gain_share=0.5, loss_share=0.5, cover_years=1, carry_forward=False))
+    s = settle(v, b, Risk(gain_share=0.5, loss_share=0.5, glide_years=1, carry_forward=False))
     assert s.provider[0].tolist() == pytest.approx([0.0, 3.0, 4.0])
     assert s.recovered.sum() == 0.0
 
@@ -139,7 +139,9 @@ def terms(draw, **fixed):
         "beyond_cap": draw(st.sampled_from(["commissioner", "reinvest"])),
         "quality_gate": draw(st.one_of(st.none(), st.floats(min_value=95, max_value=110))),
         "carry_forward": draw(st.booleans()),
-        "cover_years": draw(st.integers(min_value=0, max_value=3)),
+        "glide_years": draw(st.integers(min_value=0, max_value=3)),
+        "glide_gain_share": draw(st.one_of(st.none(), fractions)),
+        "glide_loss_share": draw(fractions),
     }
     values.update(fixed)
     return Risk(**values)
@@ -173,7 +175,7 @@ def test_provider_within_cap_and_collar(path, t):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.floats(min_value=-1, max_value=1, allow_nan=False), budgets, terms(cover_years=0))
+@given(st.floats(min_value=-1, max_value=1, allow_nan=False), budgets, terms(glide_years=0))
 def test_nothing_moves_inside_band(position, b, t):
     v = position * t.neutral_band * b  # a variance anywhere inside the band, its edges included
     p, r, _ = share_year(np.array([v]), np.array([b]), t, np.array([100.0]))
@@ -181,7 +183,7 @@ def test_nothing_moves_inside_band(position, b, t):
 
 
 @settings(max_examples=300, deadline=None)
-@given(paths(), terms(loss_share=0.0))
+@given(paths(), terms(loss_share=0.0, glide_loss_share=0.0))
 def test_loss_share_zero_never_loses(path, t):
     v, b, idx = path
     assert np.all(settle(v, b, t, idx).provider >= 0.0)
@@ -225,3 +227,46 @@ def test_after_failure_provider_is_zero(path, t, capacity):
             assert np.all(s.provider[sim, year:] == 0.0)
             assert np.all(~s.active[sim, year:])
             assert np.cumsum(s.provider[sim])[year - 1] < -capacity
+
+
+# ---- terms real deals carry: glide path, re-opener ----------------------------------------------
+
+
+def test_an_alliance_year_shares_nothing_then_the_contract_shares_both_ways():
+    # West Wakefield: a year as an alliance (nothing shared), then the MCP contract at 50/50.
+    v, b = np.array([[-10.0, 6.0, 8.0]]), np.full((1, 3), 100.0)
+    s = settle(v, b, Risk(gain_share=0.5, loss_share=0.5, glide_years=2, glide_gain_share=0.0, glide_loss_share=0.0))
+    assert s.provider[0].tolist() == pytest.approx([0.0, 0.0, 4.0])
+    assert s.commissioner[0].tolist() == pytest.approx([-10.0, 6.0, 4.0])
+
+
+def test_a_glide_from_a_small_loss_share_recovers_what_commissioners_covered():
+    # Year 1 at a 20% loss share: the provider bears 2 of the 10 lost, commissioners cover the 3 more
+    # it would bear at 50%; carried forward, the 3 come back from the provider's half of year 2's 6.
+    v, b = np.array([[-10.0, 6.0, 8.0]]), np.full((1, 3), 100.0)
+    risk = Risk(gain_share=0.5, loss_share=0.5, glide_years=1, glide_loss_share=0.2, carry_forward=True)
+    s = settle(v, b, risk)
+    assert s.provider[0].tolist() == pytest.approx([-2.0, 0.0, 4.0])
+    assert s.recovered[0].tolist() == pytest.approx([0.0, 3.0, 0.0])
+    assert (s.provider + s.commissioner + s.reinvested)[0].tolist() == pytest.approx(v[0].tolist())
+
+
+def test_reopener_reprices_the_years_after_a_large_variance():
+    # Year 1 costs 110 against 100 (10% off, past a 5% threshold): later budgets x 1.1.
+    budget = np.array([[100.0, 102.0, 104.0]])
+    cost = np.array([[110.0, 112.0, 114.0]])
+    assert reopen(budget, cost, 0.05)[0].tolist() == pytest.approx([100.0, 112.2, 114.4])
+    assert reopen(budget, cost, 0.2)[0].tolist() == pytest.approx([100.0, 102.0, 104.0])  # never passed
+    assert reopen(budget, cost, None) is budget
+
+
+@settings(max_examples=200, deadline=None)
+@given(paths(), st.lists(budgets, min_size=5, max_size=5), terms(), st.floats(min_value=0, max_value=0.5))
+def test_money_is_conserved_with_a_reopener_and_every_other_term(path, costs, t, threshold):
+    _, b, idx = path
+    cost = np.array([costs])
+    repriced = reopen(b, cost, threshold)
+    s = settle(repriced - cost, repriced, t, idx, capacity_gbp_m=10.0)
+    assert np.allclose(s.provider + s.commissioner + s.reinvested, repriced - cost, rtol=0, atol=1e-9)
+    if t.collar is not None:
+        assert np.all(s.provider >= -t.collar * repriced - 1e-9)
