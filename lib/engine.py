@@ -68,7 +68,8 @@ class Costs:
 
     with_levers: dict[str, np.ndarray]  # PARTS -> cost
     no_change: dict[str, np.ndarray]  # PARTS -> cost without the levers
-    lever_net: dict[str, np.ndarray]  # lever -> its net change of the cost in scope
+    lever_net: dict[str, np.ndarray]  # lever -> its net change of the cost in scope (central case, (years,))
+    place_lever_net: np.ndarray  # (years,) the levers' net change of the whole place's cost (central case)
     investment: np.ndarray  # (years,)
     transaction: np.ndarray  # (years,)
     pooled: np.ndarray  # cost the pooled budget meets, extras included
@@ -83,6 +84,8 @@ class Budgets:
     aligned: np.ndarray
     withhold_earned: np.ndarray
     incentive_earned: np.ndarray
+    funding: np.ndarray  # (years,) pooled funding before bid discount, withhold and re-opener
+    withheld: np.ndarray  # (years,) the outcome withhold
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def sample_inputs(scenario: Scenario, cat: Catalogue) -> Draws:
 
 def project_costs(scenario: Scenario, cat: Catalogue, place: Place, draws: Draws, years: np.ndarray) -> Costs:
     """Each part's cost with and without the levers, plus investment and procurement costs."""
-    with_levers, no_change, lever_net = _costs_by_part(scenario, cat, place, draws, years)
+    with_levers, no_change, lever_net, place_lever_net = _costs_by_part(scenario, cat, place, draws, years)
     chosen = {k: scenario.levers[k] for k in draws.realisation}
     investment = sum((lever.investment_gbp_m * (years <= lever.years_to_full) for lever in chosen.values()), np.zeros(len(years)))
     transaction = np.zeros(len(years))
@@ -193,6 +196,7 @@ def project_costs(scenario: Scenario, cat: Catalogue, place: Place, draws: Draws
         with_levers=with_levers,
         no_change=no_change,
         lever_net=lever_net,
+        place_lever_net=place_lever_net,
         investment=investment,
         transaction=transaction,
         pooled=with_levers["pool"] + extra if pooled else with_levers["pool"],
@@ -245,7 +249,15 @@ def _costs_by_part(scenario: Scenario, cat: Catalogue, place: Place, draws: Draw
                 lever_net[k] = flat[i, :, 0].copy()  # the central case's net change of the cost in scope
         no_change[part] = flat[start].T
         with_levers[part] = flat[start : start + 1 + len(chosen)].sum(axis=0).T
-    return with_levers, no_change, lever_net
+    # The whole place, central case only: what the levers change in every service, pooled or not.
+    everywhere = np.ones(len(place.line_ids))
+    place_lever_net = sum(
+        ((levers.cost_change(everywhere, lever_rows[k], place.line_ids) @ to_groups) @ compound[:, :, 0])
+        * ramps[k]
+        * draws.realisation[k][0]
+        for k in draws.realisation
+    ) + np.zeros(n_years)
+    return with_levers, no_change, lever_net, place_lever_net
 
 
 # ---- stage 3: outcomes ------------------------------------------------------------------------------
@@ -293,6 +305,8 @@ def build_budgets(
         aligned=aligned,
         withhold_earned=withhold_earned,
         incentive_earned=earned_share * risk.incentive_pot * aligned,
+        funding=place.pooled_gbp_m * funding_index,
+        withheld=withheld,
     )
 
 
@@ -343,6 +357,13 @@ def assemble(
         **{f"lever_{k}": v for k, v in costs.lever_net.items()},
         "investment": costs.investment,
         "transaction": costs.transaction,
+        # what the failure drivers weigh (docs/model.md, "Why a deal fails")
+        "pool_no_change": costs.no_change["pool"][0],
+        "pool_funding": budgets.funding,
+        "pool_bid_discount": budgets.funding * scenario.contract.bid_discount,
+        "pool_withheld_unearned": budgets.withheld - budgets.withhold_earned[0],
+        "pool_levers": costs.with_levers["pool"][0] - costs.no_change["pool"][0],
+        "place_levers": costs.place_lever_net,
     }
     return Simulation(
         scenario=scenario,

@@ -167,6 +167,53 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     ]
 
 
+FAILURE_WORTH_EXPLAINING = 0.2
+
+
+def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:
+    """What pushes the provider side towards failure, in the central case: the largest of the
+    pressures below, each in £m over the contract, with the control that changes it."""
+    parts = run.central_parts().pivot(index="year", columns="part", values="value").sum()
+    pressures = [
+        (
+            float(parts["pool_no_change"] - parts["pool_funding"]),
+            "costs in the pool grow faster than its funding",
+            "Design › 3 · Contract: funding growth, or funding that follows population",
+        ),
+        (
+            float(parts["pool_levers"]),
+            f"the levers add cost to the pooled services while their savings ({gbp_m(-parts['place_levers'], 0)} "
+            "across the place) fall in services outside the pool",
+            "Design › 1 · Budgets to pool: pool the services where the savings fall; or 5 · Levers",
+        ),
+        (
+            float(parts["pool_withheld_unearned"]),
+            "the outcome withhold is not earned back: the index falls short of its target",
+            "Design › 4 · Risk split: the withhold and the index that earns it",
+        ),
+        (
+            float(parts["investment"] + parts["transaction"]),
+            "investment while the levers ramp up, and procurement costs",
+            "Design › 5 · Levers: investment; 3 · Contract: procurement route",
+        ),
+        (
+            float(parts["pool_bid_discount"]),
+            "the winning bid is below the maximum price",
+            "Design › 3 · Contract: bid below the maximum price",
+        ),
+    ]
+    spread = run.measure("pooled_cost")
+    pressures.append(
+        (
+            float((spread["p90"] - spread["p50"]).sum()),
+            "uncertain costs: in one simulation in ten the pool's costs run this far above the median",
+            "Design › 2 · Who holds the budget: reserves and guarantees; 4 · Risk split: a collar or a lower loss share",
+        )
+    )
+    ranked = sorted((p for p in pressures if p[0] > 0.05), key=lambda p: -p[0])[:most]
+    return [{"gbp_m": amount, "why": why, "control": control} for amount, why, control in ranked]
+
+
 def money_flows(run: Run, year: int | None = None) -> pd.DataFrame:
     """Where the money goes in the central case, £m over the whole contract (or one contract
     year): commissioners -> lead -> partners -> sub-contractors, and the settlement."""

@@ -33,6 +33,15 @@ run = projection.run
 for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
     column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
     column.caption(tile["detail"])
+failure = run.headline()["failure"]
+if failure > views.FAILURE_WORTH_EXPLAINING:
+    lines = [f"- {views.gbp_m(d['gbp_m'], 0)}: {d['why']} ({d['control']})" for d in views.failure_drivers(run)]
+    capacity = views.gbp_m(scenario.lead.loss_capacity_gbp_m)
+    st.warning(
+        f"**The provider side fails in {views.pct(failure)} of simulations.** What pushes it there, in £m over the "
+        f"contract before the risk split, against the {capacity} it can bear:\n" + "\n".join(lines),
+        icon=":material/warning:",
+    )
 st.caption(
     f"{scenario.sims:,} simulations (seed {scenario.seed}); bands show P10–P90 and lines the median (P50). "
     f"Money in £m; contract years count from 1, starting {scenario.contract.start_year}. {views.deal_summary(scenario)}."

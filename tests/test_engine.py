@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lib import catalogue, engine, levers, results
 from lib.scenario import Scenario
@@ -272,3 +274,32 @@ def test_reopener_in_the_engine_reprices_after_year_1():
     central = results.project(single_line_scenario(**{"risk.reopener": 0.02})).central().set_index("year")
     assert central["budget"].tolist() == pytest.approx([102.0, 107.1204, 109.262808])
     assert central["variance"].tolist() == pytest.approx([-3.02, 107.1204 - 108.16, 109.262808 - 112.4864])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    template=st.sampled_from(["salford", "dudley", "wakefield", "uniting_care"]),
+    follows=st.booleans(),
+    reopener=st.one_of(st.none(), st.floats(min_value=0.0, max_value=0.2)),
+    glide=st.integers(min_value=0, max_value=4),
+    glide_gain=st.one_of(st.none(), st.floats(min_value=0.0, max_value=1.0)),
+    glide_loss=st.floats(min_value=0.0, max_value=1.0),
+    carry=st.booleans(),
+)
+def test_money_is_conserved_in_every_simulation_under_the_new_terms(
+    template, follows, reopener, glide, glide_gain, glide_loss, carry
+):
+    s = Scenario.from_template(template).with_values(
+        {
+            "sims": 200,
+            "contract.funding_follows_population": follows,
+            "risk.reopener": reopener,
+            "risk.glide_years": glide,
+            "risk.glide_gain_share": glide_gain,
+            "risk.glide_loss_share": glide_loss,
+            "risk.carry_forward": carry,
+        }
+    )
+    m = engine.simulate(s).money
+    assert np.allclose(m["provider"] + m["commissioner"] + m["reinvested"], m["variance"], atol=1e-9)
+    assert np.allclose(m["budget"] - m["cost"], m["variance"], atol=1e-9)

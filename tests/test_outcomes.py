@@ -120,3 +120,45 @@ def test_every_pacs_and_mcp_template_is_held_against_the_evidence():
     assert set(check["template"]) == names
     assert set(check["published_points"]) == {2.1, 1.3, 3.2}
     assert (check["verdict"].str.startswith("what happened is inside")).all()
+
+
+# ---- presets that follow their sites -------------------------------------------------------------
+
+
+def failure(template: str, sims: int = 2000) -> tuple[float, results.Run]:
+    run = results.project(Scenario.from_template(template).with_value("sims", sims))
+    return run.headline()["failure"], run
+
+
+def test_northumberland_lets_no_provider_topple():
+    chance, run = failure("northumberland")
+    assert chance <= 0.05
+    assert (run.partner_summary()["p_over_capacity"] <= 0.05).all()
+
+
+def test_unitingcare_still_fails_in_most_simulations():
+    assert failure("uniting_care")[0] > 0.5
+
+
+@pytest.mark.parametrize(
+    ("template", "driver"),
+    [
+        ("wakefield", "the levers add cost to the pooled services"),
+        ("dudley", "the outcome withhold is not earned back"),
+        ("sandwell_wb", "uncertain costs"),
+    ],
+)
+def test_a_deal_that_often_fails_names_what_drives_it_and_the_control(template, driver):
+    chance, run = failure(template)
+    assert chance > views.FAILURE_WORTH_EXPLAINING
+    drivers = views.failure_drivers(run)
+    assert 1 <= len(drivers) <= 3
+    assert any(d["why"].startswith(driver) for d in drivers)
+    assert all(d["control"].startswith("Design ›") and d["gbp_m"] > 0 for d in drivers)
+    assert [d["gbp_m"] for d in drivers] == sorted((d["gbp_m"] for d in drivers), reverse=True)
+
+
+def test_pooling_where_the_savings_fall_removes_that_driver():
+    s = Scenario.from_template("wakefield").with_values({"pooling.acute_emergency": 1.0, "pooling.acute_elective": 1.0})
+    drivers = views.failure_drivers(results.project(s.with_value("sims", 500)))
+    assert not any(d["why"].startswith("the levers add cost") for d in drivers)

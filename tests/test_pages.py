@@ -269,6 +269,14 @@ def test_evidence_lists_facts_with_sources_and_the_glossary():
         assert term in text
 
 
+def test_a_deal_that_often_fails_says_why_on_the_projections_page():
+    at = app()
+    at.button(key="start-wakefield").click().run()
+    open_page(at, "projections")
+    warning = next(w.value for w in at.warning if "fails in" in w.value)
+    assert "the levers add cost to the pooled services" in warning and "Design › 1 · Budgets to pool" in warning
+
+
 def test_evidence_page_holds_the_model_against_what_happened():
     at = open_page(app(), "evidence")
     check = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
