@@ -138,7 +138,7 @@ def test_start_from_dudley_change_loss_share_and_projections_redraw(page, server
     page.screenshot(path=str(ARTIFACTS / "dudley-loss-share-zero.png"), full_page=True)
 
 
-def test_salford_pool_social_care_out_then_move_gain_share(page, server):
+def test_salford_pool_social_care_out_then_move_loss_share(page, server):
     go(page, server, "")
     page.get_by_role("button", name="Start from Salford").click()
     page.wait_for_url("**/design", timeout=90_000)
@@ -152,15 +152,15 @@ def test_salford_pool_social_care_out_then_move_gain_share(page, server):
 
     nav(page, "Projections", "projections")
     first = tiles(page)
-    gain = slider(page, "Gain share")
-    gain.focus()
+    loss = slider(page, "Loss share")  # the median provider position is a loss: its share moves it
+    loss.focus()
     for _ in range(4):
-        gain.press("ArrowRight")
+        loss.press("ArrowLeft")
     wait_for_new_tiles(page, list(first.values()))
-    assert gain.input_value() != "50"
+    assert loss.input_value() != "50"
     second = tiles(page)
     assert second["Provider side"] != first["Provider side"]
-    page.screenshot(path=str(ARTIFACTS / "salford-gain-share.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "salford-loss-share.png"), full_page=True)
 
 
 def test_a_first_visit_straight_to_a_page_is_drawn_inside_the_frame(browser):
