@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lib import catalogue, engine, memory, results, views
-from lib.scenario import Scenario, ScenarioError, field_spec
-from lib.views import flatten
+from lib.scenario import Scenario, ScenarioError, field_spec, flatten
 
 
 class CliError(Exception):

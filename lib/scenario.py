@@ -384,6 +384,15 @@ class Scenario(Frozen):
         return "fully integrated" if self.pooling.get("core_primary", 0) > 0 else "partially integrated"
 
 
+def flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every leaf field path of a scenario's JSON with its value (lists of models by index)."""
+    if isinstance(node, dict) and node:
+        return [item for key, value in node.items() for item in flatten(value, f"{prefix}{key}.")]
+    if isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+        return [item for i, value in enumerate(node) for item in flatten(value, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), node)]
+
+
 # ---- field metadata ----------------------------------------------------------------------------
 
 

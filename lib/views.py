@@ -13,7 +13,7 @@ import pandas as pd
 from lib import store
 from lib.catalogue import Catalogue
 from lib.results import Run
-from lib.scenario import Scenario
+from lib.scenario import Scenario, flatten
 
 APPROACH_NOTES = {
     "virtual": "nothing pooled: an alliance beside existing contracts",
@@ -64,15 +64,6 @@ def deal_summary(scenario: Scenario) -> str:
 
 
 # ---- where each value comes from -------------------------------------------------------------
-
-
-def flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Every leaf field path of a scenario's JSON with its value."""
-    if isinstance(node, dict) and node:
-        return [item for key, value in node.items() for item in flatten(value, f"{prefix}{key}.")]
-    if isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
-        return [item for i, value in enumerate(node) for item in flatten(value, f"{prefix}{i}.")]
-    return [(prefix.rstrip("."), node)]
 
 
 def field_sources(cat: Catalogue, template: Scenario) -> dict[str, str]:

@@ -14,7 +14,7 @@ from .conftest import ROOT
 LAYERS = [
     ["lib.memory"],
     ["lib.catalogue"],
-    ["lib.scenario"],
+    ["lib.scenario", "lib.links"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
     ["lib.store", "lib.results"],
     ["lib.views", "lib.charts"],

@@ -1,0 +1,74 @@
+"""Share links: a scenario as a short, versioned text that travels in a URL.
+
+A link holds the template and only the values that differ from it (a partners list that differs
+travels whole), as JSON, compressed and base64url-encoded after a version prefix: `1.<data>`.
+Reading a link never fails: a tampered, truncated or outdated one opens the nearest valid
+scenario and says, part by part, what was ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+from lib import catalogue
+from lib.scenario import Scenario, ScenarioError, flatten
+
+VERSION = "1"
+DEFAULT_TEMPLATE = "salford"
+MAX_LINK_CHARS = 20_000  # longer than any scenario needs; a bigger text is not read
+
+
+def changes(scenario: Scenario, template: Scenario) -> dict[str, Any]:
+    """The scenario's values that differ from its template's, by field path."""
+    mine, theirs = dict(flatten(scenario.to_dict())), dict(flatten(template.to_dict()))
+    differ = {path: value for path, value in mine.items() if theirs.get(path, object()) != value}
+    if scenario.partners != template.partners:  # a list that grew or shrank travels whole
+        differ = {p: v for p, v in differ.items() if not p.startswith("partners.")} | {"partners": scenario.get("partners")}
+    return differ
+
+
+def encode(scenario: Scenario, template: Scenario | None = None) -> str:
+    template = template or Scenario.from_template(scenario.template)
+    payload = json.dumps({"t": scenario.template, "c": changes(scenario, template)}, separators=(",", ":"))
+    return f"{VERSION}.{base64.urlsafe_b64encode(zlib.compress(payload.encode(), 9)).decode().rstrip('=')}"
+
+
+def decode(link: str) -> tuple[Scenario, list[str]]:
+    """The scenario a link holds, and a warning for each part of it that could not be used."""
+    try:
+        version, _, data = str(link).strip().partition(".")
+        if version != VERSION:
+            raise ValueError(f"it is of version {version[:10]!r}, not {VERSION}")
+        if len(data) > MAX_LINK_CHARS:
+            raise ValueError("it is too long")
+        raw = zlib.decompress(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+        payload = json.loads(raw)
+        if not isinstance(payload, dict) or not isinstance(payload.get("c", {}), dict):
+            raise ValueError("it does not hold a scenario")
+    except (ValueError, TypeError, zlib.error, UnicodeDecodeError) as exc:
+        why = str(exc) if str(exc).startswith("it ") else "it is damaged or cut short"
+        return Scenario.from_template(DEFAULT_TEMPLATE), [f"The link could not be read ({why}); the Salford template opened."]
+    return _apply(payload.get("t"), payload.get("c", {}))
+
+
+def _apply(template_id: Any, values: dict[str, Any]) -> tuple[Scenario, list[str]]:
+    warnings = []
+    if template_id not in catalogue.current().template_ids:
+        warnings.append(f"template {str(template_id)[:40]!r} is not known; the Salford template opened instead")
+        template_id = DEFAULT_TEMPLATE
+    scenario = Scenario.from_template(template_id)
+    try:  # all at once first (values that are only valid together), else one by one
+        return scenario.with_values(values), warnings
+    except (ScenarioError, TypeError, ValueError, AttributeError):
+        pass
+    for path, value in values.items():
+        try:
+            scenario = scenario.with_value(str(path), value)
+        except ScenarioError as exc:
+            warnings.append(f"{str(path)[:60]} was ignored: {exc}")
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+            warnings.append(f"{str(path)[:60]} was ignored: not a field of the scenario")
+    return scenario, warnings
