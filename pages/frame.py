@@ -25,11 +25,15 @@ _inside = threading.local()  # set while the frame runs a page (each script run 
 def run() -> None:
     """Draw the frame and run the chosen page inside it."""
     st.set_page_config(page_title="Care Models Lab", page_icon=":material/hub:", layout="wide")
-    pages = [
-        st.Page(path, title=title, icon=icon, url_path=url, default=i == 0) for i, (path, title, icon, url) in enumerate(PAGES)
-    ]
+    pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url in PAGES[1:]]
+    home = PAGES[0]
+    # Home is served at "/" (the default page, whose own path is only its identity) and at /home.
+    pages.insert(0, st.Page(home[0], title=home[1], icon=home[2], url_path="start", default=True))
+    pages.append(st.Page(home[0], title=home[1], url_path=home[3], visibility="hidden"))
     page = st.navigation(pages)
-    state.current_scenario()  # every page starts with a scenario, Salford's unless one was chosen
+    state.mirror_in_url()  # every page starts with a scenario: its link's, one chosen, or Salford's
+    for warning in state.link_warnings():
+        st.warning(warning, icon=":material/link_off:")
     sidebar.draw()
     _inside.active = True
     try:

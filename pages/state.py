@@ -14,13 +14,15 @@ from typing import Any
 
 import streamlit as st
 
-from lib import catalogue, results, views
+from lib import catalogue, links, results, views
 from lib.catalogue import Catalogue
 from lib.scenario import Scenario, ScenarioError
 
 SCENARIO = "scenario"
 ERROR = "input_error"
 TEMPLATE = "template_reference"
+LINK = "s"  # the query parameter that holds the scenario (lib/links.py)
+LINK_WARNINGS = "link_warnings"
 DEFAULT_TEMPLATE = "salford"
 
 
@@ -29,13 +31,33 @@ def reference() -> Catalogue:
 
 
 def current_scenario() -> Scenario:
+    """The session's scenario: on a new session, the one its link holds, else Salford's."""
     if SCENARIO not in st.session_state:
-        st.session_state[SCENARIO] = Scenario.from_template(DEFAULT_TEMPLATE)
+        if LINK in st.query_params:
+            scenario, warnings = links.decode(st.query_params[LINK])
+            st.session_state[LINK_WARNINGS] = warnings
+        else:
+            scenario = template(DEFAULT_TEMPLATE).scenario
+        st.session_state[SCENARIO] = scenario
     return st.session_state[SCENARIO]
 
 
 def set_scenario(scenario: Scenario) -> None:
     st.session_state[SCENARIO] = scenario
+    mirror_in_url()
+
+
+def mirror_in_url() -> None:
+    """Keep the scenario in the URL, so a reload or a copied link opens it again."""
+    scenario = current_scenario()
+    link = links.encode(scenario, template(scenario.template).scenario)
+    if st.query_params.get(LINK) != link:
+        st.query_params[LINK] = link
+
+
+def link_warnings() -> list[str]:
+    """What the link this session opened with could not hold (said once)."""
+    return st.session_state.pop(LINK_WARNINGS, [])
 
 
 def start_from(template_id: str) -> None:

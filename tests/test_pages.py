@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import results, views
+from lib import links, results, views
 from lib.scenario import Scenario, field_spec
 
 from .conftest import ROOT
@@ -312,3 +312,30 @@ def test_widget_ranges_and_help_come_from_the_model():
     design_tab(at, "3 · Contract")
     years = at.slider(key="design:contract.years")
     assert (years.min, years.max) == (field_spec("contract.years").low, field_spec("contract.years").high)
+
+
+# ---- the design in the URL -------------------------------------------------------------------
+
+
+def test_the_scenario_is_mirrored_in_the_url_and_a_new_session_reopens_it():
+    at = design_tab(app(), "4 · Risk split")
+    at.slider(key="design:risk.gain_share").set_value(80.0).run()
+    link = at.query_params["s"]
+    link = link[0] if isinstance(link, list) else link
+    fresh = AppTest.from_file(APP, default_timeout=120)
+    fresh.query_params["s"] = link
+    fresh.switch_page("pages/projections.py").run()
+    assert not fresh.exception
+    assert scenario_of(fresh) == scenario_of(at)
+    assert {m.label: m.value for m in fresh.metric} == {
+        t["label"]: t["value"] for t in views.headline_tiles(results.project(scenario_of(at)))
+    }
+
+
+def test_a_damaged_link_opens_the_nearest_scenario_with_a_warning():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["s"] = links.encode(Scenario.from_template("dudley"))[:-6]
+    at.run()
+    assert not at.exception
+    assert any("could not be read" in w.value for w in at.warning)
+    assert scenario_of(at) == Scenario.from_template("salford")
