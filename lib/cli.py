@@ -6,6 +6,11 @@
   python -m lib fields            every scenario field path: default, unit, range and meaning
   python -m lib evidence [--sims N] [--format json|table]
                                   each published figure beside the templates' projections of it
+  python -m lib project --link LINK                 what a share link (or an app URL) holds
+  python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G]
+  python -m lib scenarios list [--group G] [--format json|table] | show NAME | rename OLD NEW
+  python -m lib scenarios delete NAME | export NAME | import FILE [--name N] | link NAME
+  python -m lib compare A B [C D] [--sims N] [--format json|csv]   saved names or template ids
 
 Money is in £m; contract years count from 1.
 """
@@ -16,10 +21,11 @@ import argparse
 import csv
 import json
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine, memory, results, views
+from lib import catalogue, engine, links, memory, results, saved, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten
 
 
@@ -57,30 +63,48 @@ def template_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def read_link(text: str) -> Scenario:
+    """The scenario a link holds (the `s` value, or a whole app URL); refused if any part is unusable."""
+    query = urllib.parse.urlparse(text).query
+    link = urllib.parse.parse_qs(query).get("s", [text])[0] if query else text
+    scenario, warnings = links.decode(link)
+    if warnings:
+        raise CliError(f"--link: {warnings[0]}")
+    return scenario
+
+
+def read_text(path_text: str, option: str) -> str:
+    path = Path(path_text)
+    if not path.exists():
+        raise CliError(f"{option}: no such file {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{option}: cannot read {path} as UTF-8 JSON text ({exc.__class__.__name__})") from None
+
+
 def build_scenario(args: argparse.Namespace) -> Scenario:
-    scenario = Scenario.from_template(args.template)
-    if args.scenario:
-        path = Path(args.scenario)
-        if not path.exists():
-            raise CliError(f"--scenario: no such file {path}")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError(f"--scenario: cannot read {path} as UTF-8 JSON text ({exc.__class__.__name__})") from None
-        scenario = Scenario.from_json(text)
+    if getattr(args, "link", None):
+        scenario = read_link(args.link)
+    elif args.template:
+        scenario = Scenario.from_template(args.template)
+    else:
+        raise CliError("--template or --link: say which scenario to start from")
+    if getattr(args, "scenario", None):
+        scenario = Scenario.from_json(read_text(args.scenario, "--scenario"))
     changes: dict[str, Any] = {}
     for item in args.set or []:
         if "=" not in item:
             raise CliError(f"--set {item!r}: expected PATH=VALUE, e.g. risk.gain_share=0.5")
         path, _, raw = item.partition("=")
         changes[path.strip()] = parse_value(raw)
-    if args.sims is not None:
+    if getattr(args, "sims", None) is not None:
         changes["sims"] = args.sims
-    if args.seed is not None:
+    if getattr(args, "seed", None) is not None:
         changes["seed"] = args.seed
     for path, value in changes.items():
         scenario = scenario.with_value(path, value)
-    if args.central:
+    if getattr(args, "central", False):
         scenario = engine.central_case(scenario)
     return scenario
 
@@ -107,6 +131,82 @@ def field_rows() -> list[str]:
     return out
 
 
+def add_scenario_commands(sub) -> None:
+    p = sub.add_parser("scenarios", help="the saved scenarios the dashboard shares").add_subparsers(dest="action", required=True)
+    p_save = p.add_parser("save", help="save a design under a name")
+    p_save.add_argument("name")
+    p_save.add_argument("--template")
+    p_save.add_argument("--link")
+    p_save.add_argument("--set", action="append", metavar="PATH=VALUE")
+    p_save.add_argument("--group")
+    p_list = p.add_parser("list", help="every saved design, or one group's")
+    p_list.add_argument("--group")
+    p_list.add_argument("--format", choices=["json", "table"], default="table")
+    for action in ("show", "delete", "export", "link"):
+        p.add_parser(action).add_argument("name")
+    p_rename = p.add_parser("rename")
+    p_rename.add_argument("old")
+    p_rename.add_argument("new")
+    p_import = p.add_parser("import", help="save a design from an exported JSON file")
+    p_import.add_argument("file")
+    p_import.add_argument("--name")
+
+
+def run_scenarios(args: argparse.Namespace) -> None:
+    if args.action == "save":
+        kept = saved.save(args.name, build_scenario(args), args.group)
+        print(f"saved {json.dumps(kept.name)} ({kept.scenario.template}{', group ' + kept.group if kept.group else ''})")
+    elif args.action == "list":
+        rows = saved.listing(args.group)
+        if args.format == "json":
+            print(json.dumps(json.loads(rows.to_json(orient="records", date_format="iso")), indent=1))
+        else:
+            for r in rows.itertuples():
+                print(f"{r.name:<40} {r.group or '':<20} {r.template:<15} {r.saved_at:%Y-%m-%d %H:%M}")
+    elif args.action == "show":
+        kept, changes = saved.load(args.name)
+        print(
+            json.dumps(
+                {"name": kept.name, "group": kept.group, "changed_since": changes, "scenario": kept.scenario.to_dict()}, indent=1
+            )
+        )
+    elif args.action == "rename":
+        saved.rename(args.old, args.new)
+    elif args.action == "delete":
+        saved.delete(args.name)
+    elif args.action == "export":
+        print(saved.export(args.name))
+    elif args.action == "import":
+        kept = saved.import_text(read_text(args.file, "import"), args.name)
+        print(f"saved {json.dumps(kept.name)}")
+    elif args.action == "link":
+        print(f"/design?s={links.encode(saved.load(args.name)[0].scenario)}")
+
+
+def named_scenario(name: str) -> Scenario:
+    """A saved design by name, else a template by id."""
+    try:
+        return saved.load(name)[0].scenario
+    except saved.SavedError:
+        if name in catalogue.current().template_ids:
+            return Scenario.from_template(name)
+        raise CliError(f"compare: {json.dumps(name)} is neither a saved scenario nor a template id") from None
+
+
+def print_comparison(names: list[str], sims: int | None, fmt: str) -> None:
+    if not 2 <= len(names) <= 4:
+        raise CliError(f"compare: give two to four names, not {len(names)}")
+    scenarios = {n: named_scenario(n) for n in names}
+    if sims is not None:
+        scenarios = {n: s.with_value("sims", sims) for n, s in scenarios.items()}
+    table = views.compare_table({n: results.project(s) for n, s in scenarios.items()})
+    if fmt == "csv":
+        table.to_csv(sys.stdout, index=False)
+        return
+    differ = views.differing_assumptions(scenarios)
+    print(json.dumps({"headline": table.to_dict("records"), "differing": differ.to_dict("records")}, indent=1, default=str))
+
+
 def print_evidence(sims: int, fmt: str) -> None:
     cat = catalogue.current()
     runs = {tid: results.project(Scenario.from_template(tid).with_value("sims", sims)) for tid in cat.template_ids}
@@ -128,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p_templates = sub.add_parser("templates", help="list the vanguard templates")
     p_templates.add_argument("--format", choices=["json", "table"], default="table")
     p_project = sub.add_parser("project", help="project a scenario over its contract")
-    p_project.add_argument("--template", required=True)
+    p_project.add_argument("--template")
+    p_project.add_argument("--link", help="a share link, or an app URL holding one")
     p_project.add_argument("--scenario", help='a scenario JSON file (as `project` prints under "scenario")')
     p_project.add_argument("--set", action="append", metavar="PATH=VALUE", help="change one field; repeatable")
     p_project.add_argument("--sims", type=int)
@@ -139,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")
     p_evidence.add_argument("--sims", type=int, default=2000)
     p_evidence.add_argument("--format", choices=["json", "table"], default="table")
+    add_scenario_commands(sub)
+    p_compare = sub.add_parser("compare", help="two to four designs side by side (saved names or template ids)")
+    p_compare.add_argument("names", nargs="+")
+    p_compare.add_argument("--sims", type=int)
+    p_compare.add_argument("--format", choices=["json", "csv"], default="json")
     args = parser.parse_args(argv)
 
     try:
@@ -154,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                     )
         elif args.command == "evidence":
             print_evidence(args.sims, args.format)
+        elif args.command == "scenarios":
+            run_scenarios(args)
+        elif args.command == "compare":
+            print_comparison(args.names, args.sims, args.format)
         elif args.command == "fields":
             print("\n".join(field_rows()))
         else:
@@ -162,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, indent=1))
             else:
                 write_csv(report, sys.stdout)
-    except (ScenarioError, catalogue.UnknownTemplateError, CliError) as exc:
+    except (ScenarioError, catalogue.UnknownTemplateError, CliError, saved.SavedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

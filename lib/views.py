@@ -282,6 +282,37 @@ def outcome_table(run: Run, cat: Catalogue) -> pd.DataFrame:
     return table[["measure", "year", "p10", "p50", "p90", "p10_no_change", "p50_no_change", "p90_no_change"]]
 
 
+# ---- comparing designs -------------------------------------------------------------------------
+
+
+def compare_table(runs: dict[str, Run]) -> pd.DataFrame:
+    """The headline of each design: positions at contract end (P50, P10, P90, £m), the chances of a
+    deficit year and of failure, and the outcome index at contract end (P50)."""
+    rows = []
+    for name, run in runs.items():
+        h = run.headline()
+        index = run.measure("outcome_index")
+        row = {"scenario": name, "template": run.scenario.template, "years": run.years}
+        for side in ("provider", "commissioner"):
+            row |= {f"{side}_{k}_gbp_m": round(h[side][k], 2) for k in ("p50", "p10", "p90")}
+        row |= {"deficit_year_chance": round(h["deficit_any_year"], 4), "failure_chance": round(h["failure"], 4)}
+        rows.append(row | {"outcome_index_p50": round(float(index["p50"].iloc[-1]), 2)})
+    return pd.DataFrame(rows)
+
+
+def differing_assumptions(scenarios: dict[str, Scenario]) -> pd.DataFrame:
+    """Only the assumptions that differ between the designs: one row per field, one column each."""
+    values = {name: dict(flatten(s.to_dict())) for name, s in scenarios.items()}
+    paths = sorted({p for v in values.values() for p in v} - {"name"})
+    missing = object()
+    rows = [
+        {"field": p, **{name: v.get(p) for name, v in values.items()}}
+        for p in paths
+        if len({repr(v.get(p, missing)) for v in values.values()}) > 1
+    ]
+    return pd.DataFrame(rows, columns=["field", *scenarios])
+
+
 # ---- evidence ---------------------------------------------------------------------------------
 
 

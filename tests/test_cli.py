@@ -151,3 +151,51 @@ def test_project_reports_each_outcomes_no_change_path_and_year_0():
     band = admissions["no_change"]
     assert band["p10"] <= band["p50"] <= band["p90"] and band["p10"] < band["p90"]
     assert admissions["p10"] <= band["p50"] <= admissions["p90"]
+
+
+def test_scenarios_from_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
+    assert (
+        cli("scenarios", "save", "Table 1", "--template", "dudley", "--set", "risk.gain_share=0.7", "--group", "T").returncode
+        == 0
+    )
+    assert cli("scenarios", "save", "Table 2", "--template", "salford", "--group", "T").returncode == 0
+    listed = json.loads(cli("scenarios", "list", "--group", "T", "--format", "json").stdout)
+    assert [r["name"] for r in listed] == ["Table 1", "Table 2"]
+    shown = json.loads(cli("scenarios", "show", "Table 1").stdout)
+    assert shown["scenario"]["risk"]["gain_share"] == 0.7
+    link = cli("scenarios", "link", "Table 1").stdout.strip()
+    assert link.startswith("/design?s=1.")
+    projected = json.loads(cli("project", "--link", "http://localhost:8501" + link, "--central").stdout)
+    assert projected["scenario"] == shown["scenario"] | {"sims": 1}
+    exported = tmp_path / "table1.json"
+    exported.write_text(cli("scenarios", "export", "Table 1").stdout)
+    assert cli("scenarios", "rename", "Table 1", "Table One").returncode == 0
+    assert cli("scenarios", "import", str(exported), "--name", "Table 1 again").returncode == 0
+    assert cli("scenarios", "delete", "Table One").returncode == 0
+    names = [r["name"] for r in json.loads(cli("scenarios", "list", "--format", "json").stdout)]
+    assert names == ["Table 1 again", "Table 2"]
+    compared = json.loads(cli("compare", "Table 1 again", "Table 2", "dudley", "--sims", "200").stdout)
+    assert [r["scenario"] for r in compared["headline"]] == ["Table 1 again", "Table 2", "dudley"]
+    assert any(r["field"] == "risk.gain_share" for r in compared["differing"])
+    csv_out = cli("compare", "Table 2", "salford", "--sims", "200", "--format", "csv").stdout.splitlines()
+    assert csv_out[0].startswith("scenario,template,years,provider_p50_gbp_m") and len(csv_out) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("scenarios", "show", "nobody"), "no saved scenario"),
+        (("scenarios", "save", "<script>", "--template", "dudley"), "not allowed"),
+        (("scenarios", "import", "missing.json"), "no such file"),
+        (("compare", "dudley"), "two to four"),
+        (("compare", "dudley", "atlantis"), "neither a saved scenario nor a template id"),
+        (("project", "--link", "1.broken"), "--link"),
+    ],
+)
+def test_store_errors_are_one_line(args, needle, tmp_path, monkeypatch):
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
+    out = cli(*args)
+    assert out.returncode != 0 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
