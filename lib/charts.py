@@ -241,3 +241,25 @@ def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> go.Figure:
         annotations=notes,
     )
     return _figure([curve], layout)
+
+
+DASHES = ["solid", "dash", "dot", "dashdot"]
+
+
+def compare_lines(runs: dict[str, Run], measure: str, title: str, y_title: str, hover: str = MONEY_HOVER) -> go.Figure:
+    """One measure's P50 path for each design, told apart by colour and line style (greyscale too)."""
+    traces = []
+    for i, (name, run) in enumerate(runs.items()):
+        frame = run.measure(measure)
+        line = {"color": OKABE_ITO[i % len(OKABE_ITO)], "dash": DASHES[i % len(DASHES)], "width": 3}
+        trace = {"type": "scatter", "x": frame["year"].tolist(), "y": frame["p50"].tolist(), "mode": "lines+markers"}
+        traces.append(trace | {"line": line, "name": f"{name} (P50)", "hovertemplate": f"{name} {hover}<extra></extra>"})
+        if measure == "provider_cumulative":
+            capacity = [-run.scenario.lead.loss_capacity_gbp_m] * len(frame)
+            traces.append(
+                _line(frame["year"], capacity, f"{name}: failure line", line["color"], "longdash", f"{hover}<extra></extra>")
+            )
+        elif measure.endswith(("admissions", "attendances", "bed_days", "days")):
+            no_change = run.no_change([measure])
+            traces.append(_line(no_change["year"], no_change["p50"], f"{name}: no change", line["color"], "dot", hover))
+    return _figure(traces, _layout(title, y_title, height=420))

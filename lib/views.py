@@ -300,6 +300,12 @@ def compare_table(runs: dict[str, Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def yearly_side_by_side(runs: dict[str, Run], measure: str) -> pd.DataFrame:
+    """One measure's P50 by contract year, a column per design (the compare charts' table)."""
+    columns = {name: run.measure(measure).set_index("year")["p50"].round(2) for name, run in runs.items()}
+    return pd.DataFrame(columns).rename_axis("year").reset_index()
+
+
 def differing_assumptions(scenarios: dict[str, Scenario]) -> pd.DataFrame:
     """Only the assumptions that differ between the designs: one row per field, one column each."""
     values = {name: dict(flatten(s.to_dict())) for name, s in scenarios.items()}

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import views
+from lib import charts, saved, views
 from lib.scenario import field_spec
 from pages import frame, parts, state, widgets
 
@@ -14,11 +14,20 @@ cat = state.reference()
 scenario = state.current_scenario()
 info = cat.template(scenario.template).info
 
-head, reset = st.columns([5, 1], vertical_alignment="bottom")
+head, keep, reset = st.columns([4, 1, 1], vertical_alignment="bottom")
 head.title(f"Design the deal: {info['name']}")
 if reset.button("Reset to template", icon=":material/restart_alt:", help="Back to the template's preset values"):
     state.start_from(scenario.template)
     st.rerun()
+with keep.popover("Save", icon=":material/save:", help="Save this design under a name, in a group such as a table"):
+    name = st.text_input("Name", value=scenario.name, max_chars=80, key="save-name")
+    group = st.text_input("Group (optional)", max_chars=80, key="save-group", placeholder="e.g. Table 3")
+    if st.button("Save the design", key="save-go", type="primary"):
+        st.session_state["saved-note"] = f"Saved as {name.strip()}" + (f" in {group.strip()}" if group.strip() else "")
+        parts.attempt(lambda: saved.save(name, state.current_scenario(), group or None))
+        st.session_state.pop("saved-note", None)
+if note := st.session_state.pop("saved-note", None):
+    st.success(parts.plain(note), icon=":material/check:")
 
 parts.refused_input()
 summary = st.columns([1, 1.5, 1.2, 0.8])
@@ -253,7 +262,41 @@ TABS = {
     "5 · Levers": lever_controls,
     "6 · Uncertainty": uncertainty,
 }
-for tab, draw in zip(st.tabs(list(TABS), key=TAB_KEY, on_change="rerun"), TABS.values(), strict=True):
-    with tab:
-        if tab.open:  # only the open tab's controls are drawn: a rerun costs what one tab shows
-            draw()
+# The chart that answers each tab's question, drawn live beside its controls.
+PREVIEWS = {
+    "1 · Budgets to pool": charts.budget_vs_cost,
+    "2 · Who holds the budget": charts.cumulative_provider,
+    "3 · Contract": charts.budget_vs_cost,
+    "4 · Risk split": charts.variance_split,
+    "5 · Levers": lambda run: charts.compare_lines(
+        {"With the design": run}, "emergency_admissions", "Emergency admissions against no change", "per 1,000", "%{y:,.1f}"
+    ),
+    "6 · Uncertainty": lambda run: charts.s_curve(
+        run.end_positions(), run.headline()["provider"]["p10"], run.headline()["provider"]["p90"]
+    ),
+}
+
+
+def preview(tab: str) -> None:
+    """The headline and the open tab's chart, for the design as it stands."""
+    projection = state.projection(state.current_scenario())
+    run = projection.run
+    tiles = views.headline_tiles(run)
+    for row in (tiles[:2], [tiles[2], tiles[4]]):
+        for column, tile in zip(st.columns(2), row, strict=True):
+            column.metric(tile["label"], tile["value"], help=f"{tile['detail']}. {tile['help']}", border=True)
+    figure = projection.figure(f"preview-{tab}", lambda: PREVIEWS[tab](run))
+    st.plotly_chart(figure, width="stretch", key="design-preview", config={"displaylogo": False})
+    st.caption("Live: the Projections page has every chart, with its table.")
+
+
+controls, live = st.columns([3, 2], gap="large")
+opened = next(iter(TABS))
+with controls:
+    for (label, draw), tab in zip(TABS.items(), st.tabs(list(TABS), key=TAB_KEY, on_change="rerun"), strict=True):
+        with tab:
+            if tab.open:  # only the open tab's controls are drawn: a rerun costs what one tab shows
+                draw()
+                opened = label
+with live:
+    preview(opened)

@@ -15,5 +15,7 @@ if str(ROOT) not in sys.path:
 
 def pytest_configure() -> None:
     # A fresh database per session proves it builds from the text alone.
-    if "CARELAB_DB" not in os.environ:
-        os.environ["CARELAB_DB"] = str(Path(tempfile.mkdtemp(prefix="carelab-tests-")) / "carelab.duckdb")
+    # and saved scenarios of its own: tests never write into data/cache.
+    folder = Path(tempfile.mkdtemp(prefix="carelab-tests-"))
+    os.environ.setdefault("CARELAB_DB", str(folder / "carelab.duckdb"))
+    os.environ.setdefault("CARELAB_SCENARIOS_DB", str(folder / "scenarios.duckdb"))

@@ -145,7 +145,8 @@ def test_salford_pool_social_care_out_then_move_loss_share(page, server):
     page.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
     wait_ready(page)
     before = page.locator("[data-testid='stMetricValue']").all_inner_texts()
-    social = page.locator("[data-testid='stHorizontalBlock']").filter(has_text="Adult social care").get_by_role("slider").last
+    row = page.locator("[data-testid='stHorizontalBlock']").filter(has_text="Adult social care").last  # its own row
+    social = row.get_by_role("slider").first
     social.focus()
     social.press("Home")
     wait_for_new_tiles(page, before)
@@ -176,7 +177,8 @@ def test_a_first_visit_straight_to_a_page_is_drawn_inside_the_frame(browser):
             sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
             assert "Template:" in sidebar and "pooled" in sidebar
             links = tab.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
-            assert [link.strip().splitlines()[-1] for link in links] == ["Home", "Design the deal", "Projections", "Evidence"]
+            expected = ["Home", "Design the deal", "Projections", "Saved and compared", "Evidence"]
+            assert [link.strip().splitlines()[-1] for link in links] == expected
             tab.screenshot(path=str(ARTIFACTS / "first-visit-projections.png"), full_page=True)
         finally:
             context.close()

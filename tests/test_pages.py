@@ -339,3 +339,49 @@ def test_a_damaged_link_opens_the_nearest_scenario_with_a_warning():
     assert not at.exception
     assert any("could not be read" in w.value for w in at.warning)
     assert scenario_of(at) == Scenario.from_template("salford")
+
+
+# ---- saving and comparing ------------------------------------------------------------------------
+
+
+def table_with(at: AppTest, column: str):
+    """The first table on the page with this column (AppTest does not expose a table's key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def save_from_design(at: AppTest, name: str, group: str = "") -> AppTest:
+    open_page(at, "design")
+    at.text_input(key="save-name").input(name)
+    at.text_input(key="save-group").input(group)
+    at.button(key="save-go").click().run()
+    assert not at.exception
+    return at
+
+
+def test_save_from_design_then_compare_and_rank_in_a_group():
+    at = app()
+    save_from_design(at, "Table 1 gain_share_high", "Workshop A")
+    assert any("Saved as Table 1 gain\\_share\\_high" in s.value for s in at.success)  # shown as text
+    design_tab(at, "4 · Risk split")
+    at.slider(key="design:risk.loss_share").set_value(20.0).run()
+    save_from_design(at, "Table 2 low loss", "Workshop A")
+    open_page(at, "compare")
+    ranked = table_with(at, "provider_p50_gbp_m")
+    assert set(ranked["scenario"]) == {"Table 1 gain_share_high", "Table 2 low loss"}
+    at.multiselect(key="compare-picked").set_value(["Table 1 gain_share_high", "Table 2 low loss"]).run()
+    assert not at.exception
+    headline = [d.value for d in at.dataframe if "provider_p50_gbp_m" in d.value.columns][1]
+    assert list(headline["scenario"]) == ["Table 1 gain_share_high", "Table 2 low loss"]
+    differ = table_with(at, "field")
+    assert "risk.loss_share" in set(differ["field"]) and "risk.gain_share" not in set(differ["field"])
+    assert len(at.get("plotly_chart")) == 4
+
+
+def test_names_that_look_like_markup_or_are_too_long_are_refused_and_nothing_is_lost():
+    at = app()
+    before = scenario_of(open_page(at, "design"))
+    for name in ("<b>bold</b>", "x" * 81):
+        at.text_input(key="save-name").input(name)
+        at.button(key="save-go").click().run()
+        assert not at.exception and any("not allowed" in e.value for e in at.error)
+    assert scenario_of(at) == before

@@ -1,0 +1,98 @@
+"""Saved designs: open, manage and compare them; the facilitator's view of a group."""
+
+import streamlit as st
+
+from lib import charts, saved, views
+from lib.scenario import Scenario
+from pages import frame, parts, state
+
+frame.ensure()
+
+CURRENT = "Your design, as it stands"
+st.title("Saved designs and comparisons")
+cat = state.reference()
+listing = saved.listing()
+parts.refused_input()
+
+# ---- the facilitator's view -----------------------------------------------------------------------
+st.subheader("A group's designs, ranked", anchor=False)
+groups = sorted({g for g in listing["group"] if isinstance(g, str)})
+if groups:
+    left, right = st.columns(2)
+    group = left.selectbox("Group", groups, key="compare-group")
+    members = {n: saved.load(n)[0].scenario for n in listing.loc[listing["group"] == group, "name"]}
+    ranking = views.compare_table({n: state.projection(s).run for n, s in members.items()})
+    headline = right.selectbox(
+        "Rank on", [c for c in ranking.columns if c not in ("scenario", "template", "years")], key="compare-rank"
+    )
+    lower_is_better = headline.endswith("chance")
+    st.dataframe(ranking.sort_values(headline, ascending=lower_is_better), hide_index=True, width="stretch", key="ranked")
+else:
+    st.caption("No design has been saved in a group yet: save one from the Design page with a group such as “Table 3”.")
+
+# ---- compare two to four ---------------------------------------------------------------------------
+st.subheader("Compare two to four designs", anchor=False)
+choices = [CURRENT, *listing["name"], *(f"Template: {cat.template(t).info['name']}" for t in cat.template_ids)]
+templates = {f"Template: {cat.template(t).info['name']}": t for t in cat.template_ids}
+picked = st.multiselect("Designs", choices, max_selections=4, key="compare-picked", placeholder="Choose two to four")
+
+
+def scenario_of(choice: str) -> Scenario:
+    if choice == CURRENT:
+        return state.current_scenario()
+    if choice in templates:
+        return state.template(templates[choice]).scenario
+    return saved.load(choice)[0].scenario
+
+
+if len(picked) >= 2:
+    scenarios = {c: scenario_of(c) for c in picked}
+    runs = {c: state.projection(s).run for c, s in scenarios.items()}
+    st.dataframe(views.compare_table(runs), hide_index=True, width="stretch", key="compare-headline")
+    for measure, title, unit in (
+        ("budget", "Budget by contract year (P50)", "£m a year"),
+        ("cost", "Projected cost by contract year (P50)", "£m a year"),
+        ("provider_cumulative", "Provider side's cumulative position against its failure line", "£m, cumulative"),
+        ("emergency_admissions", "Emergency admissions against no change (P50)", "per 1,000 population"),
+    ):
+        hover = "%{y:,.1f}" if measure == "emergency_admissions" else charts.MONEY_HOVER
+        parts.chart(
+            charts.compare_lines(runs, measure, title, unit, hover),
+            views.yearly_side_by_side(runs, measure),
+            "P50 of each design's simulations; each design keeps its colour and line style.",
+            f"compare-{measure}",
+        )
+    st.markdown("**Only the assumptions that differ**")
+    st.dataframe(views.differing_assumptions(scenarios).astype(str), hide_index=True, width="stretch", key="compare-differ")
+else:
+    st.caption("Choose at least two designs: saved ones, templates, or your design as it stands.")
+
+# ---- open and manage ---------------------------------------------------------------------------------
+st.subheader("Open or manage a saved design", anchor=False)
+if listing.empty:
+    st.caption("Nothing saved yet.")
+else:
+    st.dataframe(listing, hide_index=True, width="stretch", key="saved-listing")
+    name = st.selectbox("Saved design", list(listing["name"]), key="manage-name")
+    opened, changes = saved.load(name)
+    c1, c2, c3, c4 = st.columns(4)
+    if c1.button("Open it", key="manage-open", icon=":material/open_in_new:"):
+        state.set_scenario(opened.scenario)
+        for change in changes:
+            st.warning(change)
+        st.switch_page("pages/design.py")
+    c2.download_button(
+        "Export as JSON", saved.export(name), file_name=f"{name}.json", mime="application/json", key="manage-export"
+    )
+    new_name = c3.text_input("New name", key="manage-new-name")
+    if c3.button("Rename", key="manage-rename") and new_name:
+        parts.attempt(lambda: saved.rename(name, new_name))
+    if c3.button("Duplicate", key="manage-duplicate") and new_name:
+        parts.attempt(lambda: saved.duplicate(name, new_name))
+    if c4.button("Delete", key="manage-delete", icon=":material/delete:"):
+        parts.attempt(lambda: saved.delete(name))
+    for change in changes:
+        st.caption(parts.plain(change))
+uploaded = st.file_uploader("Import a design exported as JSON", type=["json"], key="import-file")
+if uploaded is not None and st.button("Import", key="import-go"):
+    parts.attempt(lambda: saved.import_text(uploaded.getvalue().decode("utf-8", errors="replace")))
