@@ -210,3 +210,36 @@ def test_a_reload_or_a_copied_link_keeps_the_design(page, server, browser):
 def test_home_opens_at_its_own_path(page, server):
     go(page, server, "home")
     assert "Care Models Lab" in page.locator("h1").first.inner_text()
+
+
+def test_save_in_one_browser_and_open_it_in_another(page, server, browser):
+    go(page, server, "design")
+    page.get_by_role("tab", name="4 · Risk split", exact=True).click()
+    wait_ready(page)
+    before = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    loss = slider(page, "loss share")
+    loss.focus()
+    loss.press("Home")
+    wait_for_new_tiles(page, before)
+    designed = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    page.get_by_role("button", name="Save").first.click()
+    page.get_by_label("Name").fill("Browser table 7")
+    page.get_by_label("Group (optional)").fill("Browsers")
+    page.get_by_role("button", name="Save the design").click()
+    page.wait_for_selector("[data-testid='stAlertContentSuccess']", timeout=90_000)
+
+    other = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        tab = other.new_page()
+        go(tab, server, "compare")
+        box = tab.locator("[data-testid='stSelectbox']").filter(has_text="Saved design")
+        box.click()
+        tab.keyboard.type("Browser table 7")
+        tab.keyboard.press("Enter")
+        wait_ready(tab)
+        tab.get_by_role("button", name="Open it").click()
+        tab.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
+        wait_ready(tab)
+        assert tab.locator("[data-testid='stMetricValue']").all_inner_texts() == designed
+    finally:
+        other.close()
