@@ -180,6 +180,17 @@ class Run:
         self.summarise(fans=wanted)
         return _long(wanted, [self._kept[("fan", m)] for m in wanted], SUMMARY)
 
+    def table(self, fans: list[str] = (), means: list[str] = ()) -> pd.DataFrame:
+        """The yearly summaries as one wide table, a column per measure and statistic (rounded):
+        what a chart's "Show as table" lists."""
+        self.summarise(fans=list(fans), means=list(means))
+        columns = {"year": self._kept[("mean", (list(fans) or list(means))[0])]["year"].to_numpy()}
+        for m in fans:
+            columns |= {f"{m} {k.upper()}": self._kept[("fan", m)][k].to_numpy().round(2) for k in ("p10", "p50", "p90")}
+        for m in means:
+            columns[f"{m} mean"] = self._kept[("mean", m)]["mean"].to_numpy().round(2)
+        return pd.DataFrame(columns)
+
     def yearly_mean(self, measures: list[str]) -> pd.DataFrame:
         """The mean of each measure by contract year, long form."""
         self.summarise(means=measures)
@@ -219,6 +230,13 @@ class Run:
     def year_0(self) -> dict[str, float]:
         """Each outcome measure in the baseline year."""
         return self._kept_or("year_0", lambda: dict(self.query("SELECT measure, value FROM year_0").itertuples(index=False)))
+
+    def central_totals(self) -> dict[str, float]:
+        """The central case's cost parts in scope summed over the contract, £m."""
+        return self._kept_or(
+            "totals",
+            lambda: dict(self.query("SELECT part, sum(value) AS total FROM central_parts GROUP BY part").itertuples(index=False)),
+        )
 
     def central_parts(self) -> pd.DataFrame:
         return self._kept_or(

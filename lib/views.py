@@ -164,7 +164,7 @@ FAILURE_WORTH_EXPLAINING = 0.2
 def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:
     """What pushes the provider side towards failure, in the central case: the largest of the
     pressures below, each in £m over the contract, with the control that changes it."""
-    parts = run.central_parts().pivot(index="year", columns="part", values="value").sum()
+    parts = run.central_totals()
     pressures = [
         (
             float(parts["pool_no_change"] - parts["pool_funding"]),
@@ -248,13 +248,12 @@ def money_flows(run: Run, year: int | None = None) -> pd.DataFrame:
 
 def waterfall_steps(run: Run, cat: Catalogue) -> pd.DataFrame:
     """Central case, contract total in scope: from the baseline cost to the projected cost."""
-    parts = run.central_parts().pivot(index="year", columns="part", values="value").sum()
-    names = {r["id"]: r["name"] for r in cat.records["levers"]}
+    parts = run.central_totals()
     steps = [("Baseline cost × years", float(parts["baseline"]), "absolute")]
     steps.append(("Demand growth", float(parts["counterfactual"] - parts["baseline"]), "relative"))
-    for key in parts.index:
-        if key.startswith("lever_"):
-            steps.append((names.get(key[6:], key[6:]), float(parts[key]), "relative"))
+    for lever in cat.records["levers"]:  # in the catalogue's order
+        if f"lever_{lever['id']}" in parts:
+            steps.append((lever["name"], float(parts[f"lever_{lever['id']}"]), "relative"))
     steps.append(("Investment while levers ramp", float(parts["investment"]), "relative"))
     steps.append(("Procurement (transaction) costs", float(parts["transaction"]), "relative"))
     steps.append(("Projected cost", sum(v for _, v, _ in steps), "total"))

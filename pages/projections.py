@@ -26,10 +26,17 @@ with st.expander("Adjust the deal here (the Design page has every choice)", expa
         widgets.slider("contract.funding_growth", "Funding growth a year", prefix=P)
     with c4:
         widgets.optional("risk.collar", "Collar on provider loss", prefix=P, default=0.02)
+if st.toggle("Pooled share by service line", key="proj-pooling-open"):  # drawn only when asked for
+    poolable = [row for row in cat.records["service_lines"] if row["poolable"]]
+    for start in range(0, len(poolable), 4):
+        for column, row in zip(st.columns(4), poolable[start : start + 4], strict=False):
+            with column:
+                widgets.slider(f"pooling.{row['id']}", row["name"], prefix=P, step=5)
 
 scenario = state.current_scenario()
 projection = state.projection(scenario)
 run = projection.run
+run.summarise(fans=[*charts.BUDGET_FANS, "pooled_cost"], means=list(charts.SPLIT))  # the first view's figures, one query
 for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
     column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
     column.caption(tile["detail"])
@@ -74,10 +81,9 @@ tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 
 with tabs[0]:
     if tabs[0].open:
-        run.summarise(fans=list(charts.BUDGET_FANS), means=list(charts.SPLIT))  # one query for both charts
         parts.chart(
             projection.figure("budget-cost", lambda: charts.budget_vs_cost(run)),
-            run.yearly(list(charts.BUDGET_FANS)).round(2),
+            run.table(fans=charts.BUDGET_FANS),
             f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
             f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
             "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
@@ -85,7 +91,7 @@ with tabs[0]:
         )
         parts.chart(
             projection.figure("variance-split", lambda: charts.variance_split(run)),
-            run.yearly_mean(list(charts.SPLIT)).round(2),
+            run.table(means=charts.SPLIT),
             f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
             + (f"; the first {r.glide_years} year(s) on a glide path" if r.glide_years else "")
             + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
@@ -97,7 +103,7 @@ with tabs[1]:
     if tabs[1].open:
         parts.chart(
             projection.figure("cumulative", lambda: charts.cumulative_provider(run)),
-            run.yearly(["provider_cumulative", "pooled_budget"]).round(2),
+            run.table(fans=["provider_cumulative", "pooled_budget"]),
             f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
             "cumulative",

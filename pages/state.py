@@ -23,6 +23,7 @@ ERROR = "input_error"
 TEMPLATE = "template_reference"
 LINK = "s"  # the query parameter that holds the scenario (lib/links.py)
 LINK_WARNINGS = "link_warnings"
+LINKED = "linked"  # (scenario, its link)
 DEFAULT_TEMPLATE = "salford"
 
 
@@ -50,9 +51,12 @@ def set_scenario(scenario: Scenario) -> None:
 def mirror_in_url() -> None:
     """Keep the scenario in the URL, so a reload or a copied link opens it again."""
     scenario = current_scenario()
-    link = links.encode(scenario, template(scenario.template).scenario)
-    if st.query_params.get(LINK) != link:
-        st.query_params[LINK] = link
+    held = st.session_state.get(LINKED)
+    if held is None or held[0] is not scenario:  # scenarios are immutable: encode each one once
+        held = (scenario, links.encode(scenario, template(scenario.template).scenario))
+        st.session_state[LINKED] = held
+    if st.query_params.get(LINK) != held[1]:
+        st.query_params[LINK] = held[1]
 
 
 def link_warnings() -> list[str]:

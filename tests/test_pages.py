@@ -366,6 +366,7 @@ def test_save_from_design_then_compare_and_rank_in_a_group():
     at.slider(key="design:risk.loss_share").set_value(20.0).run()
     save_from_design(at, "Table 2 low loss", "Workshop A")
     open_page(at, "compare")
+    at.selectbox(key="compare-group").set_value("Workshop A").run()
     ranked = table_with(at, "provider_p50_gbp_m")
     assert set(ranked["scenario"]) == {"Table 1 gain_share_high", "Table 2 low loss"}
     at.multiselect(key="compare-picked").set_value(["Table 1 gain_share_high", "Table 2 low loss"]).run()
@@ -385,3 +386,16 @@ def test_names_that_look_like_markup_or_are_too_long_are_refused_and_nothing_is_
         at.button(key="save-go").click().run()
         assert not at.exception and any("not allowed" in e.value for e in at.error)
     assert scenario_of(at) == before
+
+
+def test_projections_quick_controls_include_the_pooled_share_of_each_line():
+    at = open_page(app(), "projections")
+    assert "proj:pooling.core_primary" not in {s.key for s in at.slider}  # drawn when asked for
+    at.toggle(key="proj-pooling-open").set_value(True).run()
+    before = metric(at, "Provider side").value
+    at.slider(key="proj:pooling.adult_social_care").set_value(0.0).run()
+    assert scenario_of(at).pooling["adult_social_care"] == 0.0
+    expected = views.headline_tiles(results.project(scenario_of(at)))
+    assert metric(at, "Provider side").value == expected[0]["value"]
+    assert {s.key for s in at.slider} >= {f"proj:pooling.{line}" for line in ("core_primary", "acute_emergency")}
+    assert before is not None
