@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PIDS: dict[str, int] = {}  # base URL -> the server's process id, while it runs
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -24,7 +25,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(log_path: Path, timeout_s: float = 90) -> Iterator[str]:
+def running_app(log_path: Path, timeout_s: float = 90, options: tuple[str, ...] = ()) -> Iterator[str]:
     """Yield the base URL of a running app; stop it afterwards."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,15 +34,17 @@ def running_app(log_path: Path, timeout_s: float = 90) -> Iterator[str]:
             [
                 sys.executable, "-m", "streamlit", "run", "app.py",
                 "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *options,
             ],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
+        PIDS[base] = process.pid
         try:
             _wait_healthy(base, process, timeout_s, log_path)
             yield base
         finally:
+            PIDS.pop(base, None)
             process.terminate()
             try:
                 process.wait(timeout=20)
