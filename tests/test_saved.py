@@ -105,3 +105,15 @@ def test_every_acknowledged_save_survives_a_killed_process():
     )
     assert _python(code).wait(timeout=120) == -9
     assert len(saved.listing()) == 10
+
+
+def test_opening_a_design_saved_under_other_reference_data_says_what_changed(monkeypatch):
+    saved.save("Old", Scenario.from_template("dudley"))
+    import duckdb
+
+    older_template = Scenario.from_template("dudley").with_value("risk.withhold", 0.05).to_json()
+    with duckdb.connect(str(saved.path())) as con:
+        con.execute("UPDATE scenarios SET reference_stamp = 'older', template_json = ? WHERE name = 'Old'", [older_template])
+    opened, changes = saved.load("Old")
+    assert len(changes) == 1
+    assert "older" in changes[0] and "risk.withhold: 0.05 then, 0.1 now" in changes[0]
