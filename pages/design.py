@@ -30,7 +30,7 @@ if note := st.session_state.pop("saved-note", None):
     st.success(parts.plain(note), icon=":material/check:")
 
 parts.refused_input()
-summary = st.columns([1, 1.5, 1.2, 0.8])
+summary = st.columns([1, 1.9, 1.2, 0.8])
 summary[0].metric("Pooled budget, year 0", views.gbp_m(scenario.pooled_budget_gbp_m(), 1), border=True)
 summary[1].metric(
     "Contracting approach", scenario.approach().capitalize(), border=True, help=views.APPROACH_NOTES[scenario.approach()]
@@ -277,6 +277,12 @@ PREVIEWS = {
 }
 
 
+def fit_narrow(figure):
+    """A chart for the narrow preview column: its legend below the plot, with room to wrap."""
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
+    return figure.update_layout(legend=legend, height=520, margin={"l": 50, "r": 10, "t": 60, "b": 170})
+
+
 def preview(tab: str) -> None:
     """The headline and the open tab's chart, for the design as it stands."""
     projection = state.projection(state.current_scenario())
@@ -285,7 +291,7 @@ def preview(tab: str) -> None:
     for row in (tiles[:2], [tiles[2], tiles[4]]):
         for column, tile in zip(st.columns(2), row, strict=True):
             column.metric(tile["label"], tile["value"], help=f"{tile['detail']}. {tile['help']}", border=True)
-    figure = projection.figure(f"preview-{tab}", lambda: PREVIEWS[tab](run))
+    figure = projection.figure(f"preview-{tab}", lambda: fit_narrow(PREVIEWS[tab](run)))
     st.plotly_chart(figure, width="stretch", key="design-preview", config={"displaylogo": False})
     st.caption("Live: the Projections page has every chart, with its table.")
 
