@@ -138,31 +138,38 @@ class Run:
                 self._kept[key] = build()
             return self._kept[key]
 
-    def summarise(self, fans: list[str] = (), means: list[str] = ()) -> None:
-        """Ask DuckDB, in one query, for the yearly P10/P50/P90 and mean of the `fans` and the
-        yearly mean of the `means` (percentiles cost ~10x a mean), unless already known."""
+    def summarise(self, fans: list[str] = (), means: list[str] = (), headline: bool = False, totals: bool = False) -> None:
+        """Ask DuckDB, in one query, for the yearly P10/P50/P90 and mean of the `fans`, the yearly
+        mean of the `means` (percentiles cost ~10x a mean), and, if asked, the headline and the
+        central case's cost totals: one round trip for all a page first shows. Known parts are
+        not asked again."""
         with self._lock:
             fans = [m for m in dict.fromkeys(fans) if ("fan", m) not in self._kept]
             means = [m for m in dict.fromkeys(means) if ("mean", m) not in self._kept and m not in fans]
-            if not fans and not means:
+            headline = headline and "headline" not in self._kept
+            totals = totals and "totals" not in self._kept
+            if not (fans or means or headline or totals):
                 return
             unknown = set(fans + means) - set(self.measures)
             if unknown:
                 raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
             inner = [f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "q{i}", avg("{m}") AS "f{i}"' for i, m in enumerate(fans)]
             inner += [f'avg("{m}") AS "m{i}"' for i, m in enumerate(means)]
-            picks = [f'"q{i}"[1] AS "p10_{i}", "q{i}"[2] AS "p50_{i}", "q{i}"[3] AS "p90_{i}", "f{i}"' for i in range(len(fans))]
-            picks += [f'"m{i}"' for i in range(len(means))]
-            wide = self._columns(
-                f"SELECT year::INTEGER AS year, {', '.join(picks)} "
-                f"FROM (SELECT year, {', '.join(inner)} FROM sim_year GROUP BY year) ORDER BY year"
-            )
+            parts = [f"(SELECT year::INTEGER AS year, {', '.join(inner or ['1 AS one'])} FROM sim_year GROUP BY year) AS y"]
+            parts += [f"({self._headline_sql()}) AS h"] if headline else []
+            parts += [f"({self._totals_sql()}) AS t"] if totals else []
+            wide = self._columns(f"SELECT * FROM {' CROSS JOIN '.join(parts)} ORDER BY year")
             for i, m in enumerate(fans):
-                columns = {"p10": f"p10_{i}", "p50": f"p50_{i}", "p90": f"p90_{i}", "mean": f"f{i}"}
-                self._kept[("fan", m)] = pd.DataFrame({"year": wide["year"], **{k: wide[c] for k, c in columns.items()}})
+                q = np.array(wide[f"q{i}"].tolist(), dtype=float).reshape(-1, 3)
+                fan = {"year": wide["year"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2], "mean": wide[f"f{i}"]}
+                self._kept[("fan", m)] = pd.DataFrame(fan)
                 self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"f{i}"]})
             for i, m in enumerate(means):
                 self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"m{i}"]})
+            if headline:
+                self._kept["headline"] = self._headline_from(wide)
+            if totals:
+                self._kept["totals"] = {part: float(wide[f"t_{part}"][0]) for part in self.simulation.central_parts}
 
     def measure(self, name: str) -> pd.DataFrame:
         """One measure's yearly summary: year, p10, p50, p90, mean (callers treat it as read-only)."""
@@ -233,10 +240,8 @@ class Run:
 
     def central_totals(self) -> dict[str, float]:
         """The central case's cost parts in scope summed over the contract, £m."""
-        return self._kept_or(
-            "totals",
-            lambda: dict(self.query("SELECT part, sum(value) AS total FROM central_parts GROUP BY part").itertuples(index=False)),
-        )
+        self.summarise(totals=True)
+        return self._kept["totals"]
 
     def central_parts(self) -> pd.DataFrame:
         return self._kept_or(
@@ -259,17 +264,31 @@ class Run:
         return self._kept_or("headline", self._headline)
 
     def _headline(self) -> dict[str, Any]:
+        self.summarise(headline=True)
+        return self._kept["headline"]
+
+    @staticmethod
+    def _headline_sql() -> str:
         ends = {side: f"{side}_end_gbp_m" for side in ("provider", "commissioner")}
-        inner = [f"quantile_cont({col}, [0.1, 0.5, 0.9]) AS {side}_q, avg({col}) AS {side}_mean" for side, col in ends.items()]
-        picks = [f"{side}_q[1] AS {side}_p10, {side}_q[2] AS {side}_p50, {side}_q[3] AS {side}_p90, {side}_mean" for side in ends]
-        row = self._columns(
-            f"SELECT {', '.join(picks)}, deficit_any_year, collar_breach_any_year, failure FROM ("
-            f"SELECT {', '.join(inner)}, avg(deficit_any_year::DOUBLE) AS deficit_any_year, "
-            "avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year, avg((failed_in > 0)::DOUBLE) AS failure FROM sims)"
+        quantiles = [
+            f"quantile_cont({col}, [0.1, 0.5, 0.9]) AS {side}_q, avg({col}) AS {side}_mean" for side, col in ends.items()
+        ]
+        return (
+            f"SELECT {', '.join(quantiles)}, avg(deficit_any_year::DOUBLE) AS deficit_any_year, "
+            "avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year, avg((failed_in > 0)::DOUBLE) AS failure FROM sims"
         )
-        stats = ("p10", "p50", "p90", "mean")
-        out: dict[str, Any] = {side: {k: float(row[f"{side}_{k}"][0]) for k in stats} for side in ends}
+
+    @staticmethod
+    def _headline_from(row: dict[str, np.ndarray]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for side in ("provider", "commissioner"):
+            p10, p50, p90 = (float(v) for v in row[f"{side}_q"][0])
+            out[side] = {"p10": p10, "p50": p50, "p90": p90, "mean": float(row[f"{side}_mean"][0])}
         return out | {k: float(row[k][0]) for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
+
+    def _totals_sql(self) -> str:
+        sums = [f"sum(value) FILTER (WHERE part = '{part}') AS \"t_{part}\"" for part in self.simulation.central_parts]
+        return f"SELECT {', '.join(sums)} FROM central_parts"
 
     def probabilities(self) -> dict[str, float]:
         """Shares of simulations with a deficit year, a collar breach, or a failure."""
