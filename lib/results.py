@@ -138,17 +138,15 @@ class Run:
                 self._kept[key] = build()
             return self._kept[key]
 
-    def summarise(self, fans: list[str] = (), means: list[str] = (), headline: bool = False, totals: bool = False) -> None:
+    def summarise(self, fans: list[str] = (), means: list[str] = (), headline: bool = False) -> None:
         """Ask DuckDB, in one query, for the yearly P10/P50/P90 and mean of the `fans`, the yearly
-        mean of the `means` (percentiles cost ~10x a mean), and, if asked, the headline and the
-        central case's cost totals: one round trip for all a page first shows. Known parts are
-        not asked again."""
+        mean of the `means` (percentiles cost ~10x a mean), and, if asked, the headline: one round
+        trip for what a page first shows. Known parts are not asked again."""
         with self._lock:
             fans = [m for m in dict.fromkeys(fans) if ("fan", m) not in self._kept]
             means = [m for m in dict.fromkeys(means) if ("mean", m) not in self._kept and m not in fans]
             headline = headline and "headline" not in self._kept
-            totals = totals and "totals" not in self._kept
-            if not (fans or means or headline or totals):
+            if not (fans or means or headline):
                 return
             unknown = set(fans + means) - set(self.measures)
             if unknown:
@@ -157,7 +155,6 @@ class Run:
             inner += [f'avg("{m}") AS "m{i}"' for i, m in enumerate(means)]
             parts = [f"(SELECT year::INTEGER AS year, {', '.join(inner or ['1 AS one'])} FROM sim_year GROUP BY year) AS y"]
             parts += [f"({self._headline_sql()}) AS h"] if headline else []
-            parts += [f"({self._totals_sql()}) AS t"] if totals else []
             wide = self._columns(f"SELECT * FROM {' CROSS JOIN '.join(parts)} ORDER BY year")
             for i, m in enumerate(fans):
                 q = np.array(wide[f"q{i}"].tolist(), dtype=float).reshape(-1, 3)
@@ -168,8 +165,6 @@ class Run:
                 self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"m{i}"]})
             if headline:
                 self._kept["headline"] = self._headline_from(wide)
-            if totals:
-                self._kept["totals"] = {part: float(wide[f"t_{part}"][0]) for part in self.simulation.central_parts}
 
     def measure(self, name: str) -> pd.DataFrame:
         """One measure's yearly summary: year, p10, p50, p90, mean (callers treat it as read-only)."""
@@ -240,8 +235,10 @@ class Run:
 
     def central_totals(self) -> dict[str, float]:
         """The central case's cost parts in scope summed over the contract, £m."""
-        self.summarise(totals=True)
-        return self._kept["totals"]
+        return self._kept_or(
+            "totals",
+            lambda: dict(self.query("SELECT part, sum(value) AS total FROM central_parts GROUP BY part").itertuples(index=False)),
+        )
 
     def central_parts(self) -> pd.DataFrame:
         return self._kept_or(
@@ -285,10 +282,6 @@ class Run:
             p10, p50, p90 = (float(v) for v in row[f"{side}_q"][0])
             out[side] = {"p10": p10, "p50": p50, "p90": p90, "mean": float(row[f"{side}_mean"][0])}
         return out | {k: float(row[k][0]) for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
-
-    def _totals_sql(self) -> str:
-        sums = [f"sum(value) FILTER (WHERE part = '{part}') AS \"t_{part}\"" for part in self.simulation.central_parts]
-        return f"SELECT {', '.join(sums)} FROM central_parts"
 
     def probabilities(self) -> dict[str, float]:
         """Shares of simulations with a deficit year, a collar breach, or a failure."""
