@@ -193,11 +193,11 @@ def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:
             "Design › 3 · Contract: bid below the maximum price",
         ),
     ]
-    spread = run.measure("pooled_cost")
+    spread = run.measure("cost")
     pressures.append(
         (
             float((spread["p90"] - spread["p50"]).sum()),
-            "uncertain costs: in one simulation in ten the pool's costs run this far above the median",
+            "uncertain costs: in one simulation in ten the costs in scope run this far above the median",
             "Design › 2 · Who holds the budget: reserves and guarantees; 4 · Risk split: a collar or a lower loss share",
         )
     )

@@ -36,8 +36,8 @@ if st.toggle("Pooled share by service line", key="proj-pooling-open"):  # drawn 
 scenario = state.current_scenario()
 projection = state.projection(scenario)
 run = projection.run
-# What the page first shows, in one query: the tiles and the Money tab's figures (and the drivers' spread).
-run.summarise(fans=[*charts.BUDGET_FANS, "pooled_cost"], means=list(charts.SPLIT), headline=True)
+# What the page first shows, in one query: the tiles and the Money tab's figures.
+run.summarise(fans=list(charts.BUDGET_FANS), means=list(charts.SPLIT), headline=True)
 for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
     column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
     column.caption(tile["detail"])
