@@ -57,7 +57,7 @@ def stored_and_summarised(simulation: engine.Simulation, measures: list[str] | N
     run.headline()
     if measures is not None:
         run.yearly(measures or None)
-        run.yearly_mean(["variance", "provider", "commissioner", "reinvested"])
+        run.summarise(means=["variance", "provider", "commissioner", "reinvested"])
 
 
 def line(label: str, best: float, median: float, extra: str = "") -> None:

@@ -17,12 +17,6 @@ def ramp(years: np.ndarray, years_to_full: int) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def realised(effect: float, years_to_full: int, years: np.ndarray, realisation: np.ndarray) -> np.ndarray:
-    """(sims, years), laid out year by year: the share of its full effect the lever reaches in each
-    simulation and year."""
-    return ((effect * ramp(years, years_to_full))[:, None] * realisation[None, :]).T
-
-
 def cost_change(weights: np.ndarray, lever: dict, line_ids: list[str]) -> np.ndarray:
     """Per line, the net change in cost per unit of realised effect, for lines weighted by
     `weights` (a pooled share, say): what is removed from the source lines plus what is added

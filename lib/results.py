@@ -193,11 +193,6 @@ class Run:
             columns[f"{m} mean"] = self._kept[("mean", m)]["mean"].to_numpy().round(2)
         return pd.DataFrame(columns)
 
-    def yearly_mean(self, measures: list[str]) -> pd.DataFrame:
-        """The mean of each measure by contract year, long form."""
-        self.summarise(means=measures)
-        return _long(measures, [self._kept[("mean", m)] for m in measures], ["year", "mean"])
-
     def central(self) -> pd.DataFrame:
         """The central case (simulation 0), one column per measure, one row per year."""
         return self._kept_or("central", lambda: self.query("SELECT * EXCLUDE (sim) FROM sim_year WHERE sim = 0 ORDER BY year"))
@@ -238,11 +233,6 @@ class Run:
         return self._kept_or(
             "totals",
             lambda: dict(self.query("SELECT part, sum(value) AS total FROM central_parts GROUP BY part").itertuples(index=False)),
-        )
-
-    def central_parts(self) -> pd.DataFrame:
-        return self._kept_or(
-            "parts", lambda: self.query("SELECT year::INTEGER AS year, part, value FROM central_parts ORDER BY part, year")
         )
 
     def end_positions(self) -> pd.DataFrame:
