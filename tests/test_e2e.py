@@ -6,15 +6,18 @@ Screenshots of every page go to test-artifacts/e2e/ for a person to look at.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench.serve import CHROMIUM_FLAGS, running_app
+from bench.serve import CHROMIUM_FLAGS, PIDS, running_app
 from bench.serve import wait_ready as app_ready
+from lib import saved
 
 from .conftest import ROOT
 
@@ -243,3 +246,21 @@ def test_save_in_one_browser_and_open_it_in_another(page, server, browser):
         assert tab.locator("[data-testid='stMetricValue']").all_inner_texts() == designed
     finally:
         other.close()
+
+
+def test_an_acknowledged_save_survives_the_server_killed(browser):
+    """Save in the browser, kill -9 the server the moment the save is acknowledged, read the file."""
+    with running_app(ROOT / "test-artifacts" / "streamlit-e2e-kill.log") as base:
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        try:
+            tab = context.new_page()
+            go(tab, base, "design")
+            tab.get_by_role("button", name="Save").first.click()
+            tab.get_by_label("Name").fill("Saved before the crash")
+            tab.get_by_role("button", name="Save the design").click()
+            tab.wait_for_selector("[data-testid='stAlertContentSuccess']", timeout=90_000)
+            os.kill(PIDS[base], signal.SIGKILL)
+        finally:
+            context.close()
+    opened, _ = saved.load("Saved before the crash")
+    assert opened.scenario.template == "salford"
