@@ -54,10 +54,6 @@ class Run:
         return self.scenario.contract.years
 
     @property
-    def sims(self) -> int:
-        return self.scenario.sims
-
-    @property
     def measures(self) -> list[str]:
         return [*self.simulation.money, *self.simulation.outcomes]
 
@@ -153,9 +149,10 @@ class Run:
                 raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
             inner = [f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "q{i}", avg("{m}") AS "f{i}"' for i, m in enumerate(fans)]
             inner += [f'avg("{m}") AS "m{i}"' for i, m in enumerate(means)]
-            parts = [f"(SELECT year::INTEGER AS year, {', '.join(inner or ['1 AS one'])} FROM sim_year GROUP BY year) AS y"]
+            parts = [f"(SELECT year::INTEGER AS year, {', '.join(inner)} FROM sim_year GROUP BY year) AS y"] if inner else []
             parts += [f"({self._headline_sql()}) AS h"] if headline else []
-            wide = self._columns(f"SELECT * FROM {' CROSS JOIN '.join(parts)} ORDER BY year")
+            order = " ORDER BY year" if inner else ""  # the headline alone reads only the per-simulation table
+            wide = self._columns(f"SELECT * FROM {' CROSS JOIN '.join(parts)}{order}")
             for i, m in enumerate(fans):
                 q = np.array(wide[f"q{i}"].tolist(), dtype=float).reshape(-1, 3)
                 fan = {"year": wide["year"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2], "mean": wide[f"f{i}"]}
@@ -248,9 +245,6 @@ class Run:
     def headline(self) -> dict[str, Any]:
         """The tiles: end-of-contract positions (P10/P50/P90, mean, £m) and the chances of a
         deficit year, a collar breach and a failure."""
-        return self._kept_or("headline", self._headline)
-
-    def _headline(self) -> dict[str, Any]:
         self.summarise(headline=True)
         return self._kept["headline"]
 
