@@ -34,7 +34,7 @@ def running_app(log_path: Path, timeout_s: float = 90, options: tuple[str, ...] 
             [
                 sys.executable, "-m", "streamlit", "run", "app.py",
                 "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *options,
+                "--browser.gatherUsageStats", "false", *options,
             ],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
         )  # fmt: skip

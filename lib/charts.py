@@ -1,8 +1,9 @@
 """Plotly figures for the dashboard: one function a chart, fed by a run's summaries and lib.views.
 
-Figures are written as plain trace and layout dicts and wrapped once, unvalidated: plotly's
-per-property validation costs ten times the rest of a chart (~14 ms against ~1 ms), and these
-specs are fixed by this module and drawn by the page and browser tests.
+A figure is a plain plotly spec, {"data": [...], "layout": {...}}, treated as read-only once made:
+plotly's Figure objects validate every property and deep-copy on the way to the browser, which
+cost more than the rest of a chart; these specs are fixed by this module and drawn by the page
+and browser tests. plotly.io (to_html, to_json) takes them as they are.
 Colours: the Okabe-Ito palette, safe for the common forms of colour blindness, used the same
 way everywhere (provider side blue, commissioner side orange, reinvested green, cost red).
 """
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from lib.results import Run
 from lib.views import gbp_m
@@ -34,10 +34,18 @@ MONEY_HOVER = "£%{y:,.1f}m"
 SPLIT = ("variance", "provider", "commissioner", "reinvested")  # the settlement chart draws their means
 BUDGET_FANS = ("budget", "cost", "counterfactual_cost")
 Trace = dict[str, Any]
+Figure = dict[str, Any]  # {"data": [Trace, ...], "layout": {...}}
 
 
-def _figure(traces: list[Trace], layout: dict[str, Any]) -> go.Figure:
-    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+def _figure(traces: list[Trace], layout: dict[str, Any]) -> Figure:
+    return {"data": traces, "layout": layout}
+
+
+def narrow(figure: Figure) -> Figure:
+    """The same chart for a narrow column: its legend below the plot, with room to wrap."""
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
+    layout = figure["layout"] | {"legend": legend, "height": 520, "margin": {"l": 50, "r": 10, "t": 60, "b": 170}}
+    return {"data": figure["data"], "layout": layout}
 
 
 def _layout(title: str, y_title: str, x_title: str = "Contract year", height: int = 380, **extra: Any) -> dict[str, Any]:
@@ -79,7 +87,7 @@ def _line(x, y, name: str, colour: str, dash: str, hover: str, **extra: Any) -> 
     return {"type": "scatter", "x": list(x), "y": list(y), "name": name, **style, **extra}
 
 
-def budget_vs_cost(run: Run) -> go.Figure:
+def budget_vs_cost(run: Run) -> Figure:
     run.summarise(fans=list(BUDGET_FANS))
     no_change = run.measure("counterfactual_cost")
     traces = [
@@ -91,7 +99,7 @@ def budget_vs_cost(run: Run) -> go.Figure:
     return _figure(traces, _layout("Budget against projected cost, by contract year", "£m a year"))
 
 
-def variance_split(run: Run) -> go.Figure:
+def variance_split(run: Run) -> Figure:
     run.summarise(means=list(SPLIT))
     traces = []
     for measure, label in (("provider", "Provider side"), ("commissioner", "Commissioner side"), ("reinvested", "Reinvested")):
@@ -106,7 +114,7 @@ def variance_split(run: Run) -> go.Figure:
     return _figure(traces, layout)
 
 
-def cumulative_provider(run: Run) -> go.Figure:
+def cumulative_provider(run: Run) -> Figure:
     s = run.scenario
     frame = run.measure("provider_cumulative")
     years = frame["year"].tolist()
@@ -130,7 +138,7 @@ def cumulative_provider(run: Run) -> go.Figure:
     return _figure(traces, _layout("Provider side's cumulative position against what it can absorb", "£m, cumulative"))
 
 
-def partner_split(run: Run) -> go.Figure:
+def partner_split(run: Run) -> Figure:
     """Each partner's cumulative position at contract end: P50 bar, P10-P90 whiskers, and the
     loss each full-risk partner can bear."""
     p = run.partner_summary().iloc[::-1]  # first partner on top
@@ -160,7 +168,7 @@ def partner_split(run: Run) -> go.Figure:
     return _figure([bars, limits], layout)
 
 
-def money_flow(flows: pd.DataFrame, title: str) -> go.Figure:
+def money_flow(flows: pd.DataFrame, title: str) -> Figure:
     labels = list(dict.fromkeys([*flows["source"], *flows["target"]]))
     index = {label: i for i, label in enumerate(labels)}
     colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(labels))]
@@ -173,7 +181,7 @@ def money_flow(flows: pd.DataFrame, title: str) -> go.Figure:
     return _figure([sankey], layout | {"margin": {"l": 20, "r": 20, "t": 60, "b": 20}})
 
 
-def outcomes_grid(table: pd.DataFrame, labels: dict[str, tuple[str, str]], cols: int = 3) -> go.Figure:
+def outcomes_grid(table: pd.DataFrame, labels: dict[str, tuple[str, str]], cols: int = 3) -> Figure:
     """One small chart per outcome measure, three to a row, each fan against its no-change path."""
     measures = list(dict.fromkeys(table["measure"]))
     rows = int(np.ceil(len(measures) / cols))
@@ -204,7 +212,7 @@ def outcomes_grid(table: pd.DataFrame, labels: dict[str, tuple[str, str]], cols:
     return _figure(traces, layout)
 
 
-def waterfall(steps: pd.DataFrame, years: int) -> go.Figure:
+def waterfall(steps: pd.DataFrame, years: int) -> Figure:
     bars = {
         "type": "waterfall",
         "x": steps["step"].tolist(),
@@ -219,7 +227,7 @@ def waterfall(steps: pd.DataFrame, years: int) -> go.Figure:
     return _figure([bars], _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False))
 
 
-def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> go.Figure:
+def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> Figure:
     values = np.sort(ends["provider_gbp_m"].to_numpy())
     share = np.arange(1, len(values) + 1) / len(values) * 100
     curve = {"type": "scatter", "x": values.tolist(), "y": share.tolist(), "mode": "lines", "showlegend": False}
@@ -246,7 +254,7 @@ def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> go.Figure:
 DASHES = ["solid", "dash", "dot", "dashdot"]
 
 
-def compare_lines(runs: dict[str, Run], measure: str, title: str, y_title: str, hover: str = MONEY_HOVER) -> go.Figure:
+def compare_lines(runs: dict[str, Run], measure: str, title: str, y_title: str, hover: str = MONEY_HOVER) -> Figure:
     """One measure's P50 path for each design, told apart by colour and line style (greyscale too)."""
     traces = []
     for i, (name, run) in enumerate(runs.items()):

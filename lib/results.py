@@ -229,7 +229,7 @@ class Run:
         """The central case's cost parts in scope summed over the contract, £m."""
         return self._kept_or(
             "totals",
-            lambda: dict(self.query("SELECT part, sum(value) AS total FROM central_parts GROUP BY part").itertuples(index=False)),
+            lambda: dict(zip(*self._columns("SELECT part, sum(value) FROM central_parts GROUP BY part").values(), strict=True)),
         )
 
     def end_positions(self) -> pd.DataFrame:

@@ -58,7 +58,7 @@ if len(picked) >= 2:
         hover = "%{y:,.1f}" if measure == "emergency_admissions" else charts.MONEY_HOVER
         parts.chart(
             charts.compare_lines(runs, measure, title, unit, hover),
-            views.yearly_side_by_side(runs, measure),
+            lambda measure=measure: views.yearly_side_by_side(runs, measure),
             "P50 of each design's simulations; each design keeps its colour and line style.",
             f"compare-{measure}",
         )

@@ -277,12 +277,6 @@ PREVIEWS = {
 }
 
 
-def fit_narrow(figure):
-    """A chart for the narrow preview column: its legend below the plot, with room to wrap."""
-    legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
-    return figure.update_layout(legend=legend, height=520, margin={"l": 50, "r": 10, "t": 60, "b": 170})
-
-
 def preview(tab: str) -> None:
     """The headline and the open tab's chart, for the design as it stands."""
     projection = state.projection(state.current_scenario())
@@ -291,8 +285,8 @@ def preview(tab: str) -> None:
     for row in (tiles[:2], [tiles[2], tiles[4]]):
         for column, tile in zip(st.columns(2), row, strict=True):
             column.metric(tile["label"], tile["value"], help=f"{tile['detail']}. {tile['help']}", border=True)
-    figure = projection.figure(f"preview-{tab}", lambda: fit_narrow(PREVIEWS[tab](run)))
-    st.plotly_chart(figure, width="stretch", key="design-preview", config={"displaylogo": False})
+    figure = projection.figure(f"preview-{tab}", lambda: charts.narrow(PREVIEWS[tab](run)))
+    parts.plot(figure, "design-preview")
     st.caption("Live: the Projections page has every chart, with its table.")
 
 

@@ -6,8 +6,10 @@ import re
 from collections.abc import Callable
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from lib import charts
 from lib.saved import SavedError
 from lib.scenario import ScenarioError
 from pages import state
@@ -36,9 +38,29 @@ def refused_input() -> None:
         st.error(state.error(), icon=":material/error:")
 
 
-def chart(figure, table: pd.DataFrame, caption: str, key: str) -> None:
-    """A chart with its assumptions and a table alternative."""
-    st.plotly_chart(figure, width="stretch", key=f"chart-{key}", config={"displaylogo": False})
+class _AsDrawn(go.Figure):
+    """A chart spec from lib.charts, handed to Streamlit as it is. Given a plotly Figure,
+    st.plotly_chart deep-copies it into a dict; given a dict, it validates every property:
+    either costs more than building the chart. The specs are plain and read-only, so Streamlit
+    gets the dict itself (it reads `to_dict()` and nothing else of the figure)."""
+
+    def __init__(self, spec: charts.Figure) -> None:  # no plotly Figure is built
+        self._spec = spec
+
+    def to_dict(self) -> charts.Figure:
+        return self._spec
+
+
+def plot(figure: charts.Figure, key: str) -> None:
+    """Draw one chart spec from lib.charts."""
+    st.plotly_chart(_AsDrawn(figure), width="stretch", key=key, config={"displaylogo": False})
+
+
+def chart(figure: charts.Figure, table: Callable[[], pd.DataFrame], caption: str, key: str) -> None:
+    """A chart with its assumptions and a table alternative (`table` builds it, when it is shown)."""
+    plot(figure, f"chart-{key}")
     st.caption(caption)
-    with st.expander("Show as table"):
-        st.dataframe(table, hide_index=True, width="stretch", key=f"table-{key}")
+    # The table is sent only while its expander is open: most moves never look at it.
+    box = st.expander("Show as table", key=f"table-open-{key}", on_change="rerun")
+    if box.open:
+        box.dataframe(table(), hide_index=True, width="stretch", key=f"table-{key}")

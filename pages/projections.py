@@ -70,7 +70,7 @@ def money_flow_panel(projection: state.Projection) -> None:
         projection.figure(
             f"flow-chart-{year}", lambda: charts.money_flow(flows, f"Where the money goes {label} (central case, £m)")
         ),
-        flows.round(2),
+        lambda: flows.round(2),
         "Central case. Partners' delivery shares follow their weights (an assumption); the settlement at the end "
         "follows the risk terms.",
         "money-flow",
@@ -84,7 +84,7 @@ with tabs[0]:
     if tabs[0].open:
         parts.chart(
             projection.figure("budget-cost", lambda: charts.budget_vs_cost(run)),
-            run.table(fans=charts.BUDGET_FANS),
+            lambda: run.table(fans=charts.BUDGET_FANS),
             f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
             f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
             "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
@@ -92,7 +92,7 @@ with tabs[0]:
         )
         parts.chart(
             projection.figure("variance-split", lambda: charts.variance_split(run)),
-            run.table(means=charts.SPLIT),
+            lambda: run.table(means=charts.SPLIT),
             f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
             + (f"; the first {r.glide_years} year(s) on a glide path" if r.glide_years else "")
             + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
@@ -104,7 +104,7 @@ with tabs[1]:
     if tabs[1].open:
         parts.chart(
             projection.figure("cumulative", lambda: charts.cumulative_provider(run)),
-            run.table(fans=["provider_cumulative", "pooled_budget"]),
+            lambda: run.table(fans=["provider_cumulative", "pooled_budget"]),
             f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
             "cumulative",
@@ -112,7 +112,7 @@ with tabs[1]:
         h = run.headline()["provider"]
         parts.chart(
             projection.figure("s-curve", lambda: charts.s_curve(run.end_positions(), h["p10"], h["p90"])),
-            run.end_positions().round(2),
+            lambda: run.end_positions().round(2),
             "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
             "s-curve",
         )
@@ -128,7 +128,7 @@ with tabs[2]:
             )
         parts.chart(
             projection.figure("partners", lambda: charts.partner_split(run)),
-            partners.round(3),
+            lambda: partners.round(3),
             "Gains go to full-risk and gain-share partners by weight; losses to full-risk partners only. "
             "Consultative partners and sub-contractors carry no risk.",
             "partners",
@@ -140,7 +140,7 @@ with tabs[3]:
         table = projection.figure("outcome-table", lambda: views.outcome_table(run, cat))
         parts.chart(
             projection.figure("outcomes", lambda: charts.outcomes_grid(table, views.outcome_labels(cat))),
-            table.round(2),
+            lambda: table.round(2),
             "Per 1,000 population, against each measure's no-change path (England 2016/17 rates, assumptions). "
             "Levers cut activity as they ramp in; population health responds two years later. The outcome index is the "
             "mean of four domains (population health, quality of life, quality of care, effectiveness); 100 = no change.",
@@ -152,7 +152,7 @@ with tabs[4]:
         steps = projection.figure("waterfall-steps", lambda: views.waterfall_steps(run, cat))
         parts.chart(
             projection.figure("waterfall", lambda: charts.waterfall(steps, c.years)),
-            steps.round(2),
+            lambda: steps.round(2),
             "Central case, summed over the contract, for the services in scope: what demand growth adds, "
             "what each lever saves (or costs, where care moves into a pooled line from one outside the pool), "
             "and the investment and procurement costs.",

@@ -239,8 +239,14 @@ def test_every_chart_has_a_title_caption_and_table(tab, charts, title):
     assert any(title in spec["layout"]["title"]["text"] for spec in specs)
     for spec in specs:
         assert spec["layout"]["title"]["text"]
-    assert len([e for e in at.expander if e.label == "Show as table"]) == charts
-    assert len(at.dataframe) >= charts
+    boxes = [e for e in at.expander if e.label == "Show as table"]
+    assert len(boxes) == charts
+    assert len(at.dataframe) == 0  # a table is sent only once its expander is opened
+    for box in boxes:
+        at.session_state[box.key] = True
+    at.run()
+    assert len(at.dataframe) == charts
+    assert all(len(d.value) > 0 for d in at.dataframe)
 
 
 def test_virtual_template_projects_with_commissioners_holding_the_variance():
@@ -288,6 +294,7 @@ def test_evidence_page_holds_the_model_against_what_happened():
 def test_money_flow_period_redraws_only_its_chart():
     at = app()
     at.session_state["projections-tab"] = "Partners and money flow"
+    at.session_state["table-open-money-flow"] = True
     open_page(at, "projections")
     tiles_before = {m.label: m.value for m in at.metric}
     whole = at.dataframe[-1].value
