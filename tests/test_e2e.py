@@ -210,6 +210,31 @@ def test_a_reload_or_a_copied_link_keeps_the_design(page, server, browser):
         other.close()
 
 
+def test_back_and_forward_keep_the_design(page, server):
+    go(page, server, "projections")
+    first = tiles(page)
+    loss = slider(page, "Loss share")
+    loss.focus()
+    for _ in range(2):
+        loss.press("ArrowLeft")
+    wait_for_new_tiles(page, list(first.values()))
+    page.wait_for_function("() => location.search.includes('s=')", timeout=30_000)
+    designed = tiles(page)
+    nav(page, "Design the deal", "design")
+    page.go_back()
+    page.wait_for_url(re.compile(r"/projections\?s="), timeout=90_000)
+    wait_ready(page)
+    assert tiles(page) == designed
+    page.reload()  # the page that back returned to still holds the design in its link
+    wait_ready(page)
+    assert tiles(page) == designed
+    page.go_forward()
+    page.wait_for_url(re.compile(r"/design\?s="), timeout=90_000)
+    wait_ready(page)
+    nav(page, "Projections", "projections")
+    assert tiles(page) == designed
+
+
 def test_home_opens_at_its_own_path(page, server):
     go(page, server, "home")
     assert "Care Models Lab" in page.locator("h1").first.inner_text()
