@@ -240,7 +240,7 @@ def test_home_opens_at_its_own_path(page, server):
     assert "Care Models Lab" in page.locator("h1").first.inner_text()
 
 
-def test_save_in_one_browser_and_open_it_in_another(page, server, browser):
+def test_save_in_one_browser_and_open_it_in_another_on_a_second_replica(page, server, browser):
     go(page, server, "design")
     page.get_by_role("tab", name="4 · Risk split", exact=True).click()
     wait_ready(page)
@@ -256,19 +256,21 @@ def test_save_in_one_browser_and_open_it_in_another(page, server, browser):
     page.get_by_role("button", name="Save the design").click()
     page.wait_for_selector("[data-testid='stAlertContentSuccess']", timeout=90_000)
 
+    # Someone else, on a second replica of the app (its own process, the same saved scenarios):
     other = browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
-        tab = other.new_page()
-        go(tab, server, "compare")
-        box = tab.locator("[data-testid='stSelectbox']").filter(has_text="Saved design")
-        box.click()
-        tab.keyboard.type("Browser table 7")
-        tab.keyboard.press("Enter")
-        wait_ready(tab)
-        tab.get_by_role("button", name="Open it").click()
-        tab.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
-        wait_ready(tab)
-        assert tab.locator("[data-testid='stMetricValue']").all_inner_texts() == designed
+        with running_app(ROOT / "test-artifacts" / "streamlit-e2e-replica.log") as second:
+            tab = other.new_page()
+            go(tab, second, "compare")
+            box = tab.locator("[data-testid='stSelectbox']").filter(has_text="Saved design")
+            box.click()
+            tab.keyboard.type("Browser table 7")
+            tab.keyboard.press("Enter")
+            wait_ready(tab)
+            tab.get_by_role("button", name="Open it").click()
+            tab.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
+            wait_ready(tab)
+            assert tab.locator("[data-testid='stMetricValue']").all_inner_texts() == designed
     finally:
         other.close()
 
