@@ -19,7 +19,7 @@ import yaml
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CSV_TABLES = ("service_lines", "outcome_measures", "levers", "routes", "lead_types", "org_forms", "evidence")
-SCHEMA_VERSION = "4"  # bump when the tables built from the text change shape
+SCHEMA_VERSION = "5"  # bump when the tables built from the text change shape
 
 
 class UnknownTemplateError(ValueError):
@@ -44,6 +44,7 @@ class Catalogue:
     tables: dict[str, pd.DataFrame]
     templates: dict[str, Template] = field(repr=False)
     records: dict[str, tuple[dict, ...]] = field(repr=False)  # rows as dicts, for the engine's loops
+    stresses: tuple[dict, ...] = field(default=(), repr=False)  # data/stresses.yaml as written
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name].copy()
@@ -81,11 +82,16 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     tables.update(_template_tables(raw, tables["service_lines"]))
     glossary = yaml.safe_load((data_dir / "glossary.yaml").read_text(encoding="utf-8"))
     tables["glossary"] = pd.DataFrame(glossary, columns=["term", "group", "meaning", "source"])
+    stresses = yaml.safe_load((data_dir / "stresses.yaml").read_text(encoding="utf-8"))
+    tables["stresses"] = pd.DataFrame(
+        [{k: s.get(k) for k in ("id", "name", "what", "source")} | {"changes": json.dumps(s["changes"])} for s in stresses]
+    )
     return Catalogue(
         stamp=stamp(data_dir),
         tables=tables,
         templates={tid: _template(tables, tid) for tid in tables["templates"]["id"]},
         records={name: tuple(frame.to_dict("records")) for name, frame in tables.items()},
+        stresses=tuple(stresses),
     )
 
 

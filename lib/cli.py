@@ -7,6 +7,7 @@
   python -m lib evidence [--sims N] [--format json|table]
                                   each published figure beside the templates' projections of it
   python -m lib project --link LINK                 what a share link (or an app URL) holds
+  python -m lib project --template ID --stress NAME[,NAME]   the design under named stress tests
   python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G]
   python -m lib scenarios list [--group G] [--format json|table] | show NAME | rename OLD NEW
   python -m lib scenarios delete NAME | export NAME | import FILE [--name N] | link NAME
@@ -25,7 +26,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine, links, memory, results, saved, views
+from lib import catalogue, engine, links, memory, results, saved, stress, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten
 
 
@@ -236,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     p_project.add_argument("--seed", type=int)
     p_project.add_argument("--central", action="store_true", help="one path at the central values, no sampling")
     p_project.add_argument("--format", choices=["json", "csv"], default="json")
+    p_project.add_argument(
+        "--stress", help=f"stress tests to apply, comma-separated: {', '.join(stress.all_stresses())}", metavar="NAME[,NAME]"
+    )
     sub.add_parser("fields", help="list the scenario's field paths")
     p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")
     p_evidence.add_argument("--sims", type=int, default=2000)
@@ -267,12 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fields":
             print("\n".join(field_rows()))
         else:
-            report = results.project(build_scenario(args)).to_report()
+            shocks = stress.parse(args.stress or "")
+            report = results.project(stress.apply(build_scenario(args), shocks)).to_report()
+            if shocks:
+                named = stress.all_stresses()
+                report["stresses"] = [{k: getattr(named[i], k) for k in ("id", "name", "what", "source")} for i in shocks]
             if args.format == "json":
                 print(json.dumps(report, indent=1))
             else:
                 write_csv(report, sys.stdout)
-    except (ScenarioError, catalogue.UnknownTemplateError, CliError, saved.SavedError) as exc:
+    except (ScenarioError, catalogue.UnknownTemplateError, CliError, saved.SavedError, stress.StressError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

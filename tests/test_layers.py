@@ -14,7 +14,7 @@ from .conftest import ROOT
 LAYERS = [
     ["lib.memory"],
     ["lib.catalogue"],
-    ["lib.scenario", "lib.links"],
+    ["lib.scenario", "lib.links", "lib.stress"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
     ["lib.store", "lib.results", "lib.saved"],
     ["lib.views", "lib.charts"],
