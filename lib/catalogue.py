@@ -45,6 +45,7 @@ class Catalogue:
     templates: dict[str, Template] = field(repr=False)
     records: dict[str, tuple[dict, ...]] = field(repr=False)  # rows as dicts, for the engine's loops
     stresses: tuple[dict, ...] = field(default=(), repr=False)  # data/stresses.yaml as written
+    sensitivities: tuple[dict, ...] = field(default=(), repr=False)  # data/sensitivities.yaml as written
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name].copy()
@@ -86,12 +87,18 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     tables["stresses"] = pd.DataFrame(
         [{k: s.get(k) for k in ("id", "name", "what", "source")} | {"changes": json.dumps(s["changes"])} for s in stresses]
     )
+    sensitivities = yaml.safe_load((data_dir / "sensitivities.yaml").read_text(encoding="utf-8"))
+    tables["sensitivities"] = pd.DataFrame(
+        [{k: item.get(k) for k in ("id", "label", "kind", "path", "low_path", "high_path", "low", "high", "reasoning")}
+         for item in sensitivities]
+    )  # fmt: skip
     return Catalogue(
         stamp=stamp(data_dir),
         tables=tables,
         templates={tid: _template(tables, tid) for tid in tables["templates"]["id"]},
         records={name: tuple(frame.to_dict("records")) for name, frame in tables.items()},
         stresses=tuple(stresses),
+        sensitivities=tuple(sensitivities),
     )
 
 

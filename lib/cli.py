@@ -8,6 +8,8 @@
                                   each published figure beside the templates' projections of it
   python -m lib project --link LINK                 what a share link (or an app URL) holds
   python -m lib project --template ID --stress NAME[,NAME]   the design under named stress tests
+  python -m lib tornado --template ID [--set PATH=VALUE ...] [--sims N] [--format json|table]
+                                  how far each assumption moves the provider's end position and failure
   python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G]
   python -m lib scenarios list [--group G] [--format json|table] | show NAME | rename OLD NEW
   python -m lib scenarios delete NAME | export NAME | import FILE [--name N] | link NAME
@@ -26,7 +28,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine, links, memory, results, saved, stress, views
+from lib import catalogue, engine, links, memory, results, saved, sensitivity, stress, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten
 
 
@@ -222,6 +224,19 @@ def print_evidence(sims: int, fmt: str) -> None:
         )
 
 
+def print_tornado(scenario: Scenario, fmt: str) -> None:
+    bars = sensitivity.tornado(scenario)
+    if fmt == "json":
+        print(json.dumps({"scenario": scenario.to_dict(), "bars": bars.to_dict("records")}, indent=1))
+        return
+    print(f"{'assumption':<58} {'low':>12} {'high':>12} {'P50 £m low':>11} {'high':>8} {'failure low':>12} {'high':>6}")
+    for r in bars.itertuples():
+        print(
+            f"{r.label[:58]:<58} {r.low:>12} {r.high:>12} {r.provider_p50_low_gbp_m:>11.1f} {r.provider_p50_high_gbp_m:>8.1f}"
+            f" {r.failure_low:>12.0%} {r.failure_high:>6.0%}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     memory.keep_freed_memory()  # the CLI is an entry point: tune the allocator once (lib/memory.py)
     parser = argparse.ArgumentParser(prog="python -m lib", description="Care Models Lab: templates and projections")
@@ -240,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     p_project.add_argument(
         "--stress", help=f"stress tests to apply, comma-separated: {', '.join(stress.all_stresses())}", metavar="NAME[,NAME]"
     )
+    p_tornado = sub.add_parser("tornado", help="how far each assumption moves the provider's end position and failure")
+    for option in ("--template", "--link", "--scenario"):
+        p_tornado.add_argument(option)
+    p_tornado.add_argument("--set", action="append", metavar="PATH=VALUE")
+    p_tornado.add_argument("--sims", type=int)
+    p_tornado.add_argument("--format", choices=["json", "table"], default="table")
     sub.add_parser("fields", help="list the scenario's field paths")
     p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")
     p_evidence.add_argument("--sims", type=int, default=2000)
@@ -268,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             run_scenarios(args)
         elif args.command == "compare":
             print_comparison(args.names, args.sims, args.format)
+        elif args.command == "tornado":
+            print_tornado(build_scenario(args), args.format)
         elif args.command == "fields":
             print("\n".join(field_rows()))
         else:

@@ -487,6 +487,23 @@ def _num(value: float | None) -> str:
     return f"{int(value):,}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:g}"
 
 
+def expand(scenario: Scenario, path: str) -> list[str]:
+    """A path with a wildcard, one per key: `demand_growth.*` → every line, `levers.*.x` → every lever."""
+    if "*" not in path:
+        return [path]
+    head, _, tail = path.partition(".*")
+    return [f"{head}.{key}{tail}" for key in scenario.get(head)]
+
+
+def within(path: str, value: float) -> float:
+    """A computed value kept inside the field's allowed range (and whole where the field is)."""
+    spec = field_spec(path)
+    low = spec.low if spec.low is not None else value
+    high = spec.high if spec.high is not None else value
+    value = min(max(value, low), high)
+    return round(value) if spec.integer else value
+
+
 # ---- validation ---------------------------------------------------------------------------------
 
 

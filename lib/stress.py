@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib import catalogue
-from lib.scenario import Scenario, field_spec
+from lib.scenario import Scenario, expand, within
 
 
 class StressError(ValueError):
@@ -77,18 +77,9 @@ def _apply_one(scenario: Scenario, stress: Stress) -> Scenario:
             values |= {f"pooling.{line}": 1.0 for line in pooled}
             values["scope"] = [line for line in scenario.scope if line not in pooled]
             continue
-        for path in _expand(scenario, change["path"]):
+        for path in expand(scenario, change["path"]):
             values[path] = _changed(scenario, path, change)
     return scenario.with_values(values) if values else scenario
-
-
-def _expand(scenario: Scenario, path: str) -> list[str]:
-    """`demand_growth.*` → one path per service line; `levers.*.x` → one per lever."""
-    if "*" not in path:
-        return [path]
-    head, _, tail = path.partition(".*")
-    keys = scenario.get(head)
-    return [f"{head}.{key}{tail}" for key in keys]
 
 
 def _changed(scenario: Scenario, path: str, change: dict[str, Any]) -> Any:
@@ -97,10 +88,7 @@ def _changed(scenario: Scenario, path: str, change: dict[str, Any]) -> Any:
     if "set" in change:
         return change["set"]
     current = scenario.get(path)
-    value = current + change["add"] if "add" in change else current * change["scale"]
-    spec = field_spec(path)
-    value = min(max(value, spec.low), spec.high)  # a shock stays inside what the field allows
-    return round(value) if spec.integer else value
+    return within(path, current + change["add"] if "add" in change else current * change["scale"])
 
 
 def _partner_exit(scenario: Scenario) -> dict[str, Any]:

@@ -1,0 +1,84 @@
+"""The sensitivity tornado: ranges from the data, common random numbers, sorted bars."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lib import catalogue, results, sensitivity
+from lib.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def dudley_bars():
+    return sensitivity.tornado(Scenario.from_template("dudley").with_value("sims", 400))
+
+
+def test_at_least_ten_assumptions_each_with_its_reasoning(dudley_bars):
+    assert len(dudley_bars) >= 10
+    wanted = {"demand_growth", "cost_error", "funding_growth", "gain_share", "loss_share", "withhold", "reserves"}
+    assert wanted | {row["id"] for row in catalogue.current().records["levers"]} <= set(dudley_bars["id"])
+    assert dudley_bars["reasoning"].str.len().min() > 10
+
+
+def test_bars_are_sorted_by_their_swing(dudley_bars):
+    swings = dudley_bars["swing_gbp_m"].tolist()
+    assert swings == sorted(swings, reverse=True)
+    row = dudley_bars.iloc[0]
+    assert row["swing_gbp_m"] == pytest.approx(abs(row["provider_p50_high_gbp_m"] - row["provider_p50_low_gbp_m"]))
+
+
+def test_each_end_is_the_design_projected_with_that_change_and_the_same_random_numbers(dudley_bars):
+    scenario = Scenario.from_template("dudley").with_value("sims", 400)
+    row = dudley_bars.set_index("id").loc["loss_share"]
+    by_hand = results.project(scenario.with_value("risk.loss_share", 1.0)).headline()
+    assert row["provider_p50_high_gbp_m"] == by_hand["provider"]["p50"]
+    assert row["failure_high"] == by_hand["failure"]
+    assert (row["low"], row["high"]) == ("0.0%", "100.0%")
+
+
+def test_a_loss_share_of_zero_means_no_failure_and_more_loss_share_more_failure(dudley_bars):
+    row = dudley_bars.set_index("id").loc["loss_share"]
+    assert row["failure_low"] == 0 and row["failure_high"] > 0.3
+
+
+def test_interval_bars_follow_the_design_s_own_interval():
+    scenario = Scenario.from_template("salford").with_values(
+        {"uncertainty.cost_error_low": 0.03, "uncertainty.cost_error_high": 0.03, "sims": 200}
+    )
+    bars = sensitivity.tornado(scenario).set_index("id")
+    assert bars.loc["cost_error", "swing_gbp_m"] == 0 and bars.loc["cost_error", "failure_swing"] == 0
+    assert bars.loc["cost_error", "low"] == bars.loc["cost_error", "high"] == "3.0%"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    kind=st.sampled_from(["span", "shift", "scale"]),
+    path=st.sampled_from(["risk.gain_share", "risk.loss_share", "contract.funding_growth", "lead.reserves_gbp_m"]),
+    end=st.floats(0, 1),
+)
+def test_a_bar_is_zero_when_its_range_is_a_point(kind, path, end):
+    scenario = Scenario.from_template("wakefield").with_value("sims", 150)
+    entry = {"id": "x", "label": "x", "reasoning": "test", "kind": kind, "path": path, "low": end, "high": end}
+    bar = sensitivity.tornado(scenario, (entry,)).iloc[0]
+    assert bar["swing_gbp_m"] == 0 and bar["failure_swing"] == 0
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lib", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_tornado_as_json():
+    done = cli("tornado", "--template", "south_somerset", "--sims", "300", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["scenario"]["template"] == "south_somerset" and len(report["bars"]) >= 10
+    assert set(sensitivity.COLUMNS) <= set(report["bars"][0])
+    refused = cli("tornado", "--template", "atlantis")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
