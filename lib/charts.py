@@ -257,17 +257,100 @@ DASHES = ["solid", "dash", "dot", "dashdot"]
 def compare_lines(runs: dict[str, Run], measure: str, title: str, y_title: str, hover: str = MONEY_HOVER) -> Figure:
     """One measure's P50 path for each design, told apart by colour and line style (greyscale too)."""
     traces = []
+    failure_lines: dict[float, Trace] = {}
     for i, (name, run) in enumerate(runs.items()):
         frame = run.measure(measure)
         line = {"color": OKABE_ITO[i % len(OKABE_ITO)], "dash": DASHES[i % len(DASHES)], "width": 3}
         trace = {"type": "scatter", "x": frame["year"].tolist(), "y": frame["p50"].tolist(), "mode": "lines+markers"}
         traces.append(trace | {"line": line, "name": f"{name} (P50)", "hovertemplate": f"{name} {hover}<extra></extra>"})
         if measure == "provider_cumulative":
-            capacity = [-run.scenario.lead.loss_capacity_gbp_m] * len(frame)
-            traces.append(
-                _line(frame["year"], capacity, f"{name}: failure line", line["color"], "longdash", f"{hover}<extra></extra>")
-            )
+            capacity = -run.scenario.lead.loss_capacity_gbp_m
+            shared = failure_lines.get(capacity)
+            if shared is not None:  # the same line for several designs: drawn once, named for all
+                shared["name"] = shared["name"].replace(": failure line", f", {name}: failure line")
+                continue
+            limit = [capacity] * len(frame)
+            hover_limit = f"{hover}<extra></extra>"
+            failure_lines[capacity] = _line(frame["year"], limit, f"{name}: failure line", line["color"], "longdash", hover_limit)
+            traces.append(failure_lines[capacity])
         elif measure.endswith(("admissions", "attendances", "bed_days", "days")):
             no_change = run.no_change([measure])
             traces.append(_line(no_change["year"], no_change["p50"], f"{name}: no change", line["color"], "dot", hover))
     return _figure(traces, _layout(title, y_title, height=420))
+
+
+def end_distribution(ends: pd.DataFrame, capacity_gbp_m: float, collar_total_gbp_m: float | None, shortfall: float) -> Figure:
+    """Histogram of the provider side's cumulative position at contract end, with the failure
+    line, the most the collar lets it lose, and the mean of the worst 10% marked."""
+    values = ends["provider_gbp_m"].to_numpy()
+    bars = {"type": "histogram", "x": values.tolist(), "nbinsx": 40, "name": "Simulations", "showlegend": False}
+    bars |= {"marker": {"color": _rgba(COLOURS["provider"], 0.75), "line": {"color": "#FFFFFF", "width": 0.5}}}
+    bars["hovertemplate"] = "£%{x}m: %{y} simulations<extra></extra>"
+    marks = [(-capacity_gbp_m, COLOURS["cost"], "dash", f"Failure line £{-capacity_gbp_m:,.1f}m")]
+    marks.append((shortfall, "#000000", "dot", f"Worst 10% average £{shortfall:,.1f}m"))
+    if collar_total_gbp_m is not None:
+        marks.append((-collar_total_gbp_m, COLOURS["limit"], "dashdot", f"Collar over the contract £{-collar_total_gbp_m:,.1f}m"))
+    line = {"type": "line", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
+    shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d, "width": 2}} for x, c, d, _ in marks]
+    note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top", "bgcolor": "#FFFFFF"}
+    notes = [note | {"x": x, "y": 1 - 0.08 * i, "text": text} for i, (x, _, _, text) in enumerate(marks)]
+    layout = _layout(
+        "Where the provider side ends the contract, across the simulations",
+        "Simulations",
+        "£m, cumulative at contract end",
+        hovermode="closest",
+        showlegend=False,
+        shapes=shapes,
+        annotations=notes,
+        bargap=0.02,
+    )
+    return _figure([bars], layout)
+
+
+def failure_over_time(frame: pd.DataFrame) -> Figure:
+    """The chance the provider side has failed by each contract year."""
+    trace = {"type": "scatter", "x": frame["year"].tolist(), "y": (frame["failed_by"] * 100).tolist()}
+    trace |= {"mode": "lines+markers", "name": "Failed by this year", "line": {"color": COLOURS["cost"], "width": 3}}
+    trace["hovertemplate"] = "Year %{x}: %{y:.0f}% of simulations have failed<extra></extra>"
+    layout = _layout("Chance the provider side has failed, by contract year", "% of simulations", showlegend=False)
+    layout["yaxis"] |= {"range": [0, 100]}
+    return _figure([trace], layout)
+
+
+def tornado(bars: pd.DataFrame, base: float, measure: str = "provider_p50") -> Figure:
+    """Each assumption's low and high end against the design (largest swing on top): the provider
+    side's end position (`provider_p50`, £m) or the chance of failure (`failure`, %).
+    The two ends differ by colour and by fill pattern, so the chart reads in greyscale."""
+    failure = measure == "failure"
+    order = bars.sort_values("failure_swing" if failure else "swing_gbp_m", kind="stable").reset_index(drop=True)
+    labels = order["label"].tolist()  # plotly draws the first category at the bottom: smallest first
+    scale, base = (100.0, base * 100) if failure else (1.0, base)
+    traces = []
+    for end, colour, pattern in (("low", "#0072B2", ""), ("high", "#D55E00", "/")):
+        column = f"failure_{end}" if failure else f"provider_p50_{end}_gbp_m"
+        values = order[column].to_numpy() * scale
+        trace = {"type": "bar", "orientation": "h", "y": labels, "x": (values - base).tolist(), "base": base}
+        trace |= {"name": f"At the {end} end", "marker": {"color": colour, "pattern": {"shape": pattern}}}
+        trace["customdata"] = np.column_stack([order[end], values]).tolist()
+        unit = "%{customdata[1]:.0f}% fail" if failure else "P50 £%{customdata[1]:,.1f}m"
+        trace["hovertemplate"] = f"{end} end (%{{customdata[0]}}): {unit}<extra></extra>"
+        traces.append(trace)
+    shape = {"type": "line", "xref": "x", "yref": "paper", "x0": base, "x1": base, "y0": 0, "y1": 1}
+    if failure:
+        title, axis = "What moves the chance of failure most", f"% of simulations that fail (the design: {base:.0f}%)"
+    else:
+        title = "What moves the provider side's end position most (P50, £m)"
+        axis = f"£m, cumulative at contract end (the design: £{base:,.1f}m)"
+    layout = _layout(
+        title,
+        "",
+        axis,
+        height=120 + 38 * len(labels),
+        hovermode="closest",
+        barmode="overlay",
+        shapes=[shape | {"line": {"color": "#000000", "width": 2}}],
+        margin={"l": 330, "r": 20, "t": 60, "b": 90},
+    )
+    layout["xaxis"].pop("dtick", None)
+    layout["yaxis"] = {"automargin": True}
+    return _figure(traces, layout)

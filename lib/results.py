@@ -242,6 +242,31 @@ class Run:
             ),
         )
 
+    def failure_by_year(self) -> pd.DataFrame:
+        """The chance the provider side has failed by the end of each contract year (cumulative)."""
+        return self._kept_or(
+            "failure_by_year",
+            lambda: self.query(
+                "SELECT y.year::INTEGER AS year, avg((s.failed_in BETWEEN 1 AND y.year)::DOUBLE) AS failed_by "
+                "FROM sims s CROSS JOIN range(1, ? + 1) AS y(year) GROUP BY y.year ORDER BY y.year",
+                [self.years],
+            ),
+        )
+
+    def expected_shortfall(self, worst: float = 0.1) -> float:
+        """Mean provider-side end position (£m) over the worst `worst` share of simulations."""
+        return self._kept_or(
+            ("shortfall", worst),
+            lambda: float(
+                self._columns(
+                    "SELECT avg(v) AS v FROM (SELECT provider_end_gbp_m AS v, "
+                    "row_number() OVER (ORDER BY provider_end_gbp_m) AS r, count(*) OVER () AS n FROM sims) "
+                    "WHERE r <= greatest(1, ceil(n * ?))",
+                    [worst],
+                )["v"][0]
+            ),
+        )
+
     def headline(self) -> dict[str, Any]:
         """The tiles: end-of-contract positions (P10/P50/P90, mean, £m) and the chances of a
         deficit year, a collar breach and a failure."""

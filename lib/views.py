@@ -376,3 +376,83 @@ def evidence_tables(cat: Catalogue, template_id: str) -> dict[str, pd.DataFrame]
             ),
         },
     )
+
+
+# ---- the Risk page ---------------------------------------------------------------------------
+
+
+def collar_over_contract(run: Run) -> float | None:
+    """The most the collar lets the provider side lose over the whole contract (£m, central budget)."""
+    collar = run.scenario.risk.collar
+    return None if collar is None else float(collar * run.measure("pooled_budget")["p50"].sum())
+
+
+def risk_readings(run: Run) -> dict[str, str]:
+    """One plain sentence for each part of the Risk page."""
+    h, years = run.headline(), run.years
+    provider, capacity = h["provider"], run.scenario.lead.loss_capacity_gbp_m
+    by_year = run.failure_by_year()
+    first = by_year[by_year["failed_by"] >= 0.1]
+    shortfall = run.expected_shortfall()
+    partners = run.partner_summary()
+    at_risk = partners[partners["role"] == "full_risk"]
+    worst = at_risk.sort_values("p_over_capacity").iloc[-1] if len(at_risk) else None
+    when = f"one in ten has failed by year {int(first['year'].iloc[0])}" if len(first) else "never one in ten in any year"
+    return {
+        "distribution": f"Half the simulations end the contract with the provider side at {gbp_m(provider['p50'])} or "
+        f"better; one in ten ends at {gbp_m(provider['p10'])} or worse. It fails below {gbp_m(-capacity)}.",
+        "failure": f"By the end of year {years} the provider side has failed in {pct(h['failure'])} of simulations; {when}.",
+        "shortfall": f"In the worst tenth of simulations the provider side ends, on average, at {gbp_m(shortfall)}: "
+        + ("more than it can absorb" if shortfall < -capacity else "within what it can absorb")
+        + f" ({gbp_m(capacity)} of reserves and guarantees).",
+        "partners": _partner_reading(worst),
+    }
+
+
+def _partner_reading(worst: Any) -> str:
+    if worst is None:
+        return "No partner carries losses."
+    if worst["p_over_capacity"] == 0:
+        return "No partner loses more than it can bear in any simulation."
+    return (
+        f"{worst['name']} is the partner most at risk: it loses more than it can bear "
+        f"({gbp_m(worst['capacity_gbp_m'])}) in {pct(worst['p_over_capacity'])} of simulations."
+    )
+
+
+HEADLINE_ROWS = [
+    ("Provider side, P50 (£m)", lambda h: h["provider"]["p50"]),
+    ("Provider side, P10 (£m)", lambda h: h["provider"]["p10"]),
+    ("Commissioners, P50 (£m)", lambda h: h["commissioner"]["p50"]),
+    ("Chance of a deficit year", lambda h: h["deficit_any_year"]),
+    ("Chance the collar is breached", lambda h: h["collar_breach_any_year"]),
+    ("Chance the provider side fails", lambda h: h["failure"]),
+]
+
+
+def before_after(before: Run, after: Run) -> pd.DataFrame:
+    """The headline of a design and of the same design under stress, side by side."""
+    rows = []
+    for label, read in HEADLINE_ROWS:
+        b, a = read(before.headline()), read(after.headline())
+        money = "£m" in label
+        show = (lambda v: gbp_m(v)) if money else (lambda v: pct(v))
+        change = gbp_m(a - b) if money else f"{(a - b) * 100:+.0f} points"
+        rows.append({"headline": label, "this design": show(b), "under the stresses": show(a), "change": change})
+    return pd.DataFrame(rows)
+
+
+def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
+    """Year by year: the design's provider position beside the same place on UnitingCare's terms."""
+    mine = design.measure("provider_cumulative").set_index("year")
+    theirs = replayed.measure("provider_cumulative").set_index("year")
+    failed = replayed.failure_by_year().set_index("year")["failed_by"]
+    frame = pd.DataFrame(
+        {
+            "this design, P50 (£m)": mine["p50"].round(2),
+            "UnitingCare's terms, P50 (£m)": theirs["p50"].round(2),
+            "UnitingCare's terms, P10 (£m)": theirs["p10"].round(2),
+            "UnitingCare's terms, failed by this year": failed.round(3),
+        }
+    )
+    return frame.rename_axis("year").reset_index()

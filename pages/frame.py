@@ -17,6 +17,7 @@ PAGES = [
     ("pages/home.py", "Home", ":material/home:", "home"),
     ("pages/design.py", "Design the deal", ":material/tune:", "design"),
     ("pages/projections.py", "Projections", ":material/monitoring:", "projections"),
+    ("pages/risk.py", "Risk", ":material/warning:", "risk"),
     ("pages/compare.py", "Saved and compared", ":material/compare_arrows:", "compare"),
     ("pages/evidence.py", "Evidence", ":material/menu_book:", "evidence"),
 ]

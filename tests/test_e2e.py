@@ -24,7 +24,7 @@ from .conftest import ROOT
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = {"": "Care Models Lab", "design": "Design the deal", "projections": "Projections", "evidence": "Evidence"}
+PAGES = {"": "Care Models Lab", "design": "Design the deal", "projections": "Projections", "risk": "Risk", "evidence": "Evidence"}
 
 
 @pytest.fixture(scope="module")

@@ -406,3 +406,73 @@ def test_projections_quick_controls_include_the_pooled_share_of_each_line():
     assert metric(at, "Provider side").value == expected[0]["value"]
     assert {s.key for s in at.slider} >= {f"proj:pooling.{line}" for line in ("core_primary", "acute_emergency")}
     assert before is not None
+
+
+# ---- Risk -------------------------------------------------------------------------------------
+
+
+def risk_tab(at: AppTest, tab: str) -> AppTest:
+    at.session_state["risk-tab"] = tab
+    return open_page(at, "risk")
+
+
+def test_risk_distribution_marks_the_failure_line_and_the_worst_tenth():
+    at = app()
+    at.button(key="start-dudley").click().run()
+    risk_tab(at, "Distribution")
+    run = results.project(scenario_of(at))
+    specs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
+    assert specs[0]["data"][0]["type"] == "histogram" and len(specs[0]["data"][0]["x"]) == scenario_of(at).sims
+    notes = " ".join(a["text"] for a in specs[0]["layout"]["annotations"])
+    assert "Failure line £-10.0m" in notes and f"Worst 10% average £{run.expected_shortfall():,.1f}m" in notes
+    text = " ".join(m.value for m in at.markdown)
+    assert "more than it can absorb" in text  # Dudley's worst tenth passes its £10m
+
+
+def test_risk_over_time_reads_the_cumulative_chance_of_failure():
+    at = app()
+    at.button(key="start-wakefield").click().run()
+    risk_tab(at, "Over time and partners")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    by_year = spec["data"][0]["y"]
+    failure = results.project(scenario_of(at)).headline()["failure"]
+    assert by_year == sorted(by_year) and by_year[-1] == pytest.approx(failure * 100)
+    partners = table_with(at, "p_over_capacity")
+    assert set(partners["name"]) == {p.name for p in scenario_of(at).partners}
+
+
+def test_stress_tests_show_the_design_before_and_after():
+    at = app()
+    risk_tab(at, "Stress tests")
+    at.multiselect(key="risk-stresses").set_value(["demand_surge", "funding_freeze"]).run()
+    assert not at.exception
+    table = table_with(at, "under the stresses").set_index("headline")
+    before, after = table.loc["Chance the provider side fails", ["this design", "under the stresses"]]
+    assert int(after.rstrip("%")) > int(before.rstrip("%"))
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Demand surge**" in text and "**Funding freeze**" in text
+    at.multiselect(key="risk-stresses").set_value([]).run()
+    assert any("Pick one or more shocks" in i.value for i in at.info)
+
+
+def test_the_unitingcare_replay_beside_the_design_with_what_happened():
+    at = app()
+    at.button(key="start-northumberland").click().run()
+    at.session_state["table-open-replay"] = True
+    risk_tab(at, "UnitingCare replay")
+    replay = table_with(at, "UnitingCare's terms, failed by this year")
+    assert replay["UnitingCare's terms, failed by this year"].iloc[4] > 0.5
+    assert any("fails in 99%" in c.value or "fails in 100%" in c.value for c in at.caption)
+    text = " ".join(m.value for m in at.markdown)
+    assert "Asked for £34m more" in text and "Terminated in December 2015" in text
+
+
+def test_the_tornado_sorts_at_least_ten_assumptions():
+    at = app()
+    risk_tab(at, "What would make it fail")
+    money, failure = (json.loads(f.proto.spec) for f in at.get("plotly_chart"))
+    labels = money["data"][0]["y"]
+    assert len(labels) >= 10 and "Demand growth" in labels and "Loss share" in labels
+    widths = np.abs(np.array(money["data"][1]["x"]) - np.array(money["data"][0]["x"]))
+    assert list(widths) == sorted(widths)  # largest swing drawn on top (plotly's last category)
+    assert "chance of failure" in failure["layout"]["title"]["text"]

@@ -1,0 +1,137 @@
+"""Risk: how likely the deal is to hurt the provider side, what would make it fail, and the
+UnitingCare replay. Every part reads the same projection as the Projections page."""
+
+import streamlit as st
+
+from lib import charts, sensitivity, stress, views
+from pages import frame, parts, state
+
+frame.ensure()
+
+TAB_KEY = "risk-tab"
+TABS = ["Distribution", "Over time and partners", "Stress tests", "UnitingCare replay", "What would make it fail"]
+
+cat = state.reference()
+scenario = state.current_scenario()
+st.title(f"Risk: {cat.template(scenario.template).info['name']}")
+st.caption(f"{views.deal_summary(scenario)}. {scenario.sims:,} simulations (seed {scenario.seed}); money in £m.")
+projection = state.projection(scenario)
+run = projection.run
+readings = projection.figure("risk-readings", lambda: views.risk_readings(run))
+tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+
+with tabs[0]:
+    if tabs[0].open:
+        st.markdown(parts.plain(readings["distribution"]))
+        capacity = scenario.lead.loss_capacity_gbp_m
+        parts.chart(
+            projection.figure(
+                "end-distribution",
+                lambda: charts.end_distribution(
+                    run.end_positions(), capacity, views.collar_over_contract(run), run.expected_shortfall()
+                ),
+            ),
+            lambda: run.end_positions().round(2),
+            "Each bar counts the simulations that end the contract in that range. The provider side fails when its "
+            "cumulative loss passes its reserves and guarantees; a collar limits each year's loss.",
+            "end-distribution",
+        )
+        st.markdown(parts.plain(readings["shortfall"]))
+        h = run.headline()["provider"]
+        parts.chart(
+            projection.figure("risk-s-curve", lambda: charts.s_curve(run.end_positions(), h["p10"], h["p90"])),
+            lambda: run.end_positions().round(2),
+            "The same simulations sorted: read off how likely any end position is.",
+            "risk-s-curve",
+        )
+
+with tabs[1]:
+    if tabs[1].open:
+        st.markdown(parts.plain(readings["failure"]))
+        parts.chart(
+            projection.figure("failure-over-time", lambda: charts.failure_over_time(run.failure_by_year())),
+            lambda: run.failure_by_year().round(3),
+            "Cumulative: a simulation counts from the year its loss first passes reserves and guarantees; "
+            "commissioners then carry the later years.",
+            "failure-over-time",
+        )
+        st.markdown(parts.plain(readings["partners"]))  # partner names are typed text
+        partners = run.partner_summary()
+        st.dataframe(
+            partners[["name", "role", "capacity_gbp_m", "p10", "p50", "p_over_capacity"]].round(3),
+            hide_index=True,
+            width="stretch",
+            key="risk-partners",
+            column_config={
+                "capacity_gbp_m": st.column_config.NumberColumn("can bear (£m)", format="%.1f"),
+                "p10": st.column_config.NumberColumn("end P10 (£m)", format="%.1f"),
+                "p50": st.column_config.NumberColumn("end P50 (£m)", format="%.1f"),
+                "p_over_capacity": st.column_config.NumberColumn("chance over what it can bear", format="percent"),
+            },
+        )
+
+with tabs[2]:
+    if tabs[2].open:
+        shocks = stress.shocks()
+        picked = st.multiselect(
+            "Apply these shocks to the design (together)",
+            list(shocks),
+            default=["costs_understated"],
+            format_func=lambda sid: shocks[sid].name,
+            key="risk-stresses",
+        )
+        for sid in picked:
+            st.markdown(f"- **{shocks[sid].name}**: {shocks[sid].what} *({shocks[sid].source})*")
+        if picked:
+            stressed = state.projection(stress.apply(scenario, picked)).run
+            st.dataframe(views.before_after(run, stressed), hide_index=True, width="stretch", key="risk-before-after")
+        else:
+            st.info("Pick one or more shocks to see the design under them.", icon=":material/info:")
+
+with tabs[3]:
+    if tabs[3].open:
+        replay = stress.replay()
+        st.markdown(f"**{replay.name}.** {replay.what} *({replay.source})*")
+        replayed = state.projection(stress.apply(scenario, [replay.id])).run
+        parts.chart(
+            projection.figure(
+                "replay",
+                lambda: charts.compare_lines(
+                    {"This design": run, "UnitingCare's terms": replayed},
+                    "provider_cumulative",
+                    "The provider side's cumulative position: this design and UnitingCare's terms",
+                    "£m, cumulative",
+                ),
+            ),
+            lambda: views.replay_table(run, replayed),
+            f"On UnitingCare's terms this place's provider side fails in {views.pct(replayed.headline()['failure'])} "
+            f"of simulations (this design: {views.pct(run.headline()['failure'])}).",
+            "replay",
+        )
+        facts = cat.template("uniting_care").facts.set_index("fact_id")
+        st.markdown("**What happened to UnitingCare** (KF2016):")
+        for fact_id in ("bid", "top_up", "baseline", "terminated"):
+            st.markdown(f"- {facts.loc[fact_id, 'label']}: {facts.loc[fact_id, 'value']}")
+
+with tabs[4]:
+    if tabs[4].open:
+        bars = projection.figure("tornado", lambda: sensitivity.tornado(scenario))
+        top = bars.iloc[0]
+        st.markdown(
+            f"**{top['label']}** moves the provider side's end position most: from {views.gbp_m(top['provider_p50_low_gbp_m'])} "
+            f"at {top['low']} to {views.gbp_m(top['provider_p50_high_gbp_m'])} at {top['high']} (P50)."
+        )
+        parts.chart(
+            projection.figure("tornado-chart", lambda: charts.tornado(bars, run.headline()["provider"]["p50"])),
+            lambda: bars.round(3),
+            "Each assumption moved from the low to the high end of its range, everything else as designed, on the "
+            "same random numbers (so a bar is the assumption's effect, not noise). The table gives the chance of "
+            "failure at each end and each range's reasoning.",
+            "tornado",
+        )
+        parts.chart(
+            projection.figure("tornado-failure", lambda: charts.tornado(bars, run.headline()["failure"], "failure")),
+            lambda: bars.round(3),
+            "The same runs, read for the chance that the provider side's loss passes its reserves and guarantees.",
+            "tornado-failure",
+        )
