@@ -180,7 +180,7 @@ def test_a_first_visit_straight_to_a_page_is_drawn_inside_the_frame(browser):
             sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
             assert "Template:" in sidebar and "pooled" in sidebar
             links = tab.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
-            expected = ["Home", "Design the deal", "Projections", "Saved and compared", "Evidence"]
+            expected = ["Home", "Design the deal", "Projections", "Risk", "Saved and compared", "Evidence"]
             assert [link.strip().splitlines()[-1] for link in links] == expected
             tab.screenshot(path=str(ARTIFACTS / "first-visit-projections.png"), full_page=True)
         finally:
