@@ -292,8 +292,8 @@ def end_distribution(ends: pd.DataFrame, capacity_gbp_m: float, collar_total_gbp
         marks.append((-collar_total_gbp_m, COLOURS["limit"], "dashdot", f"Collar over the contract £{-collar_total_gbp_m:,.1f}m"))
     line = {"type": "line", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
     shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d, "width": 2}} for x, c, d, _ in marks]
-    note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top", "bgcolor": "#FFFFFF"}
-    notes = [note | {"x": x, "y": 1 - 0.08 * i, "text": text} for i, (x, _, _, text) in enumerate(marks)]
+    note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "bottom"}
+    notes = [note | {"x": x, "y": 1 + 0.07 * i, "text": text} for i, (x, _, _, text) in enumerate(marks)]  # above the bars
     layout = _layout(
         "Where the provider side ends the contract, across the simulations",
         "Simulations",
@@ -303,6 +303,7 @@ def end_distribution(ends: pd.DataFrame, capacity_gbp_m: float, collar_total_gbp
         shapes=shapes,
         annotations=notes,
         bargap=0.02,
+        margin={"l": 60, "r": 20, "t": 110, "b": 50},
     )
     return _figure([bars], layout)
 
@@ -354,3 +355,41 @@ def tornado(bars: pd.DataFrame, base: float, measure: str = "provider_p50") -> F
     layout["xaxis"].pop("dtick", None)
     layout["yaxis"] = {"automargin": True}
     return _figure(traces, layout)
+
+
+def for_screen(figure: Figure) -> Figure:
+    """The same chart for presentation mode: large type and a taller plot, read across a room."""
+    layout = figure["layout"]
+    title = layout.get("title", {}) | {"font": {"size": 28}}
+    big = {"font": {"family": FONT, "size": 20}, "title": title, "height": max(int(layout.get("height", 380) * 1.3), 560)}
+    for axis in ("xaxis", "yaxis"):
+        named = layout.get(axis, {})
+        big[axis] = named | {"tickfont": {"size": 18}, "title": named.get("title", {}) | {"font": {"size": 20}}}
+    return {"data": figure["data"], "layout": layout | big}
+
+
+def describe(figure: Figure) -> str:
+    """A short text account of a chart for screen readers: its title and, for each series, where it
+    starts and ends (lines), its range (histograms) or its largest bars."""
+    layout = figure["layout"]
+    parts = [str(layout.get("title", {}).get("text", "Chart"))]
+    for trace in figure["data"]:
+        name = trace.get("name", "")
+        if trace.get("type") == "histogram":
+            xs = trace["x"]
+            parts.append(f"{len(xs)} simulations from {min(xs):,.1f} to {max(xs):,.1f}")
+        elif trace.get("type") == "bar" and trace.get("orientation") == "h":
+            parts.append(f"{name}: bars for {', '.join(map(str, trace['y'][::-1][:3]))} and others")
+        elif trace.get("type") in ("scatter", "bar", "waterfall") and trace.get("hoverinfo") != "skip" and trace.get("x"):
+            x, y = list(trace["x"]), list(trace.get("y") or [])
+            if not y or not isinstance(y[0], int | float):
+                continue
+            if isinstance(x[0], str):  # categories: the three largest
+                largest = sorted(zip(x, y, strict=False), key=lambda pair: -abs(pair[1]))[:3]
+                listed = ", ".join(f"{label} {value:,.1f}" for label, value in largest)
+                parts.append((f"{name}: " if name else "") + f"largest {listed}")
+            else:
+                parts.append(f"{name}: {y[0]:,.1f} at {x[0]:g}, {y[-1]:,.1f} at {x[-1]:g}")
+        elif trace.get("type") == "sankey":
+            parts.append(f"money flowing between {len(trace['node']['label'])} parts: {', '.join(trace['node']['label'])}")
+    return ". ".join(p for p in parts if p)[:1000]

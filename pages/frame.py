@@ -11,7 +11,7 @@ import threading
 
 import streamlit as st
 
-from pages import sidebar, state
+from pages import presentation, sidebar, state
 
 PAGES = [
     ("pages/home.py", "Home", ":material/home:", "home"),
@@ -32,10 +32,14 @@ def run() -> None:
     # Home is served at "/" (the default page, whose own path is only its identity) and at /home.
     pages.insert(0, st.Page(home[0], title=home[1], icon=home[2], url_path="start", default=True))
     pages.append(st.Page(home[0], title=home[1], url_path=home[3], visibility="hidden"))
-    page = st.navigation(pages)
+    presenting = state.presenting()
+    page = st.navigation(pages, position="hidden" if presenting else "sidebar")
     state.mirror_in_url()  # every page starts with a scenario: its link's, one chosen, or Salford's
     for warning in state.link_warnings():
         st.warning(warning, icon=":material/link_off:")
+    if presenting:
+        presentation.show()
+        return
     sidebar.draw()
     _inside.active = True
     try:

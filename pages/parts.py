@@ -52,8 +52,9 @@ class _AsDrawn(go.Figure):
 
 
 def plot(figure: charts.Figure, key: str) -> None:
-    """Draw one chart spec from lib.charts."""
-    st.plotly_chart(_AsDrawn(figure), width="stretch", key=key, config={"displaylogo": False})
+    """Draw one chart spec from lib.charts, named for screen readers by a summary of what it shows."""
+    summary = charts.describe(figure)
+    st.plotly_chart(_AsDrawn(figure), width="stretch", key=key, config={"displaylogo": False}, alt=summary)
 
 
 def chart(figure: charts.Figure, table: Callable[[], pd.DataFrame], caption: str, key: str) -> None:

@@ -17,3 +17,11 @@ def draw() -> None:
             views.deal_summary(scenario),
             help="Pooled budget in year 0, NHS England's contracting approach, contract length and who carries the risk.",
         )
+        st.button(
+            "Present to the room",
+            icon=":material/slideshow:",
+            key="present-on",
+            on_click=state.present,
+            args=(True,),
+            help="Large type, one chart a screen, no controls; arrow keys step through. Also opens with ?present=1.",
+        )

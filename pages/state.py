@@ -59,6 +59,25 @@ def mirror_in_url() -> None:
         st.query_params[LINK] = held[1]
 
 
+PRESENT = "present"  # the query parameter (and session key) of presentation mode
+
+
+def presenting() -> bool:
+    """Presentation mode: `?present=1` in the link, or the sidebar's toggle."""
+    if PRESENT not in st.session_state:
+        st.session_state[PRESENT] = st.query_params.get(PRESENT) == "1"
+    return bool(st.session_state[PRESENT])
+
+
+def present(on: bool) -> None:
+    """Enter or leave presentation mode; the link says which, so a reload keeps it."""
+    st.session_state[PRESENT] = on
+    if on:
+        st.query_params[PRESENT] = "1"
+    else:
+        st.query_params.pop(PRESENT, None)
+
+
 def link_warnings() -> list[str]:
     """What the link this session opened with could not hold (said once)."""
     return st.session_state.pop(LINK_WARNINGS, [])

@@ -476,3 +476,36 @@ def test_the_tornado_sorts_at_least_ten_assumptions():
     widths = np.abs(np.array(money["data"][1]["x"]) - np.array(money["data"][0]["x"]))
     assert list(widths) == sorted(widths)  # largest swing drawn on top (plotly's last category)
     assert "chance of failure" in failure["layout"]["title"]["text"]
+
+
+# ---- Presentation mode ------------------------------------------------------------------------
+
+
+def test_presentation_mode_steps_through_every_chart_without_controls():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception
+    assert len(at.sidebar) == 0 and not at.slider and not at.selectbox  # no controls, no sidebar
+    assert at.title[0].value == "Salford" and "£236m pooled" in at.markdown[0].value
+    assert at.subheader[0].value.startswith("1 of 8") and len(at.metric) == 5
+    seen = []
+    while not at.button(key="present-next").disabled:
+        at.button(key="present-next").click().run()
+        assert not at.exception
+        (chart,) = at.get("plotly_chart")
+        spec = json.loads(chart.proto.spec)
+        assert spec["layout"]["font"]["size"] == 20  # large type
+        assert chart.proto.alt.startswith(spec["layout"]["title"]["text"])  # named for screen readers
+        seen.append(at.subheader[0].value)
+    assert len(seen) == 7 and seen[-1].startswith("8 of 8")
+    at.button(key="present-back").click().run()
+    assert at.subheader[0].value.startswith("7 of 8")
+    at.button(key="present-off").click().run()
+    assert not at.exception and "present" not in at.query_params and len(at.sidebar) > 0
+
+
+def test_the_sidebar_button_starts_presentation_mode():
+    at = app()
+    at.button(key="present-on").click().run()
+    assert at.query_params["present"] == "1" and at.subheader[0].value.startswith("1 of 8")

@@ -1,0 +1,95 @@
+"""Presentation mode: no controls, large type, one chart a screen, stepped with the buttons or
+the arrow keys. The frame shows it instead of a page while `?present=1` (or the toggle) is on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from lib import charts, sensitivity, stress, views
+from lib.results import Run
+from pages import parts, state
+
+SLIDE = "present-slide"
+LARGE_TYPE = """<style>
+.stApp, .stApp p, .stApp li { font-size: 1.45rem; line-height: 1.5; }
+.stApp h1 { font-size: 3.2rem; }
+[data-testid="stMetricValue"] { font-size: 3.4rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.5rem; }
+[data-testid="stCaptionContainer"] p { font-size: 1.2rem; }
+</style>"""
+
+
+def _tiles(run: Run) -> None:
+    for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
+        column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
+        column.caption(tile["detail"])
+    st.markdown(parts.plain(views.risk_readings(run)["failure"]))
+
+
+def _slides(run: Run) -> list[tuple[str, Callable[[], None] | Callable[[], charts.Figure]]]:
+    """(title, a figure builder or a drawing function) for each screen, in the order shown."""
+    s = run.scenario
+    h = run.headline()
+    replayed = lambda: state.projection(stress.apply(s, [stress.replay().id])).run  # noqa: E731
+    return [
+        ("The deal in five numbers", lambda: _tiles(run)),
+        ("Budget against cost", lambda: charts.budget_vs_cost(run)),
+        ("Provider side against what it can absorb", lambda: charts.cumulative_provider(run)),
+        (
+            "Where the provider side ends",
+            lambda: charts.end_distribution(
+                run.end_positions(), s.lead.loss_capacity_gbp_m, views.collar_over_contract(run), run.expected_shortfall()
+            ),
+        ),
+        ("Chance of failure by year", lambda: charts.failure_over_time(run.failure_by_year())),
+        ("What would make it fail", lambda: charts.tornado(sensitivity.tornado(s), h["provider"]["p50"])),
+        (
+            "Emergency admissions against no change",
+            lambda: charts.compare_lines(
+                {"This design": run}, "emergency_admissions", "Emergency admissions against no change", "per 1,000", "%{y:,.1f}"
+            ),
+        ),
+        (
+            "The UnitingCare replay",
+            lambda: charts.compare_lines(
+                {"This design": run, "UnitingCare's terms": replayed()},
+                "provider_cumulative",
+                "This design and the same place on UnitingCare's terms",
+                "£m, cumulative",
+            ),
+        ),
+    ]
+
+
+def _step(by: int, count: int) -> None:
+    st.session_state[SLIDE] = min(max(st.session_state.get(SLIDE, 0) + by, 0), count - 1)
+
+
+def show() -> None:
+    scenario = state.current_scenario()
+    projection = state.projection(scenario)
+    slides = _slides(projection.run)
+    index = min(st.session_state.get(SLIDE, 0), len(slides) - 1)
+    st.html(LARGE_TYPE)
+    st.title(parts.plain(scenario.name))
+    st.markdown(f"**{views.deal_summary(scenario)}**")
+    title, build = slides[index]
+    heading, back, forward, leave = st.columns([3, 1.3, 1.1, 2.1], vertical_alignment="center")
+    heading.subheader(f"{index + 1} of {len(slides)} · {title}")
+    back.button(
+        "Previous", icon=":material/arrow_back:", key="present-back", shortcut="Left",
+        on_click=_step, args=(-1, len(slides)), disabled=index == 0,
+    )  # fmt: skip
+    forward.button(
+        "Next", icon=":material/arrow_forward:", key="present-next", shortcut="Right", type="primary",
+        on_click=_step, args=(1, len(slides)), disabled=index == len(slides) - 1,
+    )  # fmt: skip
+    leave.button("Leave presentation", key="present-off", shortcut="Esc", on_click=state.present, args=(False,))
+    if index == 0:
+        build()
+    else:
+        figure = projection.figure(f"present-{index}", lambda: charts.for_screen(build()))
+        parts.plot(figure, f"present-chart-{index}")
+        st.caption(charts.describe(figure))
