@@ -235,6 +235,41 @@ def test_back_and_forward_keep_the_design(page, server):
     assert tiles(page) == designed
 
 
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def accessibility_violations(page) -> list[str]:
+    """Every WCAG 2.1 A and AA rule axe-core finds broken on the page as drawn."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page, options=WCAG_21_AA).response["violations"]
+    return [f"{v['id']} ({len(v['nodes'])}): {v['nodes'][0].get('failureSummary', '')[:200]}" for v in found]
+
+
+@pytest.mark.parametrize("path", ["", "design", "projections", "risk", "compare", "evidence"])
+def test_every_page_meets_wcag_21_aa(page, server, path):
+    go(page, server, path)
+    assert accessibility_violations(page) == []
+
+
+def test_presentation_mode_steps_through_every_chart_with_the_arrow_keys_and_stays_accessible(page, server):
+    go(page, server, "projections?present=1")
+    assert page.locator("[data-testid='stSidebar']").count() == 0
+    assert page.locator("[data-testid='stSlider']").count() == 0
+    headings = [page.locator("h3").first.inner_text()]
+    assert headings[0].startswith("1 of 8") and accessibility_violations(page) == []
+    for n in range(2, 9):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("n => document.querySelector('h3')?.innerText.startsWith(n + ' of 8')", arg=n, timeout=90_000)
+        wait_ready(page)
+        assert page.locator("[data-testid='stPlotlyChart']").count() == 1
+        headings.append(page.locator("h3").first.inner_text())
+        assert accessibility_violations(page) == [], headings[-1]
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('h3')?.innerText.startsWith('7 of 8')", timeout=90_000)
+    assert len(set(headings)) == 8
+
+
 def test_home_opens_at_its_own_path(page, server):
     go(page, server, "home")
     assert "Care Models Lab" in page.locator("h1").first.inner_text()
