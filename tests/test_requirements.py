@@ -9,7 +9,7 @@ import sys
 
 from .conftest import ROOT
 
-DISTRIBUTIONS = {"yaml": "pyyaml"}  # import name -> distribution name, where they differ
+DISTRIBUTIONS = {"yaml": "pyyaml", "axe_playwright_python": "axe-playwright-python"}  # import name -> distribution
 OURS = {"lib", "pages", "tests", "bench", "app"}
 
 
