@@ -8,6 +8,8 @@
                                   each published figure beside the templates' projections of it
   python -m lib project --link LINK                 what a share link (or an app URL) holds
   python -m lib project --template ID --stress NAME[,NAME]   the design under named stress tests
+  python -m lib pack (--template ID | --scenario FILE | --saved NAME) --out pack.html
+                                  the board pack: one HTML file that opens with no network
   python -m lib tornado --template ID [--set PATH=VALUE ...] [--sims N] [--format json|table]
                                   how far each assumption moves the provider's end position and failure
   python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G]
@@ -28,7 +30,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine, links, memory, results, saved, sensitivity, stress, views
+from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, stress, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten
 
 
@@ -87,14 +89,19 @@ def read_text(path_text: str, option: str) -> str:
 
 
 def build_scenario(args: argparse.Namespace) -> Scenario:
-    if getattr(args, "link", None):
+    if getattr(args, "scenario", None):
+        scenario = Scenario.from_json(read_text(args.scenario, "--scenario"))
+    elif getattr(args, "link", None):
         scenario = read_link(args.link)
     elif args.template:
         scenario = Scenario.from_template(args.template)
     else:
-        raise CliError("--template or --link: say which scenario to start from")
-    if getattr(args, "scenario", None):
-        scenario = Scenario.from_json(read_text(args.scenario, "--scenario"))
+        raise CliError("--template, --link or --scenario: say which scenario to start from")
+    return with_changes(scenario, args)
+
+
+def with_changes(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """The scenario with the command line's --set, --sims, --seed and --central applied."""
     changes: dict[str, Any] = {}
     for item in args.set or []:
         if "=" not in item:
@@ -224,6 +231,21 @@ def print_evidence(sims: int, fmt: str) -> None:
         )
 
 
+def write_pack(args: argparse.Namespace) -> None:
+    if args.saved:
+        if args.template or args.link or args.scenario:
+            raise CliError("--saved: give one of --template, --link, --scenario or --saved")
+        scenario = with_changes(saved.load(args.saved)[0].scenario, args)
+    else:
+        scenario = build_scenario(args)
+    page = export.board_pack(results.project(scenario))
+    try:
+        Path(args.out).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"--out {args.out}: cannot write ({exc.strerror})") from None
+    print(f"wrote {args.out} ({len(page) / 1e6:.1f} MB)")
+
+
 def print_tornado(scenario: Scenario, fmt: str) -> None:
     bars = sensitivity.tornado(scenario)
     if fmt == "json":
@@ -261,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     p_tornado.add_argument("--set", action="append", metavar="PATH=VALUE")
     p_tornado.add_argument("--sims", type=int)
     p_tornado.add_argument("--format", choices=["json", "table"], default="table")
+    p_pack = sub.add_parser("pack", help="write the board pack: one HTML file that opens with no network")
+    for option in ("--template", "--link", "--scenario", "--saved"):
+        p_pack.add_argument(option)
+    p_pack.add_argument("--set", action="append", metavar="PATH=VALUE")
+    p_pack.add_argument("--sims", type=int)
+    p_pack.add_argument("--out", required=True, help="the HTML file to write")
     sub.add_parser("fields", help="list the scenario's field paths")
     p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")
     p_evidence.add_argument("--sims", type=int, default=2000)
@@ -289,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             run_scenarios(args)
         elif args.command == "compare":
             print_comparison(args.names, args.sims, args.format)
+        elif args.command == "pack":
+            write_pack(args)
         elif args.command == "tornado":
             print_tornado(build_scenario(args), args.format)
         elif args.command == "fields":

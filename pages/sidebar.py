@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import views
+from lib import export, results, views
 from pages import state
 
 
@@ -25,3 +25,25 @@ def draw() -> None:
             args=(True,),
             help="Large type, one chart a screen, no controls; arrow keys step through. Also opens with ?present=1.",
         )
+        box = st.popover("Download", icon=":material/download:", key="downloads", on_change="rerun")
+        if box.open:  # the files are written only when asked for (on the click)
+            with box:
+                downloads(scenario)
+
+
+def downloads(scenario) -> None:
+    """The projection and its assumptions as CSV and Excel, and the board pack."""
+    stem = "".join(c if c.isalnum() else "-" for c in scenario.name.lower()).strip("-") or "scenario"
+    files = [
+        ("Projections (CSV)", f"{stem}-projections.csv", "text/csv",
+         lambda: export.csv_bytes(results.project(scenario).yearly())),
+        ("Assumptions and sources (CSV)", f"{stem}-assumptions.csv", "text/csv",
+         lambda: export.csv_bytes(export.assumptions(scenario))),
+        ("Projections and assumptions (Excel)", f"{stem}.xlsx",
+         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         lambda: export.excel_bytes(export.tables(results.project(scenario)))),
+        ("Board pack (HTML, opens offline)", f"{stem}-board-pack.html", "text/html",
+         lambda: export.board_pack(results.project(scenario))),
+    ]  # fmt: skip
+    for label, name, mime, build in files:
+        st.download_button(label, build, file_name=name, mime=mime, key=f"download-{name.rsplit('.', 1)[-1]}-{label[:5]}")

@@ -270,6 +270,41 @@ def test_presentation_mode_steps_through_every_chart_with_the_arrow_keys_and_sta
     assert len(set(headings)) == 8
 
 
+def download(page, label: str, folder: Path) -> Path:
+    page.locator("[data-testid='stSidebar']").get_by_role("button", name="Download").click()
+    page.get_by_role("button", name=label).wait_for(timeout=90_000)
+    with page.expect_download(timeout=120_000) as started:
+        page.get_by_role("button", name=label).click()
+    target = folder / started.value.suggested_filename
+    started.value.save_as(target)
+    page.keyboard.press("Escape")
+    return target
+
+
+def test_the_board_pack_and_the_excel_file_leave_the_app_whole(page, server, browser, tmp_path):
+    import pandas as pd
+
+    go(page, server, "projections")
+    designed = tiles(page)
+    workbook = pd.read_excel(download(page, "Projections and assumptions (Excel)", tmp_path), sheet_name=None)
+    assert set(workbook) == {"about", "headline", "yearly", "outcomes", "partners", "failure_by_year", "assumptions"}
+    assert workbook["assumptions"]["source"].str.len().min() > 0 and len(workbook["yearly"]) > 50
+    pack = download(page, "Board pack (HTML, opens offline)", tmp_path)
+    offline = browser.new_context(viewport={"width": 1300, "height": 1000}, offline=True)
+    asked: list[str] = []
+    offline.route("**/*", lambda route: (asked.append(route.request.url), route.continue_()))
+    try:
+        view = offline.new_page()
+        view.goto(pack.as_uri())
+        view.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 12", timeout=60_000)
+        assert [url for url in asked if not url.startswith("file:")] == []  # nothing fetched
+        text = view.locator("body").inner_text()
+        assert designed["Provider fails"] in text and "Assumptions and their sources" in text
+        assert "Stress tests" in text and "What would make it fail" in text and "Evidence check" in text
+    finally:
+        offline.close()
+
+
 def test_home_opens_at_its_own_path(page, server):
     go(page, server, "home")
     assert "Care Models Lab" in page.locator("h1").first.inner_text()

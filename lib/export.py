@@ -1,0 +1,230 @@
+"""What leaves the app: the projection and its assumptions as CSV and Excel, and the board pack,
+one HTML file that opens anywhere with no network (plotly.js is written into it).
+
+Every table is written with its source beside each assumption. Text a user typed (a scenario's
+or a partner's name) that a spreadsheet would read as a formula is written as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+from typing import Any
+
+import pandas as pd
+import plotly.io as pio
+import plotly.offline
+
+from lib import __version__, catalogue, charts, sensitivity, stress, views
+from lib.catalogue import Catalogue
+from lib.results import Run, project
+from lib.scenario import Scenario, field_spec, flatten
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, kept as text (a leading apostrophe)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace("£", "").replace(",", "").replace("m", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(safe_cell)
+    return out
+
+
+def assumptions(scenario: Scenario) -> pd.DataFrame:
+    """Every value of the scenario with its unit and its source (the template's, or changed from it)."""
+    template = Scenario.from_template(scenario.template)
+    sources = views.field_sources(catalogue.current(), template)
+    rows = []
+    for path, value in flatten(scenario.to_dict()):
+        if path in ("template", "name"):
+            continue
+        try:
+            unit = field_spec(path).unit
+        except KeyError:
+            unit = ""
+        was, source = views.template_value(template, sources, path)
+        rows.append({"field": path, "value": value, "unit": unit, "source": views.source_note(value, was, source)})
+    frame = pd.DataFrame(rows)
+    frame["value"] = frame["value"].map(lambda v: "" if v is None else str(v))
+    return frame
+
+
+def tables(run: Run) -> dict[str, pd.DataFrame]:
+    """The projection as tables, one per sheet: headline, yearly summaries, outcomes, partners,
+    failure by year, and the assumptions with their sources."""
+    scenario = run.scenario
+    head = pd.DataFrame(
+        [{"headline": label, "value": read(run.headline())} for label, read in views.HEADLINE_ROWS]
+        + [{"headline": "Expected shortfall, worst 10% (£m)", "value": run.expected_shortfall()}]
+    )
+    about = pd.DataFrame(
+        [
+            {"item": "Scenario", "value": scenario.name},
+            {"item": "Template", "value": scenario.template},
+            {"item": "Deal", "value": views.deal_summary(scenario)},
+            {"item": "Simulations", "value": str(scenario.sims)},
+            {"item": "Seed", "value": str(scenario.seed)},
+            {"item": "App version", "value": __version__},
+            {"item": "Reference data", "value": catalogue.current().stamp},
+            {"item": "Written", "value": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")},
+            {"item": "Units", "value": "money in £m; contract years count from 1"},
+        ]
+    )
+    return {
+        "about": about,
+        "headline": head,
+        "yearly": run.yearly(),
+        "outcomes": views.outcome_table(run, catalogue.current()),
+        "partners": run.partner_summary(),
+        "failure_by_year": run.failure_by_year(),
+        "assumptions": assumptions(scenario),
+    }
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return _safe(frame).to_csv(index=False).encode("utf-8")
+
+
+def excel_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """One workbook, a sheet per table (names cut to Excel's 31 characters)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            _safe(frame).to_excel(writer, sheet_name=name[:31], index=False)
+    return buffer.getvalue()
+
+
+# ---- the board pack ---------------------------------------------------------------------------
+
+
+def stress_table(run: Run) -> pd.DataFrame:
+    """Each stress test alone, and the UnitingCare replay: P50 and chance of failure, before and after."""
+    h = run.headline()
+    rows = [{"test": "This design", "provider P50 (£m)": h["provider"]["p50"], "chance of failure": h["failure"]}]
+    for s in [*stress.shocks().values(), stress.replay()]:
+        after = project(stress.apply(run.scenario, [s.id])).headline()
+        rows.append({"test": s.name, "provider P50 (£m)": after["provider"]["p50"], "chance of failure": after["failure"]})
+        rows[-1]["source"] = s.source
+    return pd.DataFrame(rows)
+
+
+def board_pack(run: Run) -> str:
+    """The board pack as one self-contained HTML page."""
+    scenario, cat = run.scenario, catalogue.current()
+    h = run.headline()
+    replayed = project(stress.apply(scenario, [stress.replay().id]))
+    bars = sensitivity.tornado(scenario)
+    figures = [
+        charts.budget_vs_cost(run),
+        charts.variance_split(run),
+        charts.cumulative_provider(run),
+        charts.end_distribution(
+            run.end_positions(), scenario.lead.loss_capacity_gbp_m, views.collar_over_contract(run), run.expected_shortfall()
+        ),
+        charts.failure_over_time(run.failure_by_year()),
+        charts.s_curve(run.end_positions(), h["provider"]["p10"], h["provider"]["p90"]),
+        charts.partner_split(run),
+        charts.outcomes_grid(views.outcome_table(run, cat), views.outcome_labels(cat)),
+        charts.waterfall(views.waterfall_steps(run, cat), scenario.contract.years),
+        charts.tornado(bars, h["provider"]["p50"]),
+        charts.tornado(bars, h["failure"], "failure"),
+        charts.compare_lines(
+            {"This design": run, "UnitingCare's terms": replayed},
+            "provider_cumulative",
+            "This design and the same place on UnitingCare's terms",
+            "£m, cumulative",
+        ),
+    ]
+    readings = views.risk_readings(run)
+    evidence = views.evidence_check(cat, {scenario.template: run})
+    sections = [
+        _header(scenario, cat),
+        _section("Headline", _tiles(run) + _para(readings["distribution"]) + _para(readings["failure"])),
+        _section("Projections and risk", "".join(_chart(f) for f in figures[:9])),
+        _section("Risk", "".join(_para(readings[k]) for k in ("shortfall", "partners"))),
+        _section("Stress tests", _table(stress_table(run).round(3))),
+        _section("What would make it fail", "".join(_chart(f) for f in figures[9:11]) + _table(bars.round(3))),
+        _section("The UnitingCare replay", _replay(run, replayed, figures[11])),
+        _section("Evidence check", _table(evidence) if len(evidence) else _para("No published evaluation matches this design.")),
+        _section("Assumptions and their sources", _table(assumptions(scenario))),
+    ]
+    script = f"<script>{plotly.offline.get_plotlyjs()}</script>"
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Board pack: {html.escape(scenario.name)}</title><style>{PACK_STYLE}</style>{script}</head>"
+        f"<body><main>{''.join(sections)}</main></body></html>"
+    )
+
+
+PACK_STYLE = """
+body { font-family: Arial, sans-serif; color: #0b0c0c; margin: 2rem auto; max-width: 1100px; line-height: 1.45; }
+h1 { font-size: 2rem; } h2 { border-top: 2px solid #005eb8; padding-top: .8rem; margin-top: 2.2rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; }
+th, td { border: 1px solid #b1b4b6; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+th { background: #e8edee; }
+.tiles { display: flex; gap: 1rem; flex-wrap: wrap; }
+.tile { border: 1px solid #b1b4b6; border-radius: .4rem; padding: .6rem 1rem; min-width: 180px; }
+.tile .value { font-size: 1.8rem; font-weight: bold; }
+.meta { color: #4c4c4c; }
+figure { margin: 1.2rem 0; }
+"""
+
+
+def _replay(run: Run, replayed: Run, figure: charts.Figure) -> str:
+    replay = stress.replay()
+    return _para(f"{replay.what} ({replay.source})") + _chart(figure) + _table(views.replay_table(run, replayed))
+
+
+def _header(scenario: Scenario, cat: Catalogue) -> str:
+    written = dt.datetime.now(dt.UTC).strftime("%d %B %Y, %H:%M UTC")
+    return (
+        f"<h1>Board pack: {html.escape(scenario.name)}</h1>"
+        f"<p><strong>{html.escape(views.deal_summary(scenario))}</strong>.</p>"
+        f"<p class='meta'>Written {written} by Care Models Lab {__version__}; reference data {cat.stamp}; "
+        f"{scenario.sims:,} simulations, seed {scenario.seed}. Money in £m; contract years count from 1. "
+        "Every figure is a projection under the assumptions listed at the end, not a forecast.</p>"
+    )
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
+
+
+def _para(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _tiles(run: Run) -> str:
+    tiles = [
+        f"<div class='tile'><div>{html.escape(t['label'])}</div><div class='value'>{html.escape(t['value'])}</div>"
+        f"<div class='meta'>{html.escape(t['detail'])}</div></div>"
+        for t in views.headline_tiles(run)
+    ]
+    return f"<div class='tiles'>{''.join(tiles)}</div>"
+
+
+def _chart(figure: charts.Figure) -> str:
+    drawn = pio.to_html(figure, include_plotlyjs=False, full_html=False, validate=False, config={"displaylogo": False})
+    summary = html.escape(charts.describe(figure))
+    return f"<figure role='img' aria-label='{summary}'>{drawn}<figcaption>{summary}</figcaption></figure>"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, na_rep="", escape=True, border=0)
