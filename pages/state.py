@@ -49,9 +49,17 @@ def set_scenario(scenario: Scenario) -> None:
 
 
 def mirror_in_url() -> None:
-    """Keep the scenario in the URL, so a reload or a copied link opens it again."""
+    """Keep the scenario in the URL, so a reload or a copied link opens it again. The browser
+    keeps each change's link in its history: when back or forward (or a pasted link) brings
+    another link than the one this session last wrote, that link's design is opened."""
     scenario = current_scenario()
     held = st.session_state.get(LINKED)
+    in_url = st.query_params.get(LINK)
+    if held is not None and held[0] is scenario and in_url and in_url != held[1]:
+        scenario, warnings = links.decode(in_url)
+        st.session_state[SCENARIO], st.session_state[LINK_WARNINGS] = scenario, warnings
+        st.session_state[LINKED] = (scenario, in_url)
+        return
     if held is None or held[0] is not scenario:  # scenarios are immutable: encode each one once
         held = (scenario, links.encode(scenario, template(scenario.template).scenario))
         st.session_state[LINKED] = held

@@ -509,3 +509,16 @@ def test_the_sidebar_button_starts_presentation_mode():
     at = app()
     at.button(key="present-on").click().run()
     assert at.query_params["present"] == "1" and at.subheader[0].value.startswith("1 of 8")
+
+
+def test_a_link_brought_back_by_the_browser_history_opens_its_design():
+    at = app()
+    open_page(at, "projections")
+    at.slider(key="proj:risk.loss_share").set_value(20.0).run()
+    changed = scenario_of(at)
+    assert at.query_params["s"] == links.encode(changed, Scenario.from_template("salford"))
+    earlier = Scenario.from_template("salford").with_value("risk.loss_share", 0.8)
+    at.query_params["s"] = links.encode(earlier, Scenario.from_template("salford"))  # back, as the browser does
+    at.run()
+    assert not at.exception and scenario_of(at) == earlier
+    assert at.slider(key="proj:risk.loss_share").value == 80.0
