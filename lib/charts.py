@@ -227,6 +227,12 @@ def waterfall(steps: pd.DataFrame, years: int) -> Figure:
     return _figure([bars], _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False))
 
 
+def s_curve_of(run: Run) -> Figure:
+    """The S-curve of a run's provider-side end positions, its P10 and P90 marked."""
+    h = run.headline()["provider"]
+    return s_curve(run.end_positions(), h["p10"], h["p90"])
+
+
 def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> Figure:
     values = np.sort(ends["provider_gbp_m"].to_numpy())
     share = np.arange(1, len(values) + 1) / len(values) * 100

@@ -139,7 +139,7 @@ def board_pack(run: Run) -> str:
             run.end_positions(), scenario.lead.loss_capacity_gbp_m, views.collar_over_contract(run), run.expected_shortfall()
         ),
         charts.failure_over_time(run.failure_by_year()),
-        charts.s_curve(run.end_positions(), h["provider"]["p10"], h["provider"]["p90"]),
+        charts.s_curve_of(run),
         charts.partner_split(run),
         charts.outcomes_grid(views.outcome_table(run, cat), views.outcome_labels(cat)),
         charts.waterfall(views.waterfall_steps(run, cat), scenario.contract.years),

@@ -109,9 +109,8 @@ with tabs[1]:
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
             "cumulative",
         )
-        h = run.headline()["provider"]
         parts.chart(
-            projection.figure("s-curve", lambda: charts.s_curve(run.end_positions(), h["p10"], h["p90"])),
+            projection.figure("s-curve", lambda: charts.s_curve_of(run)),
             lambda: run.end_positions().round(2),
             "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
             "s-curve",

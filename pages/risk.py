@@ -37,9 +37,8 @@ with tabs[0]:
             "end-distribution",
         )
         st.markdown(parts.plain(readings["shortfall"]))
-        h = run.headline()["provider"]
         parts.chart(
-            projection.figure("risk-s-curve", lambda: charts.s_curve(run.end_positions(), h["p10"], h["p90"])),
+            projection.figure("risk-s-curve", lambda: charts.s_curve_of(run)),
             lambda: run.end_positions().round(2),
             "The same simulations sorted: read off how likely any end position is.",
             "risk-s-curve",
