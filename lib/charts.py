@@ -69,15 +69,18 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)}, {alpha})"
 
 
-def _fan(frame: pd.DataFrame, name: str, colour: str, hover=MONEY_HOVER, markers=True, legend=True, axes="") -> list[Trace]:
-    """P10-P90 band and P50 line for one measure (frame: year, p10, p50, p90)."""
+def _fan(
+    frame: pd.DataFrame, name: str, colour: str, hover=MONEY_HOVER, markers=True, legend=True, axes="", dash="solid"
+) -> list[Trace]:
+    """P10-P90 band and P50 line for one measure (frame: year, p10, p50, p90); `dash` tells lines
+    apart in greyscale."""
     x = frame["year"].tolist()
     common = {"type": "scatter", "showlegend": legend} | ({"xaxis": f"x{axes}", "yaxis": f"y{axes}"} if axes else {})
     band = common | {"x": x + x[::-1], "y": frame["p90"].tolist() + frame["p10"].tolist()[::-1], "mode": "lines"}
     band |= {"fill": "toself", "fillcolor": _rgba(colour, 0.18), "line": {"width": 0}, "hoverinfo": "skip"}
     band |= {"name": f"{name} P10–P90", "legendgroup": f"{name} band"}
     line = common | {"x": x, "y": frame["p50"].tolist(), "mode": "lines+markers" if markers else "lines"}
-    line |= {"line": {"color": colour, "width": 3}, "name": f"{name} (P50)", "legendgroup": f"{name} line"}
+    line |= {"line": {"color": colour, "width": 3, "dash": dash}, "name": f"{name} (P50)", "legendgroup": f"{name} line"}
     return [band, line | {"hovertemplate": f"{name} P50 {hover}<extra></extra>"}]
 
 
@@ -92,7 +95,7 @@ def budget_vs_cost(run: Run) -> Figure:
     no_change = run.measure("counterfactual_cost")
     traces = [
         *_fan(run.measure("budget"), "Budget", COLOURS["budget"]),
-        *_fan(run.measure("cost"), "Projected cost", COLOURS["cost"]),
+        *_fan(run.measure("cost"), "Projected cost", COLOURS["cost"], dash="dash"),
     ]
     hover = f"No change {MONEY_HOVER}<extra></extra>"
     traces.append(_line(no_change["year"], no_change["p50"], "Cost with no change (P50)", COLOURS["no_change"], "dot", hover))
@@ -102,10 +105,12 @@ def budget_vs_cost(run: Run) -> Figure:
 def variance_split(run: Run) -> Figure:
     run.summarise(means=list(SPLIT))
     traces = []
-    for measure, label in (("provider", "Provider side"), ("commissioner", "Commissioner side"), ("reinvested", "Reinvested")):
+    sides = (("provider", "Provider side", ""), ("commissioner", "Commissioner side", "/"), ("reinvested", "Reinvested", "."))
+    for measure, label, pattern in sides:  # colour and fill pattern: the parts read in greyscale too
         frame = run.mean(measure)
         bar = {"type": "bar", "x": frame["year"].tolist(), "y": frame["mean"].tolist(), "name": label}
-        traces.append(bar | {"marker": {"color": COLOURS[measure]}, "hovertemplate": f"{label} {MONEY_HOVER}<extra></extra>"})
+        marker = {"color": COLOURS[measure], "pattern": {"shape": pattern}}
+        traces.append(bar | {"marker": marker, "hovertemplate": f"{label} {MONEY_HOVER}<extra></extra>"})
     variance = run.mean("variance")
     points = {"type": "scatter", "x": variance["year"].tolist(), "y": variance["mean"].tolist(), "mode": "markers"}
     points |= {"marker": {"symbol": "diamond", "size": 11, "color": "#000000"}, "name": "Variance (budget − cost)"}

@@ -442,6 +442,28 @@ def before_after(before: Run, after: Run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def stressed_tiles(before: Run, after: Run) -> list[dict[str, str]]:
+    """The headline tiles under the stresses, each with its change from the design."""
+    tiles = []
+    for tile, was, now in zip(headline_tiles(after), headline_tiles(before), HEADLINE_TILE_READS, strict=True):
+        b, a = now(before.headline()), now(after.headline())
+        money = tile["label"] in ("Provider side", "Commissioners")
+        moved = b is not None and a is not None and abs(a - b) > 1e-9
+        change = (gbp_m(a - b) if money else f"{(a - b) * 100:+.0f} points") if moved else ""
+        worse = (a < b) if money else (a > b) if a is not None and b is not None else False
+        tiles.append(tile | {"before": was["value"], "change": change, "worse": worse})
+    return tiles
+
+
+HEADLINE_TILE_READS = [  # the number behind each of headline_tiles' five tiles, in order
+    lambda h: h["provider"]["p50"],
+    lambda h: h["commissioner"]["p50"],
+    lambda h: h["deficit_any_year"],
+    lambda h: h["collar_breach_any_year"],
+    lambda h: h["failure"],
+]
+
+
 def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
     """Year by year: the design's provider position beside the same place on UnitingCare's terms."""
     mine = design.measure("provider_cumulative").set_index("year")

@@ -83,6 +83,13 @@ with tabs[2]:
             st.markdown(f"- **{shocks[sid].name}**: {shocks[sid].what} *({shocks[sid].source})*")
         if picked:
             stressed = state.projection(stress.apply(scenario, picked)).run
+            st.markdown("**Under the stresses**, against the design as it stands:")
+            for column, tile in zip(st.columns(5), views.stressed_tiles(run, stressed), strict=True):
+                column.metric(
+                    tile["label"], tile["value"], tile["change"] or None, delta_color="inverse" if tile["worse"] else "normal",
+                    delta_arrow="off", help=tile["help"], border=True,
+                )  # fmt: skip
+                column.caption(f"was {tile['before']}")
             st.dataframe(views.before_after(run, stressed), hide_index=True, width="stretch", key="risk-before-after")
         else:
             st.info("Pick one or more shocks to see the design under them.", icon=":material/info:")

@@ -451,6 +451,8 @@ def test_stress_tests_show_the_design_before_and_after():
     assert int(after.rstrip("%")) > int(before.rstrip("%"))
     text = " ".join(m.value for m in at.markdown)
     assert "**Demand surge**" in text and "**Funding freeze**" in text
+    fails = metric(at, "Provider fails")
+    assert fails.value == after and fails.delta.startswith("+") and fails.delta.endswith(" points")
     at.multiselect(key="risk-stresses").set_value([]).run()
     assert any("Pick one or more shocks" in i.value for i in at.info)
 
