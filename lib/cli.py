@@ -10,6 +10,8 @@
   python -m lib project --template ID --stress NAME[,NAME]   the design under named stress tests
   python -m lib pack (--template ID | --scenario FILE | --saved NAME) --out pack.html
                                   the board pack: one HTML file that opens with no network
+  python -m lib sql "SELECT …" [--template ID] [--format csv|json]
+                                  one guarded read query over the reference data, a projection and the saved scenarios
   python -m lib tornado --template ID [--set PATH=VALUE ...] [--sims N] [--format json|table]
                                   how far each assumption moves the provider's end position and failure
   python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G]
@@ -30,7 +32,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, stress, views
+from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, sql, stress, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten
 
 
@@ -246,6 +248,18 @@ def write_pack(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({len(page) / 1e6:.1f} MB)")
 
 
+def print_sql(args: argparse.Namespace) -> None:
+    if not (args.template or args.link or args.scenario):
+        args.template = "salford"
+    found = sql.run_sql(args.query, results.project(build_scenario(args)), limit=args.limit)
+    if args.format == "json":
+        print(found.frame.to_json(orient="records", indent=1))
+    else:
+        sys.stdout.write(export.csv_bytes(found.frame).decode("utf-8"))
+    if found.truncated:
+        print(f"note: only the first {args.limit} rows are shown", file=sys.stderr)
+
+
 def print_tornado(scenario: Scenario, fmt: str) -> None:
     bars = sensitivity.tornado(scenario)
     if fmt == "json":
@@ -289,6 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     p_pack.add_argument("--set", action="append", metavar="PATH=VALUE")
     p_pack.add_argument("--sims", type=int)
     p_pack.add_argument("--out", required=True, help="the HTML file to write")
+    p_sql = sub.add_parser("sql", help="one read-only query over the reference data, a projection and saved scenarios")
+    p_sql.add_argument("query")
+    for option in ("--template", "--link", "--scenario"):
+        p_sql.add_argument(option, help="the projection whose tables the query sees (default: salford)")
+    p_sql.add_argument("--set", action="append", metavar="PATH=VALUE")
+    p_sql.add_argument("--sims", type=int)
+    p_sql.add_argument("--limit", type=int, default=sql.ROW_LIMIT)
+    p_sql.add_argument("--format", choices=["csv", "json"], default="csv")
     sub.add_parser("fields", help="list the scenario's field paths")
     p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")
     p_evidence.add_argument("--sims", type=int, default=2000)
@@ -319,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             print_comparison(args.names, args.sims, args.format)
         elif args.command == "pack":
             write_pack(args)
+        elif args.command == "sql":
+            print_sql(args)
         elif args.command == "tornado":
             print_tornado(build_scenario(args), args.format)
         elif args.command == "fields":
@@ -333,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, indent=1))
             else:
                 write_csv(report, sys.stdout)
-    except (ScenarioError, catalogue.UnknownTemplateError, CliError, saved.SavedError, stress.StressError) as exc:
+    except (ScenarioError, catalogue.UnknownTemplateError, CliError, saved.SavedError, stress.StressError, sql.SqlRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -45,8 +45,9 @@ class Run:
         weakref.finalize(self, self._cursor.close)
         self._lock = threading.RLock()
         self._kept: dict[Any, Any] = {}
-        self._keep_alive: list[pa.Table] = []
+        self._tables: dict[str, pa.Table] = {}  # DuckDB scans the Arrow data in place: kept alive with the run
         self._unregistered: dict[str, Any] = {}
+        self._on_cursor: set[str] = set()
         self._save(simulation)
 
     @property
@@ -65,12 +66,21 @@ class Run:
         self._unregistered[name] = columns
 
     def _registered(self, sql: str) -> None:
-        for name in [n for n in self._unregistered if n in sql]:
+        for name in [n for n in (*self._unregistered, *self._tables) if n in sql and n not in self._on_cursor]:
+            self._cursor.register(name, self._table(name))
+            self._on_cursor.add(name)
+
+    def _table(self, name: str) -> pa.Table:
+        if name not in self._tables:
             columns = self._unregistered.pop(name)
             columns = columns() if callable(columns) else columns
-            table = pa.table({k: v if isinstance(v, list) else np.ascontiguousarray(v) for k, v in columns.items()})
-            self._keep_alive.append(table)  # DuckDB scans the Arrow data in place: keep it alive with the run
-            self._cursor.register(name, table)
+            self._tables[name] = pa.table({k: v if isinstance(v, list) else np.ascontiguousarray(v) for k, v in columns.items()})
+        return self._tables[name]
+
+    def arrow_tables(self) -> dict[str, pa.Table]:
+        """Every table of this run (see the module's docstring), as Arrow tables."""
+        with self._lock:
+            return {name: self._table(name) for name in [*self._tables, *self._unregistered]}
 
     def _save(self, sim: engine.Simulation) -> None:
         # Rows go year by year, as the engine lays its arrays out (engine.YEAR_MAJOR): no copies.
