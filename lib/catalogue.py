@@ -46,6 +46,7 @@ class Catalogue:
     records: dict[str, tuple[dict, ...]] = field(repr=False)  # rows as dicts, for the engine's loops
     stresses: tuple[dict, ...] = field(default=(), repr=False)  # data/stresses.yaml as written
     sensitivities: tuple[dict, ...] = field(default=(), repr=False)  # data/sensitivities.yaml as written
+    dictionary: dict = field(default_factory=dict, repr=False)  # data/dictionary.yaml: group -> table -> column
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name].copy()
@@ -99,6 +100,7 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
         records={name: tuple(frame.to_dict("records")) for name, frame in tables.items()},
         stresses=tuple(stresses),
         sensitivities=tuple(sensitivities),
+        dictionary=yaml.safe_load((data_dir / "dictionary.yaml").read_text(encoding="utf-8")),
     )
 
 
