@@ -12,6 +12,8 @@
                                   the board pack: one HTML file that opens with no network
   python -m lib sql "SELECT …" [--template ID] [--format csv|json]
                                   one guarded read query over the reference data, a projection and the saved scenarios
+  python -m lib sweep --template ID --grid PATH=V1,V2,... [--grid ...] [--sims N] [--workers W] --out FILE.parquet|csv
+                                  every combination, in parallel, one row per combination and year
   python -m lib tornado --template ID [--set PATH=VALUE ...] [--sims N] [--format json|table]
                                   how far each assumption moves the provider's end position and failure
   python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G]
@@ -32,12 +34,19 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, sql, stress, views
+from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, sql, stress, sweep, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten
 
 
 class CliError(Exception):
     pass
+
+
+# Everything the library refuses with a message meant for the user: one line on stderr, exit 2.
+REFUSALS = (
+    ScenarioError, catalogue.UnknownTemplateError, CliError, saved.SavedError, stress.StressError, sql.SqlRefused,
+    sweep.SweepError,
+)  # fmt: skip
 
 
 def parse_value(text: str) -> Any:
@@ -260,6 +269,19 @@ def print_sql(args: argparse.Namespace) -> None:
         print(f"note: only the first {args.limit} rows are shown", file=sys.stderr)
 
 
+def write_sweep(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.suffix not in (".parquet", ".csv"):
+        raise CliError(f"--out {args.out}: name a .parquet or .csv file")
+    grid = sweep.parse_grid(args.grid)
+    frame = sweep.sweep(build_scenario(args), grid, workers=args.workers, progress=sweep.progress_bar)
+    try:
+        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else out.write_bytes(export.csv_bytes(frame))
+    except OSError as exc:
+        raise CliError(f"--out {args.out}: cannot write ({exc.strerror})") from None
+    print(f"wrote {out}: {frame['combination'].nunique()} combinations, {len(frame)} rows")
+
+
 def print_tornado(scenario: Scenario, fmt: str) -> None:
     bars = sensitivity.tornado(scenario)
     if fmt == "json":
@@ -311,6 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     p_sql.add_argument("--sims", type=int)
     p_sql.add_argument("--limit", type=int, default=sql.ROW_LIMIT)
     p_sql.add_argument("--format", choices=["csv", "json"], default="csv")
+    p_sweep = sub.add_parser("sweep", help="project every combination of a grid of values, in parallel")
+    for option in ("--template", "--link", "--scenario"):
+        p_sweep.add_argument(option)
+    p_sweep.add_argument("--set", action="append", metavar="PATH=VALUE")
+    p_sweep.add_argument("--grid", action="append", required=True, metavar="PATH=V1,V2,...")
+    p_sweep.add_argument("--sims", type=int)
+    p_sweep.add_argument("--seed", type=int)
+    p_sweep.add_argument("--workers", type=int, help="processes (default: one per core)")
+    p_sweep.add_argument("--out", required=True, help="a .parquet or .csv file")
     sub.add_parser("fields", help="list the scenario's field paths")
     p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")
     p_evidence.add_argument("--sims", type=int, default=2000)
@@ -343,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
             write_pack(args)
         elif args.command == "sql":
             print_sql(args)
+        elif args.command == "sweep":
+            write_sweep(args)
         elif args.command == "tornado":
             print_tornado(build_scenario(args), args.format)
         elif args.command == "fields":
@@ -357,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, indent=1))
             else:
                 write_csv(report, sys.stdout)
-    except (ScenarioError, catalogue.UnknownTemplateError, CliError, saved.SavedError, stress.StressError, sql.SqlRefused) as exc:
+    except REFUSALS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -16,7 +16,7 @@ LAYERS = [
     ["lib.catalogue"],
     ["lib.scenario", "lib.links", "lib.stress"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
-    ["lib.store", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary"],
+    ["lib.store", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary", "lib.sweep"],
     ["lib.views", "lib.charts", "lib.export"],
     ["lib.cli", "lib.__main__"],
     ["pages.*"],

@@ -1,0 +1,155 @@
+"""Batch sweeps: every combination of a grid of field values, projected in parallel across the
+machine's cores, as one tidy table (a row per combination and contract year).
+
+Each combination is an ordinary scenario with the design's seed, so its rows are exactly what
+`python -m lib project` gives for that scenario. Columns: `combination`, one column per grid
+field (named by its path), `year`, yearly P50s and the cumulative chance of failure, the
+combination's end-of-contract headline (repeated on each of its rows), and its scenario as JSON.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lib.results import project
+from lib.scenario import Scenario, ScenarioError, field_spec
+
+MAX_COMBINATIONS = 2000
+
+
+class SweepError(ValueError):
+    pass
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """`risk.gain_share=0,0.25,0.5` → {"risk.gain_share": [0.0, 0.25, 0.5]}, checked against the model."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        path, sep, raw = item.partition("=")
+        path = path.strip()
+        if not sep or not raw.strip():
+            raise SweepError(f"--grid {item!r}: expected PATH=V1,V2,..., e.g. risk.gain_share=0,0.5,1")
+        try:
+            spec = field_spec(path)
+        except KeyError:
+            raise SweepError(f"--grid {path}: not a scenario field (see `python -m lib fields`)") from None
+        if spec.low is None and spec.high is None:
+            raise SweepError(f"--grid {path}: only numeric fields can be swept")
+        try:
+            values = [int(v) if spec.integer else float(v) for v in raw.split(",")]
+        except ValueError:
+            raise SweepError(f"--grid {path}: values must be numbers, got {raw!r}") from None
+        grid[path] = values
+    if not grid:
+        raise SweepError("--grid: give at least one field to sweep")
+    count = int(np.prod([len(v) for v in grid.values()]))
+    if count > MAX_COMBINATIONS:
+        raise SweepError(f"the grid has {count:,} combinations; at most {MAX_COMBINATIONS:,} run in one sweep")
+    return grid
+
+
+def combinations(base: Scenario, grid: dict[str, list[Any]]) -> list[tuple[dict[str, Any], Scenario]]:
+    """Every combination of the grid applied to `base` (each value checked like any input)."""
+    found = []
+    for values in itertools.product(*grid.values()):
+        changes = dict(zip(grid, values, strict=True))
+        try:
+            found.append((changes, base.with_values(changes)))
+        except ScenarioError as exc:
+            raise SweepError(str(exc)) from None
+    return found
+
+
+def rows_of(scenario_json: str) -> list[dict[str, Any]]:
+    """One combination's rows (a top-level function, so worker processes can run it)."""
+    run = project(Scenario.from_json(scenario_json))
+    h = run.headline()
+    yearly = {m: run.measure(m).set_index("year") for m in ("budget", "cost", "provider_cumulative", "commissioner_cumulative")}
+    failed = run.failure_by_year().set_index("year")["failed_by"]
+    ends = {
+        "provider_end_p10_gbp_m": h["provider"]["p10"],
+        "provider_end_p50_gbp_m": h["provider"]["p50"],
+        "provider_end_p90_gbp_m": h["provider"]["p90"],
+        "commissioner_end_p50_gbp_m": h["commissioner"]["p50"],
+        "deficit_any_year": h["deficit_any_year"],
+        "failure": h["failure"],
+    }
+    return [
+        {"year": int(year)}
+        | {f"{m}_p50_gbp_m": float(frame.loc[year, "p50"]) for m, frame in yearly.items()}
+        | {"provider_cumulative_p10_gbp_m": float(yearly["provider_cumulative"].loc[year, "p10"])}
+        | {"failed_by": float(failed.loc[year])}
+        | ends
+        | {"scenario_json": scenario_json}
+        for year in yearly["cost"].index
+    ]
+
+
+def sweep(
+    base: Scenario, grid: dict[str, list[Any]], workers: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> pd.DataFrame:
+    """Project every combination (in `workers` processes; 1 = in this process) as one tidy table."""
+    combos = combinations(base, grid)
+    jobs = [scenario.to_json() for _, scenario in combos]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    results: list[list[dict[str, Any]]] = []
+    if workers <= 1:
+        for done, job in enumerate(jobs, 1):
+            results.append(rows_of(job))
+            if progress:
+                progress(done, len(jobs))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for done, rows in enumerate(pool.map(rows_of, jobs, chunksize=max(1, len(jobs) // (workers * 4))), 1):
+                results.append(rows)
+                if progress:
+                    progress(done, len(jobs))
+    records = [
+        {"combination": i} | {path: value for path, value in changes.items()} | row
+        for i, ((changes, _), rows) in enumerate(zip(combos, results, strict=True))
+        for row in rows
+    ]
+    return pd.DataFrame(records)
+
+
+def progress_bar(done: int, total: int, out=sys.stderr) -> None:
+    width = 30
+    filled = int(width * done / total)
+    out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} combinations")
+    if done == total:
+        out.write("\n")
+    out.flush()
+
+
+def per_combination(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per combination: its grid values and end-of-contract headline."""
+    ends = [
+        c for c in frame.columns if c.startswith(("provider_end", "commissioner_end")) or c in ("deficit_any_year", "failure")
+    ]
+    keys = ["combination", *grid_columns(frame)]
+    return frame.groupby(keys, as_index=False)[ends].first()
+
+
+def grid_columns(frame: pd.DataFrame) -> list[str]:
+    """The swept fields (columns named by a field path)."""
+    return [c for c in frame.columns if "." in c]
+
+
+def frontier(ends: pd.DataFrame, max_failure: float) -> pd.DataFrame:
+    """Designs whose chance of failure stays at or under `max_failure` and that no other such
+    design beats on both counts (lower failure and a better provider end position, P50)."""
+    safe = ends[ends["failure"] <= max_failure].sort_values(["failure", "provider_end_p50_gbp_m"], ascending=[True, False])
+    best, keep = -np.inf, []
+    for idx, row in safe.iterrows():
+        if row["provider_end_p50_gbp_m"] > best:
+            keep.append(idx)
+            best = row["provider_end_p50_gbp_m"]
+    return safe.loc[keep]
