@@ -404,3 +404,43 @@ def describe(figure: Figure) -> str:
         elif trace.get("type") == "sankey":
             parts.append(f"money flowing between {len(trace['node']['label'])} parts: {', '.join(trace['node']['label'])}")
     return ". ".join(p for p in parts if p)[:1000]
+
+
+def sweep_heatmap(ends: pd.DataFrame, x_path: str, y_path: str, measure: str, labels: tuple[str, str]) -> Figure:
+    """A sweep's two terms against one end-of-contract result, a cell per combination."""
+    table = ends.pivot_table(index=y_path, columns=x_path, values=measure, aggfunc="first").sort_index()
+    failure = measure == "failure"
+    z = (table.to_numpy() * (100 if failure else 1)).round(1)
+    cell = {"type": "heatmap", "x": [f"{v:g}" for v in table.columns], "y": [f"{v:g}" for v in table.index], "z": z.tolist()}
+    cell |= {"colorscale": "Cividis", "reversescale": failure, "text": z.tolist(), "texttemplate": "%{text}"}
+    unit = "% of simulations that fail" if failure else "£m, provider side at contract end (P50)"
+    cell["colorbar"] = {"title": {"text": unit}}
+    cell["hovertemplate"] = f"{labels[0]} %{{x}}, {labels[1]} %{{y}}: %{{z}}<extra></extra>"
+    title = "Chance of failure" if failure else "Provider side's end position (P50)"
+    layout = _layout(f"{title} across the sweep", labels[1], labels[0], hovermode="closest", height=460)
+    layout["xaxis"] |= {"type": "category", "dtick": None}
+    layout["yaxis"] |= {"type": "category"}
+    return _figure([cell], layout)
+
+
+def sweep_frontier(ends: pd.DataFrame, best: pd.DataFrame, max_failure: float) -> Figure:
+    """Every combination by its chance of failure and provider end position; the frontier of
+    designs under the chosen failure level joined up."""
+    every = {"type": "scatter", "mode": "markers", "x": (ends["failure"] * 100).tolist()}
+    every["y"] = ends["provider_end_p50_gbp_m"].tolist()
+    every |= {"name": "Every combination", "marker": {"color": "#6B6B6B", "size": 9, "symbol": "circle-open"}}
+    every["hovertemplate"] = "%{x:.0f}% fail, P50 £%{y:,.1f}m<extra></extra>"
+    line = {"type": "scatter", "mode": "lines+markers", "x": (best["failure"] * 100).tolist()}
+    line["y"] = best["provider_end_p50_gbp_m"].tolist()
+    line |= {"name": "Frontier under the level", "line": {"color": COLOURS["provider"], "width": 3}, "marker": {"size": 11}}
+    line["hovertemplate"] = "%{x:.0f}% fail, P50 £%{y:,.1f}m<extra></extra>"
+    level = {"type": "line", "xref": "x", "yref": "paper", "x0": max_failure * 100, "x1": max_failure * 100, "y0": 0, "y1": 1}
+    layout = _layout(
+        "Designs that keep the chance of failure under the level",
+        "£m, provider side at contract end (P50)",
+        "% of simulations that fail",
+        hovermode="closest",
+        shapes=[level | {"line": {"color": COLOURS["cost"], "dash": "dash", "width": 2}}],
+    )
+    layout["xaxis"].pop("dtick", None)
+    return _figure([every, line], layout)

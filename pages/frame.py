@@ -20,6 +20,7 @@ PAGES = [
     ("pages/risk.py", "Risk", ":material/warning:", "risk"),
     ("pages/compare.py", "Saved and compared", ":material/compare_arrows:", "compare"),
     ("pages/evidence.py", "Evidence", ":material/menu_book:", "evidence"),
+    ("pages/data.py", "Data", ":material/database:", "data"),
 ]
 _inside = threading.local()  # set while the frame runs a page (each script run has its own thread)
 

@@ -24,7 +24,10 @@ from .conftest import ROOT
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = {"": "Care Models Lab", "design": "Design the deal", "projections": "Projections", "risk": "Risk", "evidence": "Evidence"}
+PAGES = {
+    "": "Care Models Lab", "design": "Design the deal", "projections": "Projections", "risk": "Risk", "evidence": "Evidence",
+    "data": "Data",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +183,7 @@ def test_a_first_visit_straight_to_a_page_is_drawn_inside_the_frame(browser):
             sidebar = tab.locator("[data-testid='stSidebar']").inner_text()
             assert "Template:" in sidebar and "pooled" in sidebar
             links = tab.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
-            expected = ["Home", "Design the deal", "Projections", "Risk", "Saved and compared", "Evidence"]
+            expected = ["Home", "Design the deal", "Projections", "Risk", "Saved and compared", "Evidence", "Data"]
             assert [link.strip().splitlines()[-1] for link in links] == expected
             tab.screenshot(path=str(ARTIFACTS / "first-visit-projections.png"), full_page=True)
         finally:
@@ -258,7 +261,7 @@ def accessibility_violations(page) -> list[str]:
     return [f"{v['id']} ({len(v['nodes'])}): {v['nodes'][0].get('failureSummary', '')[:200]}" for v in found]
 
 
-@pytest.mark.parametrize("path", ["", "design", "projections", "risk", "compare", "evidence"])
+@pytest.mark.parametrize("path", ["", "design", "projections", "risk", "compare", "evidence", "data"])
 def test_every_page_meets_wcag_21_aa(page, server, path):
     go(page, server, path)
     assert accessibility_violations(page) == []

@@ -524,3 +524,46 @@ def test_a_link_brought_back_by_the_browser_history_opens_its_design():
     at.run()
     assert not at.exception and scenario_of(at) == earlier
     assert at.slider(key="proj:risk.loss_share").value == 80.0
+
+
+# ---- Data -------------------------------------------------------------------------------------
+
+
+def data_tab(at: AppTest, tab: str) -> AppTest:
+    at.session_state["data-tab"] = tab
+    return open_page(at, "data")
+
+
+def test_data_tables_show_the_dictionary_and_a_preview():
+    at = data_tab(app(), "Tables")
+    at.selectbox(key="data-table").set_value("sims").run()
+    assert not at.exception
+    described = table_with(at, "meaning")
+    assert "provider_end_gbp_m" in set(described["column"]) and described["meaning"].str.len().min() > 0
+    preview = table_with(at, "failed_in")
+    assert len(preview) == 100
+    assert {b.label for b in at.get("download_button")} >= {"Download as CSV", "Download as Parquet"}
+
+
+def test_the_sql_console_answers_and_refuses_in_one_line():
+    at = data_tab(app(), "SQL console")
+    at.text_area(key="data-sql").input("SELECT count(*) AS n FROM sims").run()
+    at.button(key="data-sql-run").click().run()
+    assert table_with(at, "n")["n"].iloc[0] == scenario_of(at).sims
+    for query in ("COPY (SELECT 1) TO '/tmp/x.csv'", "SELECT * FROM '/etc/passwd'", "SELECT 1; SELECT 2"):
+        at.text_area(key="data-sql").input(query).run()
+        at.button(key="data-sql-run").click().run()
+        assert not at.exception and len(at.error) == 1 and "\n" not in at.error[0].value
+
+
+def test_a_sweep_draws_its_heat_map_and_frontier():
+    at = data_tab(app(), "Sweep")
+    at.text_input(key="sweep-x-values").input("0,1").run()
+    at.text_input(key="sweep-y-values").input("0,0.5,1").run()
+    assert not at.exception
+    heat, front = (json.loads(f.proto.spec) for f in at.get("plotly_chart"))
+    assert len(heat["data"][0]["z"]) == 3 and len(heat["data"][0]["z"][0]) == 2
+    assert heat["data"][0]["z"][0] == [0.0, 0.0]  # a loss share of 0 never fails
+    assert len(front["data"][0]["x"]) == 6
+    at.text_input(key="sweep-y-values").input("0,2").run()
+    assert any("loss" in e.value and "from 0 to 1" in e.value for e in at.error)

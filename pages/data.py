@@ -1,0 +1,135 @@
+"""Data: the tables behind every chart with their dictionary, a guarded SQL console, and sweeps."""
+
+import io
+
+import streamlit as st
+
+from lib import charts, dictionary, export, sql, sweep
+from pages import frame, parts, state
+
+frame.ensure()
+
+TAB_KEY = "data-tab"
+TABS = ["Tables", "SQL console", "Sweep"]
+IN_APP_COMBINATIONS = 100  # larger sweeps: python -m lib sweep (every core)
+SWEEPABLE = {
+    "risk.gain_share": "Gain share",
+    "risk.loss_share": "Loss share",
+    "risk.withhold": "Outcome withhold",
+    "risk.neutral_band": "Neutral band",
+    "lead.reserves_gbp_m": "Provider reserves (£m)",
+    "contract.funding_growth": "Funding growth a year",
+    "contract.bid_discount": "Bid below the maximum price",
+    "contract.years": "Contract length (years)",
+}
+
+scenario = state.current_scenario()
+projection = state.projection(scenario)
+run = projection.run
+st.title("Data")
+st.caption(
+    "The reference data, this design's projection and the saved scenarios, as the DuckDB tables the charts read. "
+    "Money in £m; contract years count from 1."
+)
+tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+
+
+def parquet_bytes(frame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+with tabs[0]:
+    if tabs[0].open:
+        entries = projection.figure("dictionary", lambda: dictionary.dictionary(run))
+        names = list(dict.fromkeys(entries["table"]))
+        table = st.selectbox(
+            "Table", names, key="data-table",
+            format_func=lambda t: f"{t} ({entries.loc[entries['table'] == t, 'group'].iloc[0]})",
+        )  # fmt: skip
+        st.dataframe(
+            entries[entries["table"] == table][["column", "type", "unit", "meaning", "source"]],
+            hide_index=True, width="stretch", key="data-dictionary",
+        )  # fmt: skip
+        preview = sql.run_sql(f'SELECT * FROM "{table}" LIMIT 100', run).frame
+        st.markdown(f"**First {len(preview)} rows**")
+        st.dataframe(preview, hide_index=True, width="stretch", key="data-preview")
+        whole = lambda: sql.run_sql(f'SELECT * FROM "{table}"', run, limit=2_000_000).frame  # noqa: E731
+        left, right = st.columns(2)
+        left.download_button("Download as CSV", lambda: export.csv_bytes(whole()), f"{table}.csv", "text/csv", key="data-csv")
+        parquet = lambda: parquet_bytes(whole())  # noqa: E731
+        right.download_button("Download as Parquet", parquet, f"{table}.parquet", "application/octet-stream", key="data-parquet")
+        st.caption("The whole table, written when you click. Query it in the SQL console under the same name.")
+
+with tabs[1]:
+    if tabs[1].open:
+        st.markdown(
+            "One `SELECT` (or `WITH … SELECT`) at a time over the tables listed under *Tables*: read-only, "
+            f"at most {sql.ROW_LIMIT:,} rows, stopped after {sql.TIME_LIMIT_S:g} seconds. "
+            "Files, settings and changes are refused."
+        )
+        query = st.text_area(
+            "Query", "SELECT year, avg(cost) AS mean_cost, avg(budget) AS mean_budget\nFROM sim_year GROUP BY year ORDER BY year",
+            key="data-sql", height=140,
+        )  # fmt: skip
+        if st.button("Run the query", key="data-sql-run", type="primary") or st.session_state.get("data-sql-ran") == query:
+            st.session_state["data-sql-ran"] = query
+            try:
+                found = sql.run_sql(query, run)
+            except sql.SqlRefused as exc:
+                st.error(parts.plain(str(exc)), icon=":material/block:")
+            else:
+                note = f" (only the first {sql.ROW_LIMIT:,} are shown)" if found.truncated else ""
+                st.caption(f"{len(found.frame):,} rows in {found.seconds * 1000:,.0f} ms{note}.")
+                st.dataframe(found.frame, hide_index=True, width="stretch", key="data-sql-result")
+                st.download_button(
+                    "Download the result (CSV)", export.csv_bytes(found.frame), "query.csv", "text/csv", key="data-sql-csv"
+                )
+
+with tabs[2]:
+    if tabs[2].open:
+        st.markdown(
+            "Two terms of this design over a grid of values, every combination projected with the design's seed. "
+            f"Up to {IN_APP_COMBINATIONS} combinations here; larger grids: `python -m lib sweep` (every core)."
+        )
+        c1, c2 = st.columns(2)
+        x_path = c1.selectbox("Across", list(SWEEPABLE), format_func=SWEEPABLE.get, key="sweep-x")
+        x_values = c1.text_input("Values (fractions: 0.25 = 25%)", "0,0.25,0.5,0.75,1", key="sweep-x-values")
+        y_path = c2.selectbox("Down", list(SWEEPABLE), index=1, format_func=SWEEPABLE.get, key="sweep-y")
+        y_values = c2.text_input("Values ", "0,0.25,0.5,0.75,1", key="sweep-y-values")
+        measure = st.radio(
+            "Show", ["failure", "provider_end_p50_gbp_m"], horizontal=True, key="sweep-measure",
+            format_func={"failure": "Chance of failure", "provider_end_p50_gbp_m": "Provider end position (P50)"}.get,
+        )  # fmt: skip
+        try:
+            if x_path == y_path:
+                raise sweep.SweepError("Pick two different terms.")
+            grid = sweep.parse_grid([f"{x_path}={x_values}", f"{y_path}={y_values}"])
+            if len(grid[x_path]) * len(grid[y_path]) > IN_APP_COMBINATIONS:
+                raise sweep.SweepError(f"At most {IN_APP_COMBINATIONS} combinations here: use python -m lib sweep.")
+            swept = projection.figure(f"sweep-{grid}", lambda: sweep.sweep(scenario, grid, workers=1))
+        except sweep.SweepError as exc:
+            st.error(parts.plain(str(exc)), icon=":material/error:")
+        else:
+            ends = sweep.per_combination(swept)
+            labels = (SWEEPABLE[x_path], SWEEPABLE[y_path])
+            parts.chart(
+                charts.sweep_heatmap(ends, x_path, y_path, measure, labels),
+                lambda: ends.round(4),
+                "Each cell is one combination, everything else as designed; the same random numbers for every cell.",
+                "sweep-heatmap",
+            )
+            level = st.slider("Keep the chance of failure at or under (%)", 0, 100, 20, 5, key="sweep-level") / 100
+            best = sweep.frontier(ends, level)
+            parts.chart(
+                charts.sweep_frontier(ends, best, level),
+                lambda: best.round(4),
+                "The frontier: designs under the level that no other design under it beats on both a lower chance of failure "
+                "and a better provider end position.",
+                "sweep-frontier",
+            )
+            st.download_button(
+                "Download the sweep (Parquet)", lambda: parquet_bytes(swept), "sweep.parquet", "application/octet-stream",
+                key="sweep-parquet",
+            )  # fmt: skip
