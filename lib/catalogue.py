@@ -1,4 +1,7 @@
-"""The reference data: the text in data/ read into tidy tables, once per process.
+"""The reference data: the text in data/ read into tidy tables, once per process, plus the
+custom templates analysts made from their own place's baseline (one YAML file each in the
+custom templates folder, `CARELAB_TEMPLATES_DIR`, default data/cache/templates; read again
+whenever that folder changes, so every process sees a new one).
 
 Nothing here opens a database, so a scenario can be checked against the catalogue anywhere.
 Per-head spend is a stated assumption: a template's baseline for a line is population x per-head
@@ -10,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,11 +81,23 @@ class Catalogue:
         return next(float(r["transaction_cost_share"]) for r in self.records["routes"] if r["id"] == route_id)
 
 
+def custom_dir() -> Path:
+    """Where custom templates are kept: `CARELAB_TEMPLATES_DIR`, or data/cache/templates."""
+    override = os.environ.get("CARELAB_TEMPLATES_DIR")
+    return Path(override).expanduser() if override else DATA_DIR / "cache" / "templates"
+
+
+def _custom_files() -> list[Path]:
+    folder = custom_dir()
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
 def load(data_dir: Path = DATA_DIR) -> Catalogue:
-    """Read the reference text in `data_dir` into a catalogue."""
+    """Read the reference text in `data_dir` (and the custom templates) into a catalogue."""
     tables = {name: pd.read_csv(data_dir / f"{name}.csv") for name in CSV_TABLES}
     tables["service_lines"]["poolable"] = tables["service_lines"]["poolable"].astype(bool)
     raw = yaml.safe_load((data_dir / "templates.yaml").read_text(encoding="utf-8"))
+    raw += [yaml.safe_load(path.read_text(encoding="utf-8")) for path in _custom_files()]
     tables.update(_template_tables(raw, tables["service_lines"]))
     glossary = yaml.safe_load((data_dir / "glossary.yaml").read_text(encoding="utf-8"))
     tables["glossary"] = pd.DataFrame(glossary, columns=["term", "group", "meaning", "source"])
@@ -105,24 +122,46 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
 
 
 def stamp(data_dir: Path = DATA_DIR) -> str:
-    """A hash of every reference text file and the schema version."""
+    """A hash of every reference text file (custom templates included) and the schema version."""
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
-    for path in sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml"}):
+    files = sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml"})
+    for path in files + _custom_files():
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 _current: Catalogue | None = None
+_custom_seen: tuple | None = None
+_checked_at = 0.0
+RECHECK_S = 0.5  # how stale the list of custom templates may be (a page reruns many times a second)
 _lock = threading.Lock()
 
 
-def current() -> Catalogue:
-    """The catalogue of data/, read the first time it is asked for (restart to read edited text)."""
-    global _current
+def _custom_state() -> tuple:
+    """What the custom templates folder holds now (names and change times): one stat a file."""
+    return tuple((p.name, p.stat().st_mtime_ns) for p in _custom_files())
+
+
+def refresh() -> None:
+    """Look at the custom templates folder on the next `current()` (after writing to it)."""
+    global _checked_at
     with _lock:
-        if _current is None:
-            _current = load()
+        _checked_at = 0.0
+
+
+def current() -> Catalogue:
+    """The catalogue of data/, read the first time it is asked for (restart to read edited text in
+    data/), and read again when a custom template is added, changed or removed."""
+    global _current, _custom_seen, _checked_at
+    with _lock:
+        now = time.monotonic()
+        if _current is not None and now - _checked_at < RECHECK_S:
+            return _current
+        _checked_at = now
+        seen = _custom_state()
+        if _current is None or seen != _custom_seen:
+            _current, _custom_seen = load(), seen
         return _current
 
 
@@ -160,19 +199,23 @@ def _template_tables(raw: list[dict], lines: pd.DataFrame) -> dict[str, pd.DataF
             | {f"pooled_budget_{k}": budget.get(k) for k in ("gbp_m", "year", "source")}
             | {"headline": tpl["headline"]["text"], "headline_source": tpl["headline"]["source"]}
         )
+        given = tpl.get("baselines", {})  # a place's own spend (custom templates)
         for line_id, head_gbp in per_head.items():
             share = tpl["lines"].get(line_id)
             line_scale = scale if share else 1.0
             basis = f"assumption: £{head_gbp:g} a head x {population:,} people"
             if line_scale != 1.0:
                 basis = f"scaled to the seeds' pooled budget (x{line_scale:.3f}): {budget['source']}"
+            baseline = round(head_gbp * population / 1e6 * line_scale, 3)
+            if line_id in given:
+                baseline, basis = float(given[line_id]["gbp_m"]), given[line_id]["source"]
             template_lines.append(
                 {
                     "template_id": tid,
                     "line_id": line_id,
                     "in_scope": share is not None,
                     "pooled_share": float(share or 0.0),
-                    "baseline_gbp_m": round(head_gbp * population / 1e6 * line_scale, 3),
+                    "baseline_gbp_m": baseline,
                     "baseline_source": basis,
                     "scope_source": tpl["lines_source"] if share is not None else "not in the template's scope",
                 }

@@ -1,16 +1,17 @@
-"""Data: the tables behind every chart with their dictionary, a guarded SQL console, and sweeps."""
+"""Data: the tables behind every chart with their dictionary, a guarded SQL console, sweeps, and a
+place's own baseline made into a custom template."""
 
 import io
 
 import streamlit as st
 
-from lib import charts, dictionary, export, sql, sweep
+from lib import baseline, charts, dictionary, export, sql, sweep
 from pages import frame, parts, state
 
 frame.ensure()
 
 TAB_KEY = "data-tab"
-TABS = ["Tables", "SQL console", "Sweep"]
+TABS = ["Tables", "SQL console", "Sweep", "Your own baseline"]
 IN_APP_COMBINATIONS = 100  # larger sweeps: python -m lib sweep (every core)
 SWEEPABLE = {
     "risk.gain_share": "Gain share",
@@ -133,3 +134,34 @@ with tabs[2]:
                 "Download the sweep (Parquet)", lambda: parquet_bytes(swept), "sweep.parquet", "application/octet-stream",
                 key="sweep-parquet",
             )  # fmt: skip
+
+with tabs[3]:
+    if tabs[3].open:
+        st.markdown(
+            "Run the model on your own place's figures: a CSV with one row per service line, its spend in £m a year "
+            "and, if you know it, its demand growth (a fraction a year). Lines you leave out are filled from national "
+            "spend per head times your population, and marked so. It is saved as a custom template that opens like the "
+            "vanguards everywhere (Home, Design, Projections, compare, the board pack, `--template` on the command line)."
+        )
+        example = baseline.example_csv()
+        st.download_button("Download an example CSV", example, "baseline-example.csv", "text/csv", key="baseline-example")
+        upload = st.file_uploader("Your baseline (CSV)", type=["csv"], key="baseline-file")
+        c1, c2 = st.columns(2)
+        place = c1.text_input("Place name", key="baseline-name", max_chars=80)
+        people = c2.number_input("Population", 1_000, 20_000_000, 250_000, 1_000, key="baseline-population")
+        if st.button("Check and save as a template", key="baseline-save", type="primary", disabled=upload is None):
+            try:
+                made = baseline.read(upload.getvalue(), place, int(people))
+                template_id = baseline.save(made)
+            except baseline.BaselineError as exc:
+                problems = "\n".join(f"- {parts.plain(p)}" for p in exc.problems)
+                st.error(f"The file was not saved:\n{problems}", icon=":material/error:")
+            else:
+                st.session_state["baseline-made"] = (template_id, made.name, made.filled)
+        if "baseline-made" in st.session_state:
+            template_id, name, filled = st.session_state["baseline-made"]
+            note = f" Filled from national averages: {', '.join(filled)}." if filled else ""
+            st.success(f"Saved **{parts.plain(name)}** as template `{template_id}`.{note}", icon=":material/check_circle:")
+            if st.button("Open it on the Design page", key="baseline-open"):
+                state.start_from(template_id)
+                st.switch_page("pages/design.py")

@@ -15,7 +15,7 @@ scenario = state.current_scenario()
 info = cat.template(scenario.template).info
 
 head, keep, reset = st.columns([4, 1, 1], vertical_alignment="bottom")
-head.title(f"Design the deal: {info['name']}")
+head.title(f"Design the deal: {parts.plain(info['name'])}")
 if reset.button("Reset to template", icon=":material/restart_alt:", help="Back to the template's preset values"):
     state.start_from(scenario.template)
     st.rerun()

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib import views
-from pages import frame, state
+from lib import baseline, views
+from pages import frame, parts, state
 
 frame.ensure()
 
@@ -15,16 +15,17 @@ chosen = st.selectbox("Template", list(names), index=list(names).index(current),
 info = cat.template(chosen).info
 tables = views.evidence_tables(cat, chosen)
 
-st.subheader(f"{info['name']}: {info['model']}", anchor=False)
-st.markdown(f"Population **{info['population']:,}** ({info['population_source']})")
+st.subheader(f"{parts.plain(info['name'])}: {parts.plain(info['model'])}", anchor=False)
+shown = parts.plain if chosen.startswith(baseline.PREFIX) else str  # a custom template's text was typed by a user
+st.markdown(f"Population **{info['population']:,}** ({shown(info['population_source'])})")
 for fact in tables["facts"].itertuples():
-    st.markdown(f"- **{fact.label}:** {fact.value} *({fact.source})*")
+    st.markdown(f"- **{fact.label}:** {shown(fact.value)} *({shown(fact.source)})*")
 with st.expander("Facts as a table"):
     st.dataframe(tables["facts"].rename(columns=str.capitalize), hide_index=True, width="stretch", key="evidence-facts")
 
 st.markdown("**What the template sets in the model**")
 st.dataframe(tables["presets"].rename(columns=str.capitalize), hide_index=True, width="stretch", key="evidence-presets")
-st.markdown(f"**Services in scope** ({info['lines_source']})")
+st.markdown(f"**Services in scope** ({shown(info['lines_source'])})")
 lines = tables["lines"].rename(columns={"line": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m"})
 st.dataframe(lines.rename(columns={"basis": "Basis"}), hide_index=True, width="stretch", key="evidence-lines")
 

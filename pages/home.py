@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib import views
-from pages import frame, state
+from lib import baseline, views
+from pages import frame, parts, state
 
 frame.ensure()
 
@@ -16,7 +16,8 @@ st.markdown(
 )
 
 templates = state.reference().tables["templates"]
-vanguards = templates[templates["id"] != "blank"]
+custom = templates[templates["id"].str.startswith(baseline.PREFIX)]
+vanguards = templates[(templates["id"] != "blank") & ~templates["id"].isin(custom["id"])]
 for start in range(0, len(vanguards), 4):
     for column, row in zip(st.columns(4), vanguards.iloc[start : start + 4].itertuples(), strict=False):
         with column.container(border=True, height="stretch"):
@@ -41,6 +42,16 @@ with st.container(border=True):
     if st.button("Start from a blank place", key="start-blank"):
         state.start_from("blank")
         st.switch_page("pages/design.py")
+
+if len(custom):
+    st.subheader("Your own places", anchor=False)
+    st.caption("Custom templates made from an uploaded baseline (Data page, *Your own baseline*).")
+    for row in custom.itertuples():
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.markdown(f"**{parts.plain(row.name)}** · {row.population:,} people · {parts.plain(row.headline)}")
+        if right.button("Start from it", key=f"start-{row.id}"):
+            state.start_from(row.id)
+            st.switch_page("pages/design.py")
 
 st.caption(
     "Facts come from The King's Fund, *New care models: emerging innovations in governance and "

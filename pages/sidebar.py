@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import export, results, views
-from pages import state
+from pages import parts, state
 
 
 def draw() -> None:
     scenario = state.current_scenario()
     info = state.reference().template(scenario.template).info
     with st.sidebar:
-        st.markdown(f"**Template:** {info['name']}  \n*{info['model']}*")
+        st.markdown(f"**Template:** {parts.plain(info['name'])}  \n*{parts.plain(info['model'])}*")
         st.caption(
             views.deal_summary(scenario),
             help="Pooled budget in year 0, NHS England's contracting approach, contract length and who carries the risk.",

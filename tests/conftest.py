@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -19,3 +21,16 @@ def pytest_configure() -> None:
     folder = Path(tempfile.mkdtemp(prefix="carelab-tests-"))
     os.environ.setdefault("CARELAB_DB", str(folder / "carelab.duckdb"))
     os.environ.setdefault("CARELAB_SCENARIOS_DB", str(folder / "scenarios.duckdb"))
+    os.environ.setdefault("CARELAB_TEMPLATES_DIR", str(folder / "templates"))
+
+
+@pytest.fixture()
+def own_templates(tmp_path, monkeypatch):
+    """A custom templates folder of the test's own, so templates it makes leave no trace."""
+    from lib import catalogue
+
+    monkeypatch.setenv("CARELAB_TEMPLATES_DIR", str(tmp_path / "templates"))
+    catalogue.refresh()
+    yield tmp_path / "templates"
+    monkeypatch.undo()
+    catalogue.refresh()

@@ -14,7 +14,7 @@ from .conftest import ROOT
 LAYERS = [
     ["lib.memory"],
     ["lib.catalogue"],
-    ["lib.scenario", "lib.links", "lib.stress"],
+    ["lib.scenario", "lib.links", "lib.stress", "lib.baseline"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
     ["lib.store", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary", "lib.sweep"],
     ["lib.views", "lib.charts", "lib.export"],

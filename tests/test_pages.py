@@ -567,3 +567,22 @@ def test_a_sweep_draws_its_heat_map_and_frontier():
     assert len(front["data"][0]["x"]) == 6
     at.text_input(key="sweep-y-values").input("0,2").run()
     assert any("loss" in e.value and "from 0 to 1" in e.value for e in at.error)
+
+
+def test_an_uploaded_baseline_becomes_a_template_that_opens_everywhere(own_templates):
+    at = data_tab(app(), "Your own baseline")
+    bad = b"line_id,spend_gbp_m\nhospital,5\nacute_emergency,-2\n"
+    at.get("file_uploader")[0].set_value(("bad.csv", bad, "text/csv")).run()
+    at.text_input(key="baseline-name").input("Uploadshire *bold*").run()
+    at.button(key="baseline-save").click().run()
+    assert not at.exception and "Row 2" in at.error[0].value and "Row 3" in at.error[0].value
+    good = b"line_id,spend_gbp_m\nacute_emergency,70\n"
+    at.get("file_uploader")[0].set_value(("good.csv", good, "text/csv")).run()
+    at.button(key="baseline-save").click().run()
+    assert not at.exception and "custom_uploadshire_bold" in at.success[0].value
+    at.button(key="baseline-open").click().run()
+    assert not at.exception and scenario_of(at).template == "custom_uploadshire_bold"
+    assert scenario_of(at).baseline["acute_emergency"] == 70
+    home = open_page(at, "home")
+    assert any("Uploadshire \\*bold\\*" in m.value for m in home.markdown)  # the typed name as text
+    assert "start-custom_uploadshire_bold" in [b.key for b in home.button]

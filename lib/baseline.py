@@ -1,0 +1,193 @@
+"""A place's own baseline: a CSV of spend by service line (and, if known, demand growth), checked
+line by line and saved as a custom template that behaves like the built-in ones.
+
+The file: a header row, then one row per service line:
+  line_id,spend_gbp_m,demand_growth
+  acute_emergency,61.2,0.04
+Lines left out are filled from national spend per head times the place's population, and say so.
+Cells are only ever read as text or numbers: a cell that looks like a spreadsheet formula is
+reported (or kept) as text, never evaluated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from lib import catalogue
+from lib.scenario import Scenario, ScenarioError, field_spec
+
+MAX_BYTES = 200_000
+LINE_COLUMNS = ("line_id", "service_line", "service line id", "line")
+SPEND_COLUMNS = ("spend_gbp_m", "spend", "spend £m")
+GROWTH_COLUMNS = ("demand_growth", "growth")
+PREFIX = "custom_"
+FILLED = "not in the upload: filled from national spend per head x population"
+
+
+class BaselineError(ValueError):
+    """The upload cannot be used; `problems` holds one message per bad row or column."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    name: str
+    population: int
+    spend_gbp_m: dict[str, float]  # every service line
+    demand_growth: dict[str, float]  # only the lines the file gave
+    filled: list[str]  # lines filled from per-head national spend
+
+    @property
+    def template_id(self) -> str:
+        return template_id(self.name)
+
+
+def template_id(name: str) -> str:
+    return PREFIX + (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40] or "place")
+
+
+def example_csv() -> str:
+    """An example file: every line at national spend per head for 250,000 people."""
+    lines = catalogue.current().records["service_lines"]
+    rows = ["line_id,spend_gbp_m,demand_growth"]
+    rows += [f"{r['id']},{r['spend_per_head_gbp'] * 250_000 / 1e6:.2f},{r['demand_growth']}" for r in lines]
+    return "\n".join(rows) + "\n"
+
+
+def read(data: bytes, name: str, population: int) -> Baseline:
+    """Check an uploaded file; BaselineError lists every problem found (row numbers count the header as 1)."""
+    problems: list[str] = []
+    name = name.strip()
+    if not 1 <= len(name) <= 80:
+        problems.append("Place name: give 1 to 80 characters.")
+    pop = field_spec("population")
+    if not pop.low <= population <= pop.high:
+        problems.append(f"Population: {population:,} is outside {pop.low:,.0f} to {pop.high:,.0f}.")
+    if len(data) > MAX_BYTES:
+        raise BaselineError([*problems, f"The file is {len(data):,} bytes; at most {MAX_BYTES:,} (one row per service line)."])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BaselineError([*problems, "The file is not UTF-8 text: save it as 'CSV UTF-8' and upload it again."]) from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise BaselineError([*problems, "The file is empty: it needs a header row and one row per service line."])
+    header = [h.strip().lower() for h in rows[0]]
+    wanted = (("line", LINE_COLUMNS), ("spend", SPEND_COLUMNS), ("growth", GROWTH_COLUMNS))
+    columns = {key: _column(header, names) for key, names in wanted}
+    for key, names in (("line", LINE_COLUMNS), ("spend", SPEND_COLUMNS)):
+        if columns[key] is None:
+            problems.append(f"Column missing: the header needs {names[0]!r} (found: {', '.join(header) or 'nothing'}).")
+    if problems:
+        raise BaselineError(problems)
+    spend, growth = _rows(rows[1:], columns, problems)
+    if problems:
+        raise BaselineError(problems)
+    lines = catalogue.current().records["service_lines"]
+    filled = [r["id"] for r in lines if r["id"] not in spend]
+    for r in lines:
+        spend.setdefault(r["id"], round(r["spend_per_head_gbp"] * population / 1e6, 3))
+    return Baseline(name, population, spend, growth, filled)
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    return next((header.index(n) for n in names if n in header), None)
+
+
+def _rows(rows: list[list[str]], columns: dict[str, int | None], problems: list[str]) -> tuple[dict, dict]:
+    known = set(catalogue.current().line_ids)
+    growth_spec = field_spec("demand_growth.acute_emergency")
+    spend: dict[str, float] = {}
+    growth: dict[str, float] = {}
+    for number, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+
+        def cell(key: str, row: list[str] = row) -> str:
+            index = columns[key]
+            return row[index].strip() if index is not None and index < len(row) else ""
+
+        line = cell("line")
+        if line not in known:
+            problems.append(f"Row {number}: unknown service line {line!r}; known: {', '.join(sorted(known))}.")
+            continue
+        if line in spend:
+            problems.append(f"Row {number}: {line} appears twice; give each service line once.")
+            continue
+        value = _number(cell("spend"))
+        if value is None:
+            problems.append(f"Row {number}: spend for {line} is not a number ({cell('spend')!r}); give £m, e.g. 61.2.")
+            continue
+        if value < 0:
+            problems.append(f"Row {number}: spend for {line} is negative ({value:g}); spend is £m a year, 0 or more.")
+            continue
+        spend[line] = value
+        if cell("growth"):
+            rate = _number(cell("growth"))
+            if rate is None or not growth_spec.low <= rate <= growth_spec.high:
+                problems.append(
+                    f"Row {number}: demand growth for {line} must be a fraction a year from {growth_spec.low:g} to "
+                    f"{growth_spec.high:g} (0.04 = 4%), not {cell('growth')!r}."
+                )
+            else:
+                growth[line] = rate
+    return spend, growth
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.replace(",", "").replace("£", ""))
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None  # no NaN or infinity
+
+
+def save(baseline: Baseline) -> str:
+    """Write the custom template (replacing one of the same name) and return its id."""
+    tid = baseline.template_id
+    blank = next(t for t in _built_in() if t["id"] == "blank")
+    source = f"{baseline.name}'s own baseline (uploaded)"
+    entry = {
+        "id": tid,
+        "name": baseline.name,
+        "site": baseline.name,
+        "model": "Your design on your own baseline",
+        "care_model": "Your design",
+        "population": {"value": baseline.population, "source": source},
+        "lines": blank["lines"],
+        "lines_source": blank["lines_source"],
+        "baselines": {
+            line: {"gbp_m": value, "source": FILLED if line in baseline.filled else source}
+            for line, value in baseline.spend_gbp_m.items()
+        },
+        "facts": [{"id": "scope", "label": "Baseline", "value": f"Uploaded for {baseline.name}", "source": source}],
+        "headline": {"text": f"Your own baseline: {sum(baseline.spend_gbp_m.values()):,.1f}m across the place", "source": source},
+        "preset": blank.get("preset", {})
+        | {f"demand_growth.{line}": {"value": rate, "source": source} for line, rate in baseline.demand_growth.items()},
+    }
+    folder = catalogue.custom_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{tid}.yaml"
+    partial = target.with_suffix(".yaml.part")
+    partial.write_text(yaml.safe_dump(entry, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    partial.replace(target)  # a reader never sees half a file
+    catalogue.refresh()
+    try:
+        Scenario.from_template(tid)
+    except ScenarioError as exc:
+        target.unlink()
+        catalogue.refresh()
+        raise BaselineError([f"The template could not be built: {exc}"]) from None
+    return tid
+
+
+def _built_in() -> list[dict]:
+    return yaml.safe_load((catalogue.DATA_DIR / "templates.yaml").read_text(encoding="utf-8"))
