@@ -28,6 +28,28 @@ import pyarrow as pa
 from lib import engine, outcomes, settlement, store
 from lib.scenario import Scenario
 
+END_POSITIONS_SQL = (
+    "SELECT sim, provider_end_gbp_m AS provider_gbp_m, commissioner_end_gbp_m AS commissioner_gbp_m FROM sims ORDER BY sim"
+)
+CENTRAL_SQL = "SELECT * EXCLUDE (sim) FROM sim_year WHERE sim = 0 ORDER BY year"
+CENTRAL_TOTALS_SQL = "SELECT part, sum(value) AS total FROM central_parts GROUP BY part ORDER BY part"
+FAILURE_BY_YEAR_SQL = (
+    "SELECT y.year::INTEGER AS year, avg((s.failed_in BETWEEN 1 AND y.year)::DOUBLE) AS failed_by "
+    "FROM sims s CROSS JOIN range(1, {years} + 1) AS y(year) GROUP BY y.year ORDER BY y.year"
+)
+PARTNER_SUMMARY_SQL = """
+WITH per_sim AS (
+    SELECT v.sim, v.partner, max(CASE WHEN v.year = ? THEN v.cumulative END) AS end_cum,
+           max(CASE WHEN v.cumulative < -p.capacity_gbp_m THEN 1 ELSE 0 END) AS over
+    FROM partner_year v JOIN partners p USING (partner) GROUP BY v.sim, v.partner)
+SELECT p.partner::INTEGER AS partner, p.name, p.role, p.weight, p.capacity_gbp_m,
+       q[1] AS p10, q[2] AS p50, q[3] AS p90, mean, p_over_capacity
+FROM (SELECT partner, quantile_cont(end_cum, [0.1, 0.5, 0.9]) AS q, avg(end_cum) AS mean,
+             avg(over) AS p_over_capacity
+      FROM per_sim GROUP BY partner) s
+JOIN partners p USING (partner)
+ORDER BY partner
+"""
 MONEY_MEASURES = ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative")
 SUMMARY = ["year", "p10", "p50", "p90", "mean"]
 
@@ -173,6 +195,26 @@ class Run:
             if headline:
                 self._kept["headline"] = self._headline_from(wide)
 
+    def sql_of(self, table: str, fans: list[str] = (), means: list[str] = ()) -> str:
+        """The query behind one of this run's tables, as an analyst can run it in the SQL console:
+        `fans`/`means` (yearly summaries), or `end_positions`, `failure_by_year`, `partners`,
+        `central`, `central_totals`."""
+        if table == "yearly":
+            unknown = (set(fans) | set(means)) - set(self.measures)
+            if unknown:
+                raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
+            parts = [f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "{m} P10, P50, P90"' for m in fans]
+            parts += [f'avg("{m}") AS "{m} mean"' for m in means]
+            return f"SELECT year, {', '.join(parts)}\nFROM sim_year GROUP BY year ORDER BY year"
+        fixed = {
+            "end_positions": END_POSITIONS_SQL,
+            "failure_by_year": FAILURE_BY_YEAR_SQL.format(years=int(self.years)),
+            "partners": PARTNER_SUMMARY_SQL.replace("?", str(int(self.years))),
+            "central": CENTRAL_SQL,
+            "central_totals": CENTRAL_TOTALS_SQL,
+        }
+        return " ".join(fixed[table].split())
+
     def measure(self, name: str) -> pd.DataFrame:
         """One measure's yearly summary: year, p10, p50, p90, mean (callers treat it as read-only)."""
         self.summarise(fans=[name])
@@ -202,7 +244,7 @@ class Run:
 
     def central(self) -> pd.DataFrame:
         """The central case (simulation 0), one column per measure, one row per year."""
-        return self._kept_or("central", lambda: self.query("SELECT * EXCLUDE (sim) FROM sim_year WHERE sim = 0 ORDER BY year"))
+        return self._kept_or("central", lambda: self.query(CENTRAL_SQL))
 
     @property
     def outcome_measures(self) -> list[str]:
@@ -239,28 +281,21 @@ class Run:
         """The central case's cost parts in scope summed over the contract, £m."""
         return self._kept_or(
             "totals",
-            lambda: dict(zip(*self._columns("SELECT part, sum(value) FROM central_parts GROUP BY part").values(), strict=True)),
+            lambda: dict(zip(*self._columns(CENTRAL_TOTALS_SQL).values(), strict=True)),
         )
 
     def end_positions(self) -> pd.DataFrame:
         """Each simulation's cumulative provider and commissioner position at contract end (£m)."""
         return self._kept_or(
             "ends",
-            lambda: self.query(
-                "SELECT sim, provider_end_gbp_m AS provider_gbp_m, commissioner_end_gbp_m AS commissioner_gbp_m "
-                "FROM sims ORDER BY sim"
-            ),
+            lambda: self.query(END_POSITIONS_SQL),
         )
 
     def failure_by_year(self) -> pd.DataFrame:
         """The chance the provider side has failed by the end of each contract year (cumulative)."""
         return self._kept_or(
             "failure_by_year",
-            lambda: self.query(
-                "SELECT y.year::INTEGER AS year, avg((s.failed_in BETWEEN 1 AND y.year)::DOUBLE) AS failed_by "
-                "FROM sims s CROSS JOIN range(1, ? + 1) AS y(year) GROUP BY y.year ORDER BY y.year",
-                [self.years],
-            ),
+            lambda: self.query(FAILURE_BY_YEAR_SQL.format(years=int(self.years))),
         )
 
     def expected_shortfall(self, worst: float = 0.1) -> float:
@@ -314,19 +349,7 @@ class Run:
 
     def _partner_summary(self) -> pd.DataFrame:
         return self.query(
-            """
-            WITH per_sim AS (
-                SELECT v.sim, v.partner, max(CASE WHEN v.year = ? THEN v.cumulative END) AS end_cum,
-                       max(CASE WHEN v.cumulative < -p.capacity_gbp_m THEN 1 ELSE 0 END) AS over
-                FROM partner_year v JOIN partners p USING (partner) GROUP BY v.sim, v.partner)
-            SELECT p.partner::INTEGER AS partner, p.name, p.role, p.weight, p.capacity_gbp_m,
-                   q[1] AS p10, q[2] AS p50, q[3] AS p90, mean, p_over_capacity
-            FROM (SELECT partner, quantile_cont(end_cum, [0.1, 0.5, 0.9]) AS q, avg(end_cum) AS mean,
-                         avg(over) AS p_over_capacity
-                  FROM per_sim GROUP BY partner) s
-            JOIN partners p USING (partner)
-            ORDER BY partner
-            """,
+            PARTNER_SUMMARY_SQL,
             [self.years],
         )
 

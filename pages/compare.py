@@ -61,6 +61,7 @@ if len(picked) >= 2:
             lambda measure=measure: views.yearly_side_by_side(runs, measure),
             "P50 of each design's simulations; each design keeps its colour and line style.",
             f"compare-{measure}",
+            next(iter(runs.values())).sql_of("yearly", fans=[measure]),
         )
     st.markdown("**Only the assumptions that differ**")
     st.dataframe(views.differing_assumptions(scenarios).astype(str), hide_index=True, width="stretch", key="compare-differ")

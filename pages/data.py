@@ -10,8 +10,9 @@ from pages import frame, parts, state
 
 frame.ensure()
 
-TAB_KEY = "data-tab"
+TAB_KEY = parts.DATA_TAB
 TABS = ["Tables", "SQL console", "Sweep", "Your own baseline"]
+EXAMPLE_QUERY = "SELECT year, avg(cost) AS mean_cost, avg(budget) AS mean_budget\nFROM sim_year GROUP BY year ORDER BY year"
 IN_APP_COMBINATIONS = 100  # larger sweeps: python -m lib sweep (every core)
 SWEEPABLE = {
     "risk.gain_share": "Gain share",
@@ -70,12 +71,10 @@ with tabs[1]:
             f"at most {sql.ROW_LIMIT:,} rows, stopped after {sql.TIME_LIMIT_S:g} seconds. "
             "Files, settings and changes are refused."
         )
-        query = st.text_area(
-            "Query", "SELECT year, avg(cost) AS mean_cost, avg(budget) AS mean_budget\nFROM sim_year GROUP BY year ORDER BY year",
-            key="data-sql", height=140,
-        )  # fmt: skip
-        if st.button("Run the query", key="data-sql-run", type="primary") or st.session_state.get("data-sql-ran") == query:
-            st.session_state["data-sql-ran"] = query
+        st.session_state.setdefault(parts.SQL_KEY, EXAMPLE_QUERY)
+        query = st.text_area("Query", key=parts.SQL_KEY, height=140)
+        if st.button("Run the query", key="data-sql-run", type="primary") or st.session_state.get(parts.SQL_RAN) == query:
+            st.session_state[parts.SQL_RAN] = query
             try:
                 found = sql.run_sql(query, run)
             except sql.SqlRefused as exc:

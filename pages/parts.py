@@ -57,11 +57,26 @@ def plot(figure: charts.Figure, key: str) -> None:
     st.plotly_chart(_AsDrawn(figure), width="stretch", key=key, config={"displaylogo": False}, alt=summary)
 
 
-def chart(figure: charts.Figure, table: Callable[[], pd.DataFrame], caption: str, key: str) -> None:
-    """A chart with its assumptions and a table alternative (`table` builds it, when it is shown)."""
+def chart(figure: charts.Figure, table: Callable[[], pd.DataFrame], caption: str, key: str, query: str | None = None) -> None:
+    """A chart with its assumptions and a table alternative (`table` builds it, when it is shown),
+    and the query behind that table, which opens in the Data page's SQL console."""
     plot(figure, f"chart-{key}")
     st.caption(caption)
     # The table is sent only while its expander is open: most moves never look at it.
     box = st.expander("Show as table", key=f"table-open-{key}", on_change="rerun")
     if box.open:
         box.dataframe(table(), hide_index=True, width="stretch", key=f"table-{key}")
+        if query:
+            box.code(query, language="sql")
+            if box.button("Open this query in the SQL console", key=f"query-{key}", icon=":material/database:"):
+                open_query(query)
+
+
+SQL_KEY, SQL_RAN, DATA_TAB = "data-sql", "data-sql-ran", "data-tab"  # the Data page's console
+
+
+def open_query(query: str) -> None:
+    """Show a query, run, in the Data page's SQL console."""
+    st.session_state[SQL_KEY] = st.session_state[SQL_RAN] = query
+    st.session_state[DATA_TAB] = "SQL console"
+    st.switch_page("pages/data.py")

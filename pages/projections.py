@@ -74,6 +74,7 @@ def money_flow_panel(projection: state.Projection) -> None:
         "Central case. Partners' delivery shares follow their weights (an assumption); the settlement at the end "
         "follows the risk terms.",
         "money-flow",
+        run.sql_of("central"),
     )
 
 
@@ -89,6 +90,7 @@ with tabs[0]:
             f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
             "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
             "budget-cost",
+            run.sql_of("yearly", fans=list(charts.BUDGET_FANS)),
         )
         parts.chart(
             projection.figure("variance-split", lambda: charts.variance_split(run)),
@@ -98,6 +100,7 @@ with tabs[0]:
             + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
             + ". The three parts add up to the variance in every simulation.",
             "variance-split",
+            run.sql_of("yearly", means=list(charts.SPLIT)),
         )
 
 with tabs[1]:
@@ -108,12 +111,14 @@ with tabs[1]:
             f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
             "cumulative",
+            run.sql_of("yearly", fans=["provider_cumulative", "pooled_budget"]),
         )
         parts.chart(
             projection.figure("s-curve", lambda: charts.s_curve_of(run)),
             lambda: run.end_positions().round(2),
             "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
             "s-curve",
+            run.sql_of("end_positions"),
         )
 
 with tabs[2]:
@@ -131,6 +136,7 @@ with tabs[2]:
             "Gains go to full-risk and gain-share partners by weight; losses to full-risk partners only. "
             "Consultative partners and sub-contractors carry no risk.",
             "partners",
+            run.sql_of("partners"),
         )
         money_flow_panel(projection)
 
@@ -144,6 +150,7 @@ with tabs[3]:
             "Levers cut activity as they ramp in; population health responds two years later. The outcome index is the "
             "mean of four domains (population health, quality of life, quality of care, effectiveness); 100 = no change.",
             "outcomes",
+            run.sql_of("yearly", fans=[m for o in run.outcome_measures for m in (o, o + "_no_change")]),
         )
 
 with tabs[4]:
@@ -156,4 +163,5 @@ with tabs[4]:
             "what each lever saves (or costs, where care moves into a pooled line from one outside the pool), "
             "and the investment and procurement costs.",
             "waterfall",
+            run.sql_of("central_totals"),
         )

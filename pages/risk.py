@@ -35,6 +35,7 @@ with tabs[0]:
             "Each bar counts the simulations that end the contract in that range. The provider side fails when its "
             "cumulative loss passes its reserves and guarantees; a collar limits each year's loss.",
             "end-distribution",
+            run.sql_of("end_positions"),
         )
         st.markdown(parts.plain(readings["shortfall"]))
         parts.chart(
@@ -42,6 +43,7 @@ with tabs[0]:
             lambda: run.end_positions().round(2),
             "The same simulations sorted: read off how likely any end position is.",
             "risk-s-curve",
+            run.sql_of("end_positions"),
         )
 
 with tabs[1]:
@@ -53,6 +55,7 @@ with tabs[1]:
             "Cumulative: a simulation counts from the year its loss first passes reserves and guarantees; "
             "commissioners then carry the later years.",
             "failure-over-time",
+            run.sql_of("failure_by_year"),
         )
         st.markdown(parts.plain(readings["partners"]))  # partner names are typed text
         partners = run.partner_summary()
@@ -113,6 +116,7 @@ with tabs[3]:
             f"On UnitingCare's terms this place's provider side fails in {views.pct(replayed.headline()['failure'])} "
             f"of simulations (this design: {views.pct(run.headline()['failure'])}).",
             "replay",
+            run.sql_of("yearly", fans=["provider_cumulative"]),
         )
         facts = cat.template("uniting_care").facts.set_index("fact_id")
         st.markdown("**What happened to UnitingCare** (KF2016):")

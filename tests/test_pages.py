@@ -586,3 +586,15 @@ def test_an_uploaded_baseline_becomes_a_template_that_opens_everywhere(own_templ
     home = open_page(at, "home")
     assert any("Uploadshire \\*bold\\*" in m.value for m in home.markdown)  # the typed name as text
     assert "start-custom_uploadshire_bold" in [b.key for b in home.button]
+
+
+def test_a_chart_s_table_opens_its_query_in_the_sql_console():
+    at = app()
+    at.session_state["table-open-budget-cost"] = True
+    open_page(at, "projections")
+    (code,) = [c for c in at.code if "FROM sim_year" in c.value]
+    assert '"budget" P10, P50, P90' in code.value or "quantile_cont(\"budget\"" in code.value
+    at.button(key="query-budget-cost").click().run()
+    assert not at.exception and at.text_area(key="data-sql").value == code.value
+    shown = table_with(at, "budget P10, P50, P90")
+    assert len(shown) == scenario_of(at).contract.years

@@ -96,3 +96,20 @@ def test_cli_runs_the_same_guarded_path():
     for query in ("SELECT * FROM read_csv('/etc/passwd')", "COPY (SELECT 1) TO '/tmp/x.csv'", "SELECT 1; SELECT 2"):
         refused = cli("sql", query)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and refused.stdout == ""
+
+
+def test_the_query_behind_each_chart_runs_in_the_console_and_gives_its_numbers(run):
+    queries = {name: run.sql_of(name) for name in ("end_positions", "failure_by_year", "partners", "central", "central_totals")}
+    outcome_fans = [m for o in run.outcome_measures for m in (o, o + "_no_change")]
+    queries["outcomes"] = run.sql_of("yearly", fans=outcome_fans)
+    queries["budget"] = run.sql_of("yearly", fans=["budget", "cost"], means=["variance"])
+    found = {name: sql.run_sql(query, run).frame for name, query in queries.items()}
+    assert all(len(frame) for frame in found.values())
+    budget = found["budget"]
+    p10, p50, p90 = budget["budget P10, P50, P90"].iloc[0]
+    assert p50 == pytest.approx(run.measure("budget")["p50"].iloc[0])
+    assert budget["variance mean"].iloc[-1] == pytest.approx(run.mean("variance")["mean"].iloc[-1])
+    assert found["failure_by_year"]["failed_by"].tolist() == run.failure_by_year()["failed_by"].tolist()
+    assert found["partners"]["p_over_capacity"].tolist() == run.partner_summary()["p_over_capacity"].tolist()
+    with pytest.raises(KeyError):
+        run.sql_of("yearly", fans=["no_such_measure"])
