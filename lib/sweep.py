@@ -9,6 +9,7 @@ combination's end-of-contract headline (repeated on each of its rows), and its s
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import sys
@@ -118,6 +119,18 @@ def sweep(
         for row in rows
     ]
     return pd.DataFrame(records)
+
+
+def read_file(data: bytes) -> pd.DataFrame:
+    """A sweep written by `python -m lib sweep` (Parquet), checked for the columns a sweep has."""
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception:  # pyarrow raises several kinds for a file that is not Parquet
+        raise SweepError("That file is not a Parquet file written by python -m lib sweep.") from None
+    needed = {"combination", "year", "failure", "provider_end_p50_gbp_m"}
+    if not needed <= set(frame.columns) or len(grid_columns(frame)) < 2:
+        raise SweepError("That file is not a sweep of two or more terms (python -m lib sweep --grid A=... --grid B=...).")
+    return frame
 
 
 def progress_bar(done: int, total: int, out=sys.stderr) -> None:

@@ -93,27 +93,40 @@ with tabs[2]:
             "Two terms of this design over a grid of values, every combination projected with the design's seed. "
             f"Up to {IN_APP_COMBINATIONS} combinations here; larger grids: `python -m lib sweep` (every core)."
         )
-        c1, c2 = st.columns(2)
-        x_path = c1.selectbox("Across", list(SWEEPABLE), format_func=SWEEPABLE.get, key="sweep-x")
-        x_values = c1.text_input("Values (fractions: 0.25 = 25%)", "0,0.25,0.5,0.75,1", key="sweep-x-values")
-        y_path = c2.selectbox("Down", list(SWEEPABLE), index=1, format_func=SWEEPABLE.get, key="sweep-y")
-        y_values = c2.text_input("Values ", "0,0.25,0.5,0.75,1", key="sweep-y-values")
-        measure = st.radio(
-            "Show", ["failure", "provider_end_p50_gbp_m"], horizontal=True, key="sweep-measure",
-            format_func={"failure": "Chance of failure", "provider_end_p50_gbp_m": "Provider end position (P50)"}.get,
-        )  # fmt: skip
+        from_file = st.file_uploader("Or open a sweep file (from python -m lib sweep)", type=["parquet"], key="sweep-file")
         try:
+            if from_file is not None:
+                swept = sweep.read_file(from_file.getvalue())
+                swept_paths = sweep.grid_columns(swept)
+                c1, c2 = st.columns(2)
+                x_path = c1.selectbox("Across", swept_paths, key="sweep-file-x")
+                y_path = c2.selectbox("Down", swept_paths, index=min(1, len(swept_paths) - 1), key="sweep-file-y")
+                for other in (p for p in swept_paths if p not in (x_path, y_path)):  # hold the other terms fixed
+                    value = st.selectbox(f"{other} held at", sorted(swept[other].unique()), key=f"sweep-file-{other}")
+                    swept = swept[swept[other] == value]
+            else:
+                c1, c2 = st.columns(2)
+                x_path = c1.selectbox("Across", list(SWEEPABLE), format_func=SWEEPABLE.get, key="sweep-x")
+                x_values = c1.text_input("Values (fractions: 0.25 = 25%)", "0,0.25,0.5,0.75,1", key="sweep-x-values")
+                y_path = c2.selectbox("Down", list(SWEEPABLE), index=1, format_func=SWEEPABLE.get, key="sweep-y")
+                y_values = c2.text_input("Values ", "0,0.25,0.5,0.75,1", key="sweep-y-values")
+                if x_path == y_path:
+                    raise sweep.SweepError("Pick two different terms.")
+                grid = sweep.parse_grid([f"{x_path}={x_values}", f"{y_path}={y_values}"])
+                if len(grid[x_path]) * len(grid[y_path]) > IN_APP_COMBINATIONS:
+                    raise sweep.SweepError(f"At most {IN_APP_COMBINATIONS} combinations here: use python -m lib sweep.")
+                swept = projection.figure(f"sweep-{grid}", lambda: sweep.sweep(scenario, grid, workers=1))
             if x_path == y_path:
                 raise sweep.SweepError("Pick two different terms.")
-            grid = sweep.parse_grid([f"{x_path}={x_values}", f"{y_path}={y_values}"])
-            if len(grid[x_path]) * len(grid[y_path]) > IN_APP_COMBINATIONS:
-                raise sweep.SweepError(f"At most {IN_APP_COMBINATIONS} combinations here: use python -m lib sweep.")
-            swept = projection.figure(f"sweep-{grid}", lambda: sweep.sweep(scenario, grid, workers=1))
         except sweep.SweepError as exc:
             st.error(parts.plain(str(exc)), icon=":material/error:")
         else:
+            measure = st.radio(
+                "Show", ["failure", "provider_end_p50_gbp_m"], horizontal=True, key="sweep-measure",
+                format_func={"failure": "Chance of failure", "provider_end_p50_gbp_m": "Provider end position (P50)"}.get,
+            )  # fmt: skip
             ends = sweep.per_combination(swept)
-            labels = (SWEEPABLE[x_path], SWEEPABLE[y_path])
+            labels = (SWEEPABLE.get(x_path, x_path), SWEEPABLE.get(y_path, y_path))
             parts.chart(
                 charts.sweep_heatmap(ends, x_path, y_path, measure, labels),
                 lambda: ends.round(4),

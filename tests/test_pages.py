@@ -593,8 +593,26 @@ def test_a_chart_s_table_opens_its_query_in_the_sql_console():
     at.session_state["table-open-budget-cost"] = True
     open_page(at, "projections")
     (code,) = [c for c in at.code if "FROM sim_year" in c.value]
-    assert '"budget" P10, P50, P90' in code.value or "quantile_cont(\"budget\"" in code.value
+    assert '"budget" P10, P50, P90' in code.value or 'quantile_cont("budget"' in code.value
     at.button(key="query-budget-cost").click().run()
     assert not at.exception and at.text_area(key="data-sql").value == code.value
     shown = table_with(at, "budget P10, P50, P90")
     assert len(shown) == scenario_of(at).contract.years
+
+
+def test_a_sweep_file_from_the_command_line_opens_on_the_data_page(tmp_path):
+    from lib import sweep
+
+    base = Scenario.from_template("dudley").with_value("sims", 100)
+    grid = sweep.parse_grid(["risk.gain_share=0,1", "risk.loss_share=0,1", "risk.withhold=0,0.1"])
+    path = tmp_path / "sweep.parquet"
+    sweep.sweep(base, grid, workers=1).to_parquet(path, index=False)
+    at = data_tab(app(), "Sweep")
+    at.get("file_uploader")[0].set_value(("sweep.parquet", path.read_bytes(), "application/octet-stream")).run()
+    assert not at.exception
+    assert at.selectbox(key="sweep-file-x").value == "risk.gain_share"
+    at.selectbox(key="sweep-file-risk.withhold").set_value(0.1).run()
+    heat = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(heat["data"][0]["z"]) == 2 and len(heat["data"][0]["z"][0]) == 2
+    at.get("file_uploader")[0].set_value(("junk.parquet", b"not parquet", "application/octet-stream")).run()
+    assert not at.exception and "not a Parquet file" in at.error[0].value
