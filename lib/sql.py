@@ -7,7 +7,7 @@ as in-memory tables, then file access switched off (`enable_external_access = fa
 configuration locked, so no statement can read a file, attach a database or undo the settings.
 On top of DuckDB's own refusals, a query is read first and refused unless it is exactly one
 SELECT (or WITH … SELECT) naming no file-reading function, and it runs under a row limit and a
-time limit (DuckDB is interrupted when the time is up).
+time limit (DuckDB is interrupted when the time is up), on one thread and 512 MB of memory.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from lib.results import Run
 
 ROW_LIMIT = 1000
 TIME_LIMIT_S = 5.0
+MEMORY_LIMIT = "512MB"
 FILE_FUNCTIONS = re.compile(
     r"\b(read_\w+|glob|getenv|parquet_\w+|sniff_csv|iceberg_\w+|delta_scan|sqlite_\w+|postgres_\w+|mysql_\w+)\s*\(",
     re.IGNORECASE,
@@ -76,6 +77,8 @@ def connection(run: Run | None) -> duckdb.DuckDBPyConnection:
     for name, table in (run.arrow_tables() if run else {}).items():
         con.register(name, table)
     con.register("saved_scenarios", saved.listing())
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # one query cannot starve the shared server
+    con.execute("SET threads = 1")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

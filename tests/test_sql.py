@@ -113,3 +113,9 @@ def test_the_query_behind_each_chart_runs_in_the_console_and_gives_its_numbers(r
     assert found["partners"]["p_over_capacity"].tolist() == run.partner_summary()["p_over_capacity"].tolist()
     with pytest.raises(KeyError):
         run.sql_of("yearly", fans=["no_such_measure"])
+
+
+def test_a_query_too_big_for_memory_is_refused_not_the_server(run):
+    with pytest.raises(sql.SqlRefused, match="Out of Memory"):
+        sql.run_sql("SELECT list(range) FROM range(1000000000)", run)
+    assert len(sql.run_sql("SELECT * FROM range(100000000000)", run).frame) == sql.ROW_LIMIT  # streamed, not built
