@@ -158,13 +158,17 @@ def changed_since(saved: Saved) -> list[str]:
     """The template defaults that differ now from when the design was saved."""
     if saved.reference_stamp == catalogue.current().stamp:
         return []
-    then, now = dict(flatten(saved.template.to_dict())), dict(flatten(Scenario.from_template(saved.template.template).to_dict()))
+    head = f"saved under other reference data ({saved.reference_stamp}, now {catalogue.current().stamp})"
+    try:
+        current = Scenario.from_template(saved.template.template)
+    except catalogue.UnknownTemplateError:
+        return [head + f"; its template ({saved.template.template}) is no longer here"]
+    then, now = dict(flatten(saved.template.to_dict())), dict(flatten(current.to_dict()))
     moved = [
         f"{p}: {json.dumps(then.get(p))} then, {json.dumps(now.get(p))} now"
         for p in sorted(set(then) | set(now))
         if then.get(p) != now.get(p)
     ]
-    head = f"saved under other reference data ({saved.reference_stamp}, now {catalogue.current().stamp})"
     return [
         head + ("; the template's defaults that changed: " + "; ".join(moved[:12]) if moved else "; the template is as it was")
     ]
