@@ -52,4 +52,8 @@ def dictionary(run: Run | None) -> pd.DataFrame:
         group = group or next((g for (t, _), (g, _) in described.items() if t == table), "")
         rows.append({"table": table, "group": GROUPS.get(group, ""), "column": column, "type": kind}
                     | {"unit": unit, "meaning": meaning, "source": source})  # fmt: skip
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    # This projection's tables first, then the reference data, then saved scenarios; each group in the file's order.
+    order = [t for g in ("results", "reference", "saved") for t in catalogue.current().dictionary.get(g, {})]
+    rank = frame["table"].map({t: i for i, t in enumerate(order)}).fillna(len(order))
+    return frame.assign(rank=rank).sort_values("rank", kind="stable").drop(columns="rank").reset_index(drop=True)

@@ -102,6 +102,12 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return _safe(frame).to_csv(index=False).encode("utf-8")
 
 
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 def excel_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
     """One workbook, a sheet per table (names cut to Excel's 31 characters)."""
     buffer = io.BytesIO()

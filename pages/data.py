@@ -1,8 +1,6 @@
 """Data: the tables behind every chart with their dictionary, a guarded SQL console, sweeps, and a
 place's own baseline made into a custom template."""
 
-import io
-
 import streamlit as st
 
 from lib import baseline, charts, dictionary, export, sql, sweep
@@ -36,12 +34,6 @@ st.caption(
 tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 
 
-def parquet_bytes(frame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
-
-
 with tabs[0]:
     if tabs[0].open:
         entries = projection.figure("dictionary", lambda: dictionary.dictionary(run))
@@ -60,7 +52,7 @@ with tabs[0]:
         whole = lambda: sql.run_sql(f'SELECT * FROM "{table}"', run, limit=2_000_000).frame  # noqa: E731
         left, right = st.columns(2)
         left.download_button("Download as CSV", lambda: export.csv_bytes(whole()), f"{table}.csv", "text/csv", key="data-csv")
-        parquet = lambda: parquet_bytes(whole())  # noqa: E731
+        parquet = lambda: export.parquet_bytes(whole())  # noqa: E731
         right.download_button("Download as Parquet", parquet, f"{table}.parquet", "application/octet-stream", key="data-parquet")
         st.caption("The whole table, written when you click. Query it in the SQL console under the same name.")
 
@@ -143,7 +135,7 @@ with tabs[2]:
                 "sweep-frontier",
             )
             st.download_button(
-                "Download the sweep (Parquet)", lambda: parquet_bytes(swept), "sweep.parquet", "application/octet-stream",
+                "Download the sweep (Parquet)", lambda: export.parquet_bytes(swept), "sweep.parquet", "application/octet-stream",
                 key="sweep-parquet",
             )  # fmt: skip
 
