@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lib.results import Run
-from lib.views import gbp_m
+from lib.views import collar_over_contract, gbp_m
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 COLOURS = {
@@ -233,12 +233,18 @@ def waterfall(steps: pd.DataFrame, years: int) -> Figure:
 
 
 def s_curve_of(run: Run) -> Figure:
-    """The S-curve of a run's provider-side end positions, its P10 and P90 marked."""
+    """The S-curve of a run's provider-side end positions: P10, P90, the failure line and (if the
+    deal has one) the most the collar lets the provider side lose over the contract."""
     h = run.headline()["provider"]
-    return s_curve(run.end_positions(), h["p10"], h["p90"])
+    capacity = run.scenario.lead.loss_capacity_gbp_m
+    limits = [(-capacity, COLOURS["cost"], "dash", f"Failure line £{-capacity:,.1f}m")]
+    collar = collar_over_contract(run)
+    if collar is not None:
+        limits.append((-collar, COLOURS["limit"], "dashdot", f"Collar over the contract £{-collar:,.1f}m"))
+    return s_curve(run.end_positions(), h["p10"], h["p90"], limits)
 
 
-def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> Figure:
+def s_curve(ends: pd.DataFrame, p10: float, p90: float, limits: list[tuple] = ()) -> Figure:
     values = np.sort(ends["provider_gbp_m"].to_numpy())
     share = np.arange(1, len(values) + 1) / len(values) * 100
     curve = {"type": "scatter", "x": values.tolist(), "y": share.tolist(), "mode": "lines", "showlegend": False}
@@ -246,10 +252,12 @@ def s_curve(ends: pd.DataFrame, p10: float, p90: float) -> Figure:
     curve["hovertemplate"] = "£%{x:,.1f}m or less in %{y:.0f}% of simulations<extra></extra>"
     marks = [(p10, COLOURS["limit"], "dash", f"P10 £{p10:,.1f}m"), (p90, COLOURS["limit"], "dash", f"P90 £{p90:,.1f}m")]
     marks.append((0.0, "#B0B0B0", "solid", ""))
+    marks += list(limits)  # (x, colour, dash, label): the failure line, the collar
     line = {"type": "line", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
     shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d}} for x, c, d, _ in marks]
-    note = {"y": 1, "xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top"}
-    notes = [note | {"x": x, "text": text} for x, _, _, text in marks if text]
+    note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top"}
+    labelled = [(x, text) for x, _, _, text in marks if text]
+    notes = [note | {"x": x, "y": 1 - 0.07 * i, "text": text} for i, (x, text) in enumerate(labelled)]
     layout = _layout(
         "How likely each end position is for the provider side (S-curve)",
         "% of simulations at or below",
@@ -288,6 +296,12 @@ def compare_lines(runs: dict[str, Run], measure: str, title: str, y_title: str, 
             no_change = run.no_change([measure])
             traces.append(_line(no_change["year"], no_change["p50"], f"{name}: no change", line["color"], "dot", hover))
     return _figure(traces, _layout(title, y_title, height=420))
+
+
+def end_distribution_of(run: Run) -> Figure:
+    """The histogram of a run's provider-side end positions, its limits and worst tenth marked."""
+    capacity = run.scenario.lead.loss_capacity_gbp_m
+    return end_distribution(run.end_positions(), capacity, collar_over_contract(run), run.expected_shortfall())
 
 
 def end_distribution(ends: pd.DataFrame, capacity_gbp_m: float, collar_total_gbp_m: float | None, shortfall: float) -> Figure:

@@ -141,9 +141,7 @@ def board_pack(run: Run) -> str:
         charts.budget_vs_cost(run),
         charts.variance_split(run),
         charts.cumulative_provider(run),
-        charts.end_distribution(
-            run.end_positions(), scenario.lead.loss_capacity_gbp_m, views.collar_over_contract(run), run.expected_shortfall()
-        ),
+        charts.end_distribution_of(run),
         charts.failure_over_time(run.failure_by_year()),
         charts.s_curve_of(run),
         charts.partner_split(run),

@@ -23,14 +23,8 @@ tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 with tabs[0]:
     if tabs[0].open:
         st.markdown(parts.plain(readings["distribution"]))
-        capacity = scenario.lead.loss_capacity_gbp_m
         parts.chart(
-            projection.figure(
-                "end-distribution",
-                lambda: charts.end_distribution(
-                    run.end_positions(), capacity, views.collar_over_contract(run), run.expected_shortfall()
-                ),
-            ),
+            projection.figure("end-distribution", lambda: charts.end_distribution_of(run)),
             lambda: run.end_positions().round(2),
             "Each bar counts the simulations that end the contract in that range. The provider side fails when its "
             "cumulative loss passes its reserves and guarantees; a collar limits each year's loss.",
