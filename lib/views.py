@@ -443,15 +443,14 @@ def before_after(before: Run, after: Run) -> pd.DataFrame:
 
 
 def stressed_tiles(before: Run, after: Run) -> list[dict[str, str]]:
-    """The headline tiles under the stresses, each with its change from the design."""
+    """The headline tiles under the stresses, each with the design's value and the change."""
     tiles = []
-    for tile, was, now in zip(headline_tiles(after), headline_tiles(before), HEADLINE_TILE_READS, strict=True):
-        b, a = now(before.headline()), now(after.headline())
-        money = tile["label"] in ("Provider side", "Commissioners")
-        moved = b is not None and a is not None and abs(a - b) > 1e-9
-        change = (gbp_m(a - b) if money else f"{(a - b) * 100:+.0f} points") if moved else ""
-        worse = (a < b) if money else (a > b) if a is not None and b is not None else False
-        tiles.append(tile | {"before": was["value"], "change": change, "worse": worse})
+    for stressed, design, read in zip(headline_tiles(after), headline_tiles(before), HEADLINE_TILE_READS, strict=True):
+        was, now = read(before.headline()), read(after.headline())
+        money = stressed["label"] in ("Provider side", "Commissioners")
+        change = (gbp_m(now - was) if money else f"{(now - was) * 100:+.0f} points") if abs(now - was) > 1e-9 else ""
+        worse = now < was if money else now > was  # less money, or a likelier deficit, breach or failure
+        tiles.append(stressed | {"before": design["value"], "change": change, "worse": worse})
     return tiles
 
 
