@@ -137,6 +137,7 @@ def board_pack(run: Run) -> str:
     h = run.headline()
     replayed = project(stress.apply(scenario, [stress.replay().id]))
     bars = sensitivity.tornado(scenario)
+    years = scenario.contract.years
     figures = [
         charts.budget_vs_cost(run),
         charts.variance_split(run),
@@ -147,6 +148,7 @@ def board_pack(run: Run) -> str:
         charts.partner_split(run),
         charts.outcomes_grid(views.outcome_table(run, cat), views.outcome_labels(cat)),
         charts.waterfall(views.waterfall_steps(run, cat), scenario.contract.years),
+        charts.money_flow(views.money_flows(run), f"Where the money goes over {years} years (central case, £m)"),
         charts.tornado(bars, h["provider"]["p50"]),
         charts.tornado(bars, h["failure"], "failure"),
         charts.compare_lines(
@@ -161,11 +163,11 @@ def board_pack(run: Run) -> str:
     sections = [
         _header(scenario, cat),
         _section("Headline", _tiles(run) + _para(readings["distribution"]) + _para(readings["failure"])),
-        _section("Projections and risk", "".join(_chart(f) for f in figures[:9])),
+        _section("Projections and risk", "".join(_chart(f) for f in figures[:10])),
         _section("Risk", "".join(_para(readings[k]) for k in ("shortfall", "partners"))),
         _section("Stress tests", _table(stress_table(run).round(3))),
-        _section("What would make it fail", "".join(_chart(f) for f in figures[9:11]) + _table(bars.round(3))),
-        _section("The UnitingCare replay", _replay(run, replayed, figures[11])),
+        _section("What would make it fail", "".join(_chart(f) for f in figures[10:12]) + _table(bars.round(3))),
+        _section("The UnitingCare replay", _replay(run, replayed, figures[12])),
         _section("Evidence check", _table(evidence) if len(evidence) else _para("No published evaluation matches this design.")),
         _section("Assumptions and their sources", _table(assumptions(scenario))),
     ]

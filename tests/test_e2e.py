@@ -311,7 +311,7 @@ def test_the_board_pack_and_the_excel_file_leave_the_app_whole(page, server, bro
     try:
         view = offline.new_page()
         view.goto(pack.as_uri())
-        view.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 12", timeout=60_000)
+        view.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 13", timeout=60_000)
         assert [url for url in asked if not url.startswith("file:")] == []  # nothing fetched
         text = view.locator("body").inner_text()
         assert designed["Provider fails"] in text and "Assumptions and their sources" in text
