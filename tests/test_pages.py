@@ -586,6 +586,10 @@ def test_an_uploaded_baseline_becomes_a_template_that_opens_everywhere(own_templ
     home = open_page(at, "home")
     assert any("Uploadshire \\*bold\\*" in m.value for m in home.markdown)  # the typed name as text
     assert "start-custom_uploadshire_bold" in [b.key for b in home.button]
+    for page in ("projections", "risk", "compare", "evidence"):
+        assert not open_page(at, page).exception
+    at.selectbox(key="evidence-template").set_value("custom_uploadshire_bold").run()
+    assert not at.exception and any("Uploaded for Uploadshire \\*bold\\*" in m.value for m in at.markdown)
 
 
 def test_a_chart_s_table_opens_its_query_in_the_sql_console():
