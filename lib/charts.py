@@ -390,6 +390,8 @@ def for_screen(figure: Figure) -> Figure:
     for axis in ("xaxis", "yaxis"):
         named = layout.get(axis, {})
         big[axis] = named | {"tickfont": {"size": 18}, "title": named.get("title", {}) | {"font": {"size": 20}}}
+    if "legend" in layout:
+        big["legend"] = layout["legend"] | {"font": {"size": 18}}
     return {"data": figure["data"], "layout": layout | big}
 
 

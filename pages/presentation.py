@@ -15,7 +15,7 @@ SLIDE = "present-slide"
 LARGE_TYPE = """<style>
 .stApp, .stApp p, .stApp li { font-size: 1.45rem; line-height: 1.5; }
 .stApp h1 { font-size: 3.2rem; }
-[data-testid="stMetricValue"] { font-size: 3.4rem; }
+.stApp [data-testid="stMetricValue"] p { font-size: 3.4rem; line-height: 1.2; }
 [data-testid="stMetricLabel"] p { font-size: 1.5rem; }
 [data-testid="stCaptionContainer"] p { font-size: 1.2rem; }
 </style>"""
