@@ -232,40 +232,53 @@ def waterfall(steps: pd.DataFrame, years: int) -> Figure:
     return _figure([bars], _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False))
 
 
-def s_curve_of(run: Run) -> Figure:
-    """The S-curve of a run's provider-side end positions: P10, P90, the failure line and (if the
-    deal has one) the most the collar lets the provider side lose over the contract."""
-    h = run.headline()["provider"]
+Mark = tuple[float, str, str, str]  # x, colour, dash, label ("" draws the line unlabelled)
+
+
+def _limits(run: Run) -> list[Mark]:
+    """The failure line and, if the deal has a collar, the most it lets the provider side lose
+    over the contract: marked on both pictures of the end positions."""
     capacity = run.scenario.lead.loss_capacity_gbp_m
     limits = [(-capacity, COLOURS["cost"], "dash", f"Failure line £{-capacity:,.1f}m")]
     collar = collar_over_contract(run)
     if collar is not None:
         limits.append((-collar, COLOURS["limit"], "dashdot", f"Collar over the contract £{-collar:,.1f}m"))
-    return s_curve(run.end_positions(), h["p10"], h["p90"], limits)
+    return limits
 
 
-def s_curve(ends: pd.DataFrame, p10: float, p90: float, limits: list[tuple] = ()) -> Figure:
-    values = np.sort(ends["provider_gbp_m"].to_numpy())
+def _vertical(marks: list[Mark], above: bool, width: float | None = None) -> dict[str, list[dict]]:
+    """Layout shapes and labels for vertical lines at the marks; labels stack down from the top
+    of the plot, or up above it (`above`)."""
+    line = {"type": "line", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
+    style = {"width": width} if width else {}
+    shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d} | style} for x, c, d, _ in marks]
+    note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "bottom" if above else "top"}
+    step = 0.07 if above else -0.07
+    labelled = [(x, text) for x, _, _, text in marks if text]
+    return {
+        "shapes": shapes,
+        "annotations": [note | {"x": x, "y": 1 + step * i, "text": text} for i, (x, text) in enumerate(labelled)],
+    }
+
+
+def s_curve(run: Run) -> Figure:
+    """The S-curve of a run's provider-side end positions: P10, P90, the failure line and (if the
+    deal has one) the most the collar lets the provider side lose over the contract."""
+    h = run.headline()["provider"]
+    values = np.sort(run.end_positions()["provider_gbp_m"].to_numpy())
     share = np.arange(1, len(values) + 1) / len(values) * 100
     curve = {"type": "scatter", "x": values.tolist(), "y": share.tolist(), "mode": "lines", "showlegend": False}
     curve |= {"line": {"color": COLOURS["provider"], "width": 3}, "name": "Provider side at contract end"}
     curve["hovertemplate"] = "£%{x:,.1f}m or less in %{y:.0f}% of simulations<extra></extra>"
-    marks = [(p10, COLOURS["limit"], "dash", f"P10 £{p10:,.1f}m"), (p90, COLOURS["limit"], "dash", f"P90 £{p90:,.1f}m")]
-    marks.append((0.0, "#B0B0B0", "solid", ""))
-    marks += list(limits)  # (x, colour, dash, label): the failure line, the collar
-    line = {"type": "line", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
-    shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d}} for x, c, d, _ in marks]
-    note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "top"}
-    labelled = [(x, text) for x, _, _, text in marks if text]
-    notes = [note | {"x": x, "y": 1 - 0.07 * i, "text": text} for i, (x, text) in enumerate(labelled)]
+    marks = [(h[q], COLOURS["limit"], "dash", f"{q.upper()} £{h[q]:,.1f}m") for q in ("p10", "p90")]
+    marks += [(0.0, "#B0B0B0", "solid", ""), *_limits(run)]
     layout = _layout(
         "How likely each end position is for the provider side (S-curve)",
         "% of simulations at or below",
         "£m, cumulative at contract end",
         hovermode="closest",
         showlegend=False,
-        shapes=shapes,
-        annotations=notes,
+        **_vertical(marks, above=False),
     )
     return _figure([curve], layout)
 
@@ -298,37 +311,25 @@ def compare_lines(runs: dict[str, Run], measure: str, title: str, y_title: str, 
     return _figure(traces, _layout(title, y_title, height=420))
 
 
-def end_distribution_of(run: Run) -> Figure:
-    """The histogram of a run's provider-side end positions, its limits and worst tenth marked."""
-    capacity = run.scenario.lead.loss_capacity_gbp_m
-    return end_distribution(run.end_positions(), capacity, collar_over_contract(run), run.expected_shortfall())
-
-
-def end_distribution(ends: pd.DataFrame, capacity_gbp_m: float, collar_total_gbp_m: float | None, shortfall: float) -> Figure:
+def end_distribution(run: Run) -> Figure:
     """Histogram of the provider side's cumulative position at contract end, with the failure
-    line, the most the collar lets it lose, and the mean of the worst 10% marked."""
-    values = ends["provider_gbp_m"].to_numpy()
+    line, the mean of the worst 10% and the most the collar lets it lose marked."""
+    values = run.end_positions()["provider_gbp_m"].to_numpy()
     bars = {"type": "histogram", "x": values.tolist(), "nbinsx": 40, "name": "Simulations", "showlegend": False}
     bars |= {"marker": {"color": _rgba(COLOURS["provider"], 0.75), "line": {"color": "#FFFFFF", "width": 0.5}}}
     bars["hovertemplate"] = "£%{x}m: %{y} simulations<extra></extra>"
-    marks = [(-capacity_gbp_m, COLOURS["cost"], "dash", f"Failure line £{-capacity_gbp_m:,.1f}m")]
-    marks.append((shortfall, "#000000", "dot", f"Worst 10% average £{shortfall:,.1f}m"))
-    if collar_total_gbp_m is not None:
-        marks.append((-collar_total_gbp_m, COLOURS["limit"], "dashdot", f"Collar over the contract £{-collar_total_gbp_m:,.1f}m"))
-    line = {"type": "line", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
-    shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d, "width": 2}} for x, c, d, _ in marks]
-    note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "bottom"}
-    notes = [note | {"x": x, "y": 1 + 0.07 * i, "text": text} for i, (x, _, _, text) in enumerate(marks)]  # above the bars
+    shortfall = run.expected_shortfall()
+    failure, *collar = _limits(run)
+    marks = [failure, (shortfall, "#000000", "dot", f"Worst 10% average £{shortfall:,.1f}m"), *collar]
     layout = _layout(
         "Where the provider side ends the contract, across the simulations",
         "Simulations",
         "£m, cumulative at contract end",
         hovermode="closest",
         showlegend=False,
-        shapes=shapes,
-        annotations=notes,
         bargap=0.02,
         margin={"l": 60, "r": 20, "t": 110, "b": 50},
+        **_vertical(marks, above=True, width=2),  # labels above the bars
     )
     return _figure([bars], layout)
 

@@ -271,7 +271,7 @@ PREVIEWS = {
     "5 · Levers": lambda run: charts.compare_lines(
         {"With the design": run}, "emergency_admissions", "Emergency admissions against no change", "per 1,000", "%{y:,.1f}"
     ),
-    "6 · Uncertainty": charts.s_curve_of,
+    "6 · Uncertainty": charts.s_curve,
 }
 
 

@@ -39,7 +39,7 @@ def _slides(run: Run) -> list[tuple[str, Callable[[], None] | Callable[[], chart
         ("Provider side against what it can absorb", lambda: charts.cumulative_provider(run)),
         (
             "Where the provider side ends",
-            lambda: charts.end_distribution_of(run),
+            lambda: charts.end_distribution(run),
         ),
         ("Chance of failure by year", lambda: charts.failure_over_time(run.failure_by_year())),
         ("What would make it fail", lambda: charts.tornado(sensitivity.tornado(s), h["provider"]["p50"])),

@@ -114,7 +114,7 @@ with tabs[1]:
             run.sql_of("yearly", fans=["provider_cumulative", "pooled_budget"]),
         )
         parts.chart(
-            projection.figure("s-curve", lambda: charts.s_curve_of(run)),
+            projection.figure("s-curve", lambda: charts.s_curve(run)),
             lambda: run.end_positions().round(2),
             "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
             "s-curve",

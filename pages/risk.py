@@ -24,7 +24,7 @@ with tabs[0]:
     if tabs[0].open:
         st.markdown(parts.plain(readings["distribution"]))
         parts.chart(
-            projection.figure("end-distribution", lambda: charts.end_distribution_of(run)),
+            projection.figure("end-distribution", lambda: charts.end_distribution(run)),
             lambda: run.end_positions().round(2),
             "Each bar counts the simulations that end the contract in that range. The provider side fails when its "
             "cumulative loss passes its reserves and guarantees; a collar limits each year's loss.",
@@ -33,7 +33,7 @@ with tabs[0]:
         )
         st.markdown(parts.plain(readings["shortfall"]))
         parts.chart(
-            projection.figure("risk-s-curve", lambda: charts.s_curve_of(run)),
+            projection.figure("risk-s-curve", lambda: charts.s_curve(run)),
             lambda: run.end_positions().round(2),
             "The same simulations sorted: read off how likely any end position is.",
             "risk-s-curve",

@@ -25,8 +25,8 @@ def every_chart(run):
         "flow": charts.money_flow(views.money_flows(run), "Where the money goes"),
         "outcomes": charts.outcomes_grid(views.outcome_table(run, cat), views.outcome_labels(cat)),
         "waterfall": charts.waterfall(views.waterfall_steps(run, cat), run.years),
-        "s_curve": charts.s_curve_of(run),
-        "histogram": charts.end_distribution_of(run),
+        "s_curve": charts.s_curve(run),
+        "histogram": charts.end_distribution(run),
         "failure": charts.failure_over_time(run.failure_by_year()),
         "tornado": charts.tornado(bars, run.headline()["provider"]["p50"]),
     }
@@ -55,6 +55,6 @@ def test_each_summary_names_the_chart_and_what_it_shows(run):
 
 def test_the_s_curve_and_histogram_mark_the_failure_line_and_the_collar(run):
     capacity = run.scenario.lead.loss_capacity_gbp_m
-    for figure in (charts.s_curve_of(run), charts.end_distribution_of(run)):
+    for figure in (charts.s_curve(run), charts.end_distribution(run)):
         notes = " ".join(a["text"] for a in figure["layout"]["annotations"])
         assert f"Failure line £{-capacity:,.1f}m" in notes and "Collar over the contract" in notes  # Northumberland has a collar
