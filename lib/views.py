@@ -420,7 +420,7 @@ def _partner_reading(worst: Any) -> str:
     )
 
 
-HEADLINE_ROWS = [
+HEADLINE_ROWS = [  # a headline number's label ("£m" marks money) and where it is in Run.headline()
     ("Provider side, P50 (£m)", lambda h: h["provider"]["p50"]),
     ("Provider side, P10 (£m)", lambda h: h["provider"]["p10"]),
     ("Commissioners, P50 (£m)", lambda h: h["commissioner"]["p50"]),
@@ -428,39 +428,33 @@ HEADLINE_ROWS = [
     ("Chance the collar is breached", lambda h: h["collar_breach_any_year"]),
     ("Chance the provider side fails", lambda h: h["failure"]),
 ]
+TILE_ROWS = (0, 2, 3, 4, 5)  # the row of HEADLINE_ROWS behind each of headline_tiles' five tiles
+
+
+def _change(was: float, now: float, money: bool) -> str:
+    return gbp_m(now - was) if money else f"{(now - was) * 100:+.0f} points"
 
 
 def before_after(before: Run, after: Run) -> pd.DataFrame:
     """The headline of a design and of the same design under stress, side by side."""
     rows = []
     for label, read in HEADLINE_ROWS:
-        b, a = read(before.headline()), read(after.headline())
-        money = "£m" in label
-        show = (lambda v: gbp_m(v)) if money else (lambda v: pct(v))
-        change = gbp_m(a - b) if money else f"{(a - b) * 100:+.0f} points"
-        rows.append({"headline": label, "this design": show(b), "under the stresses": show(a), "change": change})
+        b, a, money = read(before.headline()), read(after.headline()), "£m" in label
+        show = gbp_m if money else pct
+        rows.append({"headline": label, "this design": show(b), "under the stresses": show(a), "change": _change(b, a, money)})
     return pd.DataFrame(rows)
 
 
 def stressed_tiles(before: Run, after: Run) -> list[dict[str, str]]:
     """The headline tiles under the stresses, each with the design's value and the change."""
     tiles = []
-    for stressed, design, read in zip(headline_tiles(after), headline_tiles(before), HEADLINE_TILE_READS, strict=True):
-        was, now = read(before.headline()), read(after.headline())
-        money = stressed["label"] in ("Provider side", "Commissioners")
-        change = (gbp_m(now - was) if money else f"{(now - was) * 100:+.0f} points") if abs(now - was) > 1e-9 else ""
+    for stressed, design, row in zip(headline_tiles(after), headline_tiles(before), TILE_ROWS, strict=True):
+        label, read = HEADLINE_ROWS[row]
+        was, now, money = read(before.headline()), read(after.headline()), "£m" in label
+        change = _change(was, now, money) if abs(now - was) > 1e-9 else ""
         worse = now < was if money else now > was  # less money, or a likelier deficit, breach or failure
         tiles.append(stressed | {"before": design["value"], "change": change, "worse": worse})
     return tiles
-
-
-HEADLINE_TILE_READS = [  # the number behind each of headline_tiles' five tiles, in order
-    lambda h: h["provider"]["p50"],
-    lambda h: h["commissioner"]["p50"],
-    lambda h: h["deficit_any_year"],
-    lambda h: h["collar_breach_any_year"],
-    lambda h: h["failure"],
-]
 
 
 def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
