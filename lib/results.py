@@ -39,7 +39,7 @@ FAILURE_BY_YEAR_SQL = (
 )
 PARTNER_SUMMARY_SQL = """
 WITH per_sim AS (
-    SELECT v.sim, v.partner, max(CASE WHEN v.year = ? THEN v.cumulative END) AS end_cum,
+    SELECT v.sim, v.partner, max(CASE WHEN v.year = {years} THEN v.cumulative END) AS end_cum,
            max(CASE WHEN v.cumulative < -p.capacity_gbp_m THEN 1 ELSE 0 END) AS over
     FROM partner_year v JOIN partners p USING (partner) GROUP BY v.sim, v.partner)
 SELECT p.partner::INTEGER AS partner, p.name, p.role, p.weight, p.capacity_gbp_m,
@@ -50,6 +50,13 @@ FROM (SELECT partner, quantile_cont(end_cum, [0.1, 0.5, 0.9]) AS q, avg(end_cum)
 JOIN partners p USING (partner)
 ORDER BY partner
 """
+QUERIES = {  # the SQL behind a run's tables ({years}: the contract's length), named as Run.sql_of takes them
+    "end_positions": END_POSITIONS_SQL,
+    "failure_by_year": FAILURE_BY_YEAR_SQL,
+    "partners": PARTNER_SUMMARY_SQL,
+    "central": CENTRAL_SQL,
+    "central_totals": CENTRAL_TOTALS_SQL,
+}
 MONEY_MEASURES = ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative")
 SUMMARY = ["year", "p10", "p50", "p90", "mean"]
 
@@ -197,8 +204,7 @@ class Run:
 
     def sql_of(self, table: str, fans: list[str] = (), means: list[str] = ()) -> str:
         """The query behind one of this run's tables, as an analyst can run it in the SQL console:
-        `fans`/`means` (yearly summaries), or `end_positions`, `failure_by_year`, `partners`,
-        `central`, `central_totals`."""
+        `yearly` (the `fans` and `means` by year), or a name in QUERIES, whose text the run itself runs."""
         if table == "yearly":
             unknown = (set(fans) | set(means)) - set(self.measures)
             if unknown:
@@ -206,14 +212,7 @@ class Run:
             parts = [f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "{m} P10, P50, P90"' for m in fans]
             parts += [f'avg("{m}") AS "{m} mean"' for m in means]
             return f"SELECT year, {', '.join(parts)}\nFROM sim_year GROUP BY year ORDER BY year"
-        fixed = {
-            "end_positions": END_POSITIONS_SQL,
-            "failure_by_year": FAILURE_BY_YEAR_SQL.format(years=int(self.years)),
-            "partners": PARTNER_SUMMARY_SQL.replace("?", str(int(self.years))),
-            "central": CENTRAL_SQL,
-            "central_totals": CENTRAL_TOTALS_SQL,
-        }
-        return " ".join(fixed[table].split())
+        return " ".join(QUERIES[table].format(years=int(self.years)).split())
 
     def measure(self, name: str) -> pd.DataFrame:
         """One measure's yearly summary: year, p10, p50, p90, mean (callers treat it as read-only)."""
@@ -244,7 +243,7 @@ class Run:
 
     def central(self) -> pd.DataFrame:
         """The central case (simulation 0), one column per measure, one row per year."""
-        return self._kept_or("central", lambda: self.query(CENTRAL_SQL))
+        return self._kept_or("central", lambda: self.query(self.sql_of("central")))
 
     @property
     def outcome_measures(self) -> list[str]:
@@ -281,21 +280,21 @@ class Run:
         """The central case's cost parts in scope summed over the contract, £m."""
         return self._kept_or(
             "totals",
-            lambda: dict(zip(*self._columns(CENTRAL_TOTALS_SQL).values(), strict=True)),
+            lambda: dict(zip(*self._columns(self.sql_of("central_totals")).values(), strict=True)),
         )
 
     def end_positions(self) -> pd.DataFrame:
         """Each simulation's cumulative provider and commissioner position at contract end (£m)."""
         return self._kept_or(
             "ends",
-            lambda: self.query(END_POSITIONS_SQL),
+            lambda: self.query(self.sql_of("end_positions")),
         )
 
     def failure_by_year(self) -> pd.DataFrame:
         """The chance the provider side has failed by the end of each contract year (cumulative)."""
         return self._kept_or(
             "failure_by_year",
-            lambda: self.query(FAILURE_BY_YEAR_SQL.format(years=int(self.years))),
+            lambda: self.query(self.sql_of("failure_by_year")),
         )
 
     def expected_shortfall(self, worst: float = 0.1) -> float:
@@ -348,10 +347,7 @@ class Run:
         return self._kept_or("partners", self._partner_summary)
 
     def _partner_summary(self) -> pd.DataFrame:
-        return self.query(
-            PARTNER_SUMMARY_SQL,
-            [self.years],
-        )
+        return self.query(self.sql_of("partners"))
 
     # ---- the CLI's JSON --------------------------------------------------------------------
 
