@@ -190,16 +190,22 @@ def test_a_first_visit_straight_to_a_page_is_drawn_inside_the_frame(browser):
             context.close()
 
 
-def test_a_reload_or_a_copied_link_keeps_the_design(page, server, browser):
+def lower_the_loss_share(page, server, presses: int) -> dict[str, str]:
+    """On Projections, lower the loss share by `presses` steps; the tiles once the link holds it."""
     go(page, server, "projections")
     first = tiles(page)
     loss = slider(page, "Loss share")
     loss.focus()
-    for _ in range(3):
+    for _ in range(presses):
         loss.press("ArrowLeft")
     wait_for_new_tiles(page, list(first.values()))
     page.wait_for_function("() => location.search.includes('s=')", timeout=30_000)
-    designed, link = tiles(page), page.url
+    return tiles(page)
+
+
+def test_a_reload_or_a_copied_link_keeps_the_design(page, server, browser):
+    designed = lower_the_loss_share(page, server, 3)
+    link = page.url
     page.reload()
     wait_ready(page)
     assert tiles(page) == designed
@@ -228,15 +234,7 @@ def back_to(page, path: str) -> None:
 
 
 def test_back_and_forward_keep_the_design(page, server):
-    go(page, server, "projections")
-    first = tiles(page)
-    loss = slider(page, "Loss share")
-    loss.focus()
-    for _ in range(2):
-        loss.press("ArrowLeft")
-    wait_for_new_tiles(page, list(first.values()))
-    page.wait_for_function("() => location.search.includes('s=')", timeout=30_000)
-    designed = tiles(page)
+    designed = lower_the_loss_share(page, server, 2)
     nav(page, "Design the deal", "design")
     back_to(page, "projections")
     assert tiles(page) == designed
