@@ -120,14 +120,22 @@ def excel_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
 # ---- the board pack ---------------------------------------------------------------------------
 
 
-def stress_table(run: Run) -> pd.DataFrame:
-    """Each stress test alone, and the UnitingCare replay: P50 and chance of failure, before and after."""
+def stressed(run: Run) -> dict[str, Run]:
+    """The design under each stress test alone, and under the UnitingCare replay, by stress id."""
+    return {s.id: project(stress.apply(run.scenario, [s.id])) for s in [*stress.shocks().values(), stress.replay()]}
+
+
+def stress_table(run: Run, runs: dict[str, Run]) -> pd.DataFrame:
+    """Each stress test alone (`runs`, as `stressed` gives them): P50 and chance of failure, before and after."""
     h = run.headline()
+    named = stress.all_stresses()
     rows = [{"test": "This design", "provider P50 (£m)": h["provider"]["p50"], "chance of failure": h["failure"]}]
-    for s in [*stress.shocks().values(), stress.replay()]:
-        after = project(stress.apply(run.scenario, [s.id])).headline()
-        rows.append({"test": s.name, "provider P50 (£m)": after["provider"]["p50"], "chance of failure": after["failure"]})
-        rows[-1]["source"] = s.source
+    for sid, after in runs.items():
+        a = after.headline()
+        rows.append(
+            {"test": named[sid].name, "provider P50 (£m)": a["provider"]["p50"], "chance of failure": a["failure"]}
+            | {"source": named[sid].source}
+        )
     return pd.DataFrame(rows)
 
 
@@ -135,7 +143,8 @@ def board_pack(run: Run) -> str:
     """The board pack as one self-contained HTML page."""
     scenario, cat = run.scenario, catalogue.current()
     h = run.headline()
-    replayed = project(stress.apply(scenario, [stress.replay().id]))
+    runs = stressed(run)
+    replayed = runs[stress.replay().id]
     bars = sensitivity.tornado(scenario)
     years = scenario.contract.years
     figures = [
@@ -165,7 +174,7 @@ def board_pack(run: Run) -> str:
         _section("Headline", _tiles(run) + _para(readings["distribution"]) + _para(readings["failure"])),
         _section("Projections and risk", "".join(_chart(f) for f in figures[:10])),
         _section("Risk", "".join(_para(readings[k]) for k in ("shortfall", "partners"))),
-        _section("Stress tests", _table(stress_table(run).round(3))),
+        _section("Stress tests", _table(stress_table(run, runs).round(3))),
         _section("What would make it fail", "".join(_chart(f) for f in figures[10:12]) + _table(bars.round(3))),
         _section("The UnitingCare replay", _replay(run, replayed, figures[12])),
         _section("Evidence check", _table(evidence) if len(evidence) else _para("No published evaluation matches this design.")),

@@ -73,7 +73,9 @@ def rows_of(scenario_json: str) -> list[dict[str, Any]]:
     """One combination's rows (a top-level function, so worker processes can run it)."""
     run = project(Scenario.from_json(scenario_json))
     h = run.headline()
-    yearly = {m: run.measure(m).set_index("year") for m in ("budget", "cost", "provider_cumulative", "commissioner_cumulative")}
+    measures = ("budget", "cost", "provider_cumulative", "commissioner_cumulative")
+    run.summarise(fans=list(measures))  # one query for the four
+    yearly = {m: run.measure(m).set_index("year") for m in measures}
     failed = run.failure_by_year().set_index("year")["failed_by"]
     ends = {
         "provider_end_p10_gbp_m": h["provider"]["p10"],
