@@ -153,7 +153,8 @@ def _number(text: str) -> float | None:
 def save(baseline: Baseline) -> str:
     """Write the custom template (replacing one of the same name) and return its id."""
     tid = baseline.template_id
-    blank = next(t for t in _built_in() if t["id"] == "blank")
+    blank = catalogue.current().template("blank")  # the scope and terms a blank place starts with
+    in_scope = blank.lines[blank.lines["in_scope"]]
     source = f"{baseline.name}'s own baseline (uploaded)"
     entry = {
         "id": tid,
@@ -162,15 +163,15 @@ def save(baseline: Baseline) -> str:
         "model": "Your design on your own baseline",
         "care_model": "Your design",
         "population": {"value": baseline.population, "source": source},
-        "lines": blank["lines"],
-        "lines_source": blank["lines_source"],
+        "lines": {row.line_id: float(row.pooled_share) for row in in_scope.itertuples()},
+        "lines_source": blank.info["lines_source"],
         "baselines": {
             line: {"gbp_m": value, "source": FILLED if line in baseline.filled else source}
             for line, value in baseline.spend_gbp_m.items()
         },
         "facts": [{"id": "scope", "label": "Baseline", "value": f"Uploaded for {baseline.name}", "source": source}],
         "headline": {"text": f"Your own baseline: {sum(baseline.spend_gbp_m.values()):,.1f}m across the place", "source": source},
-        "preset": blank.get("preset", {})
+        "preset": {path: {"value": value, "source": blank.preset_sources[path]} for path, value in blank.presets.items()}
         | {f"demand_growth.{line}": {"value": rate, "source": source} for line, rate in baseline.demand_growth.items()},
     }
     folder = catalogue.custom_dir()
@@ -187,7 +188,3 @@ def save(baseline: Baseline) -> str:
         catalogue.refresh()
         raise BaselineError([f"The template could not be built: {exc}"]) from None
     return tid
-
-
-def _built_in() -> list[dict]:
-    return yaml.safe_load((catalogue.DATA_DIR / "templates.yaml").read_text(encoding="utf-8"))
