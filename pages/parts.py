@@ -9,7 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import charts
+from lib import charts, views
+from lib.results import Run
 from lib.saved import SavedError
 from lib.scenario import ScenarioError
 from pages import state
@@ -49,6 +50,13 @@ class _AsDrawn(go.Figure):
 
     def to_dict(self) -> charts.Figure:
         return self._spec
+
+
+def tiles(run: Run) -> None:
+    """The five headline tiles in a row, each with its P10-P90 or meaning beneath."""
+    for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
+        column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
+        column.caption(tile["detail"])
 
 
 def plot(figure: charts.Figure, key: str) -> None:

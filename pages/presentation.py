@@ -22,9 +22,7 @@ LARGE_TYPE = """<style>
 
 
 def _tiles(run: Run) -> None:
-    for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
-        column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
-        column.caption(tile["detail"])
+    parts.tiles(run)
     st.markdown(parts.plain(views.risk_readings(run)["failure"]))
 
 

@@ -38,9 +38,7 @@ projection = state.projection(scenario)
 run = projection.run
 # What the page first shows, in one query: the tiles and the Money tab's figures.
 run.summarise(fans=list(charts.BUDGET_FANS), means=list(charts.SPLIT), headline=True)
-for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
-    column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
-    column.caption(tile["detail"])
+parts.tiles(run)
 failure = run.headline()["failure"]
 if failure > views.FAILURE_WORTH_EXPLAINING:
     lines = [f"- {views.gbp_m(d['gbp_m'], 0)}: {d['why']} ({d['control']})" for d in views.failure_drivers(run)]
