@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import export, results, views
+from lib import export, views
+from lib.results import Run
 from pages import parts, state
 
 
@@ -28,22 +29,24 @@ def draw() -> None:
         box = st.popover("Download", icon=":material/download:", key="downloads", on_change="rerun")
         if box.open:  # the files are written only when asked for (on the click)
             with box:
-                downloads(scenario)
+                downloads(state.projection(scenario).run)
 
 
-def downloads(scenario) -> None:
-    """The projection and its assumptions as CSV and Excel, and the board pack."""
+def downloads(run: Run) -> None:
+    """The projection and its assumptions as CSV and Excel, and the board pack (the session's
+    cached projection, so a click only writes the file)."""
+    scenario = run.scenario
     stem = "".join(c if c.isalnum() else "-" for c in scenario.name.lower()).strip("-") or "scenario"
     files = [
         ("Projections (CSV)", f"{stem}-projections.csv", "text/csv",
-         lambda: export.csv_bytes(results.project(scenario).yearly())),
+         lambda: export.csv_bytes(run.yearly())),
         ("Assumptions and sources (CSV)", f"{stem}-assumptions.csv", "text/csv",
          lambda: export.csv_bytes(export.assumptions(scenario))),
         ("Projections and assumptions (Excel)", f"{stem}.xlsx",
          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         lambda: export.excel_bytes(export.tables(results.project(scenario)))),
+         lambda: export.excel_bytes(export.tables(run))),
         ("Board pack (HTML, opens offline)", f"{stem}-board-pack.html", "text/html",
-         lambda: export.board_pack(results.project(scenario))),
+         lambda: export.board_pack(run)),
     ]  # fmt: skip
     for label, name, mime, build in files:
         st.download_button(label, build, file_name=name, mime=mime, key=f"download-{name.rsplit('.', 1)[-1]}-{label[:5]}")
