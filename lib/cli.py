@@ -16,9 +16,11 @@
                                   every combination, in parallel, one row per combination and year
   python -m lib tornado --template ID [--set PATH=VALUE ...] [--sims N] [--format json|table]
                                   how far each assumption moves the provider's end position and failure
-  python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G]
+  python -m lib scenarios save NAME --template ID [--set PATH=VALUE ...] [--group G] [--replace]
   python -m lib scenarios list [--group G] [--format json|table] | show NAME | rename OLD NEW
-  python -m lib scenarios delete NAME | export NAME | import FILE [--name N] | link NAME
+  python -m lib scenarios delete NAME | export NAME | import FILE [--name N] [--replace] | link NAME
+  python -m lib scenarios history [NAME] | restore VERSION [--name N] [--replace]
+                                  designs replaced or deleted in the last 30 days, and bringing one back
   python -m lib compare A B [C D] [--sims N] [--format json|csv]   saved names or template ids
 
 Money is in £m; contract years count from 1.
@@ -29,13 +31,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, sql, stress, sweep, views
-from lib.scenario import Scenario, ScenarioError, field_spec, flatten
+from lib.scenario import Scenario, ScenarioError, field_spec, flatten, read_json
 
 
 class CliError(Exception):
@@ -52,8 +55,8 @@ REFUSALS = (
 def parse_value(text: str) -> Any:
     """A --set value: JSON where it parses (0.5, true, null, "reinvest"), else the bare word."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return read_json(text)
+    except ValueError:
         return text
 
 
@@ -89,11 +92,17 @@ def read_link(text: str) -> Scenario:
     return scenario
 
 
-def read_text(path_text: str, option: str) -> str:
+MAX_SCENARIO_BYTES = 1_000_000  # a scenario file is a few kB
+
+
+def read_text(path_text: str, option: str, most_bytes: int = MAX_SCENARIO_BYTES) -> str:
+    """A small UTF-8 text file named on the command line, read only if it is no larger than `most_bytes`."""
     path = Path(path_text)
-    if not path.exists():
-        raise CliError(f"{option}: no such file {path}")
     try:
+        if not path.is_file():
+            raise CliError(f"{option}: no such file {path}")
+        if path.stat().st_size > most_bytes:
+            raise CliError(f"{option}: {path} is {path.stat().st_size:,} bytes; at most {most_bytes:,}")
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"{option}: cannot read {path} as UTF-8 JSON text ({exc.__class__.__name__})") from None
@@ -160,6 +169,7 @@ def add_scenario_commands(sub) -> None:
     p_save.add_argument("--link")
     p_save.add_argument("--set", action="append", metavar="PATH=VALUE")
     p_save.add_argument("--group")
+    p_save.add_argument("--replace", action="store_true", help="replace a design already saved under NAME (kept in history)")
     p_list = p.add_parser("list", help="every saved design, or one group's")
     p_list.add_argument("--group")
     p_list.add_argument("--format", choices=["json", "table"], default="table")
@@ -171,11 +181,19 @@ def add_scenario_commands(sub) -> None:
     p_import = p.add_parser("import", help="save a design from an exported JSON file")
     p_import.add_argument("file")
     p_import.add_argument("--name")
+    p_import.add_argument("--replace", action="store_true", help="replace a design already saved under that name")
+    p_history = p.add_parser("history", help=f"designs replaced or deleted in the last {saved.KEEP_DAYS} days")
+    p_history.add_argument("name", nargs="?")
+    p_history.add_argument("--format", choices=["json", "table"], default="table")
+    p_restore = p.add_parser("restore", help="bring back a replaced or deleted design (its VERSION from history)")
+    p_restore.add_argument("version", type=int)
+    p_restore.add_argument("--name", help="restore under another name")
+    p_restore.add_argument("--replace", action="store_true", help="replace a design already saved under that name")
 
 
 def run_scenarios(args: argparse.Namespace) -> None:
     if args.action == "save":
-        kept = saved.save(args.name, build_scenario(args), args.group)
+        kept = saved.save(args.name, build_scenario(args), args.group, replace=args.replace)
         print(f"saved {json.dumps(kept.name)} ({kept.scenario.template}{', group ' + kept.group if kept.group else ''})")
     elif args.action == "list":
         rows = saved.listing(args.group)
@@ -184,6 +202,16 @@ def run_scenarios(args: argparse.Namespace) -> None:
         else:
             for r in rows.itertuples():
                 print(f"{r.name:<40} {r.group or '':<20} {r.template:<15} {r.saved_at:%Y-%m-%d %H:%M}")
+    elif args.action == "history":
+        rows = saved.history(args.name)
+        if args.format == "json":
+            print(json.dumps(json.loads(rows.to_json(orient="records", date_format="iso")), indent=1))
+        else:
+            for r in rows.itertuples():
+                print(f"{r.version:>6} {r.why:<9} {r.retired_at:%Y-%m-%d %H:%M}  {r.name:<40} {r.group or '':<20} {r.template}")
+    elif args.action == "restore":
+        kept = saved.restore(args.version, args.name, replace=args.replace)
+        print(f"restored {json.dumps(kept.name)}")
     elif args.action == "show":
         kept, changes = saved.load(args.name)
         print(
@@ -198,7 +226,7 @@ def run_scenarios(args: argparse.Namespace) -> None:
     elif args.action == "export":
         print(saved.export(args.name))
     elif args.action == "import":
-        kept = saved.import_text(read_text(args.file, "import"), args.name)
+        kept = saved.import_text(read_text(args.file, "import", saved.MAX_IMPORT_BYTES), args.name, replace=args.replace)
         print(f"saved {json.dumps(kept.name)}")
     elif args.action == "link":
         print(f"/design?s={links.encode(saved.load(args.name)[0].scenario)}")
@@ -217,6 +245,9 @@ def named_scenario(name: str) -> Scenario:
 def print_comparison(names: list[str], sims: int | None, fmt: str) -> None:
     if not 2 <= len(names) <= 4:
         raise CliError(f"compare: give two to four names, not {len(names)}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CliError(f"compare: name each design once ({json.dumps(twice[0])} is given twice)")
     scenarios = {n: named_scenario(n) for n in names}
     if sims is not None:
         scenarios = {n: s.with_value("sims", sims) for n, s in scenarios.items()}
@@ -249,6 +280,7 @@ def write_pack(args: argparse.Namespace) -> None:
         scenario = with_changes(saved.load(args.saved)[0].scenario, args)
     else:
         scenario = build_scenario(args)
+    writable_destination(Path(args.out))
     page = export.board_pack(results.project(scenario))
     try:
         Path(args.out).write_text(page, encoding="utf-8")
@@ -260,6 +292,8 @@ def write_pack(args: argparse.Namespace) -> None:
 def print_sql(args: argparse.Namespace) -> None:
     if not (args.template or args.link or args.scenario):
         args.template = "salford"
+    if not 1 <= args.limit <= sql.ROW_LIMIT:
+        raise CliError(f"--limit {args.limit}: give 1 to {sql.ROW_LIMIT:,} rows")
     found = sql.run_sql(args.query, results.project(build_scenario(args)), limit=args.limit)
     if args.format == "json":
         print(found.frame.to_json(orient="records", indent=1))
@@ -273,6 +307,7 @@ def write_sweep(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.suffix not in (".parquet", ".csv"):
         raise CliError(f"--out {args.out}: name a .parquet or .csv file")
+    writable_destination(out)
     grid = sweep.parse_grid(args.grid)
     frame = sweep.sweep(build_scenario(args), grid, workers=args.workers, progress=sweep.progress_bar)
     try:
@@ -280,6 +315,15 @@ def write_sweep(args: argparse.Namespace) -> None:
     except OSError as exc:
         raise CliError(f"--out {args.out}: cannot write ({exc.strerror})") from None
     print(f"wrote {out}: {frame['combination'].nunique()} combinations, {len(frame)} rows")
+
+
+def writable_destination(out: Path) -> None:
+    """Refuse an output file that cannot be written before any work is done for it."""
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"--out {out}: no such folder {folder}")
+    if out.is_dir() or not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise CliError(f"--out {out}: cannot be written here")
 
 
 def print_tornado(scenario: Scenario, fmt: str) -> None:
@@ -391,6 +435,13 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 write_csv(report, sys.stdout)
     except REFUSALS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a fault of ours, not of the input: still one line, and a different exit code
+        print(f"error: unexpected {type(exc).__name__} ({one_line(str(exc))[:200]}); please report it", file=sys.stderr)
+        return 1
     return 0
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())

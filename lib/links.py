@@ -14,11 +14,12 @@ import zlib
 from typing import Any
 
 from lib import catalogue
-from lib.scenario import Scenario, ScenarioError, flatten
+from lib.scenario import Scenario, ScenarioError, flatten, read_json
 
 VERSION = "1"
 DEFAULT_TEMPLATE = "salford"
 MAX_LINK_CHARS = 20_000  # longer than any scenario needs; a bigger text is not read
+MAX_PAYLOAD_BYTES = 200_000  # what a link may unpack to (a compressed text can unpack a thousandfold)
 
 
 def changes(scenario: Scenario, template: Scenario) -> dict[str, Any]:
@@ -44,12 +45,15 @@ def decode(link: str) -> tuple[Scenario, list[str]]:
             raise ValueError(f"it is of version {version[:10]!r}, not {VERSION}")
         if len(data) > MAX_LINK_CHARS:
             raise ValueError("it is too long")
-        raw = zlib.decompress(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
-        payload = json.loads(raw)
+        inflate = zlib.decompressobj()
+        raw = inflate.decompress(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)), MAX_PAYLOAD_BYTES)
+        if inflate.unconsumed_tail:
+            raise ValueError("it is too long")
+        payload = read_json(raw)
         if not isinstance(payload, dict) or not isinstance(payload.get("c", {}), dict):
             raise ValueError("it does not hold a scenario")
     except (ValueError, TypeError, zlib.error, UnicodeDecodeError) as exc:
-        why = str(exc) if str(exc).startswith("it ") else "it is damaged or cut short"
+        why = str(exc) if str(exc).startswith(("it ", "nested")) else "it is damaged or cut short"
         return Scenario.from_template(DEFAULT_TEMPLATE), [f"The link could not be read ({why}); the Salford template opened."]
     return _apply(payload.get("t"), payload.get("c", {}))
 

@@ -10,6 +10,7 @@ and the engine (`field_spec`). See docs/model.md.
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -34,7 +35,16 @@ class ScenarioError(ValueError):
 
     def __init__(self, field: str, value: Any, allowed: str) -> None:
         self.field, self.value, self.allowed = field, value, allowed
-        super().__init__(f"{field} = {json.dumps(value, default=str)} is not allowed: {allowed}")
+        super().__init__(f"{str(field)[:80]} = {_shown(value)} is not allowed: {allowed}")
+
+
+def _shown(value: Any, width: int = 80) -> str:
+    """A value as JSON for a message, cut to `width` characters (never fails, never a page long)."""
+    try:
+        text = json.dumps(value, default=str)
+    except (ValueError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 Role = Literal["full_risk", "gain_share", "consultative", "subcontractor"]
@@ -47,6 +57,17 @@ def listed(default: str, table: str, help: str) -> Any:
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_kinds(cls, data: Any) -> Any:
+        """A boolean is not a number, a number is not text, text is not a number: pydantic's lax
+        mode would read `false` as 0, `true` as 1 and "0.5" as 0.5, silently changing a deal."""
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                if name in data:
+                    _check_kind(name, data[name], info.annotation)
+        return data
 
     @model_validator(mode="after")
     def _listed_values(self) -> Frozen:
@@ -353,9 +374,11 @@ class Scenario(Frozen):
     @classmethod
     def from_json(cls, text: str) -> Scenario:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScenarioError("scenario", text[:40], f"valid JSON ({exc.msg})") from exc
+            data = read_json(text)
+        except ValueError as exc:
+            raise ScenarioError("scenario", str(text)[:40], f"valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ScenarioError("scenario", str(text)[:40], "a JSON object of fields")
         return _validate(data)
 
     # ---- derived facts ---------------------------------------------------------------------
@@ -516,10 +539,79 @@ def _check_keys(field: str, value: dict, allowed: list[str]) -> None:
         raise ScenarioError(f"{field}.{unknown[0]}", given, f"a known id: {', '.join(allowed)}")
 
 
+def _check_kind(path: str, value: Any, annotation: Any) -> None:
+    """Refuse a value of the wrong kind for its field (see Frozen._strict_kinds)."""
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        annotation, args = args[0], get_args(args[0])
+    if value is None and type(None) in args:
+        return
+    base = next((a for a in args if a is not type(None)), annotation) if type(None) in args else annotation
+    if get_origin(base) is Annotated:
+        base = get_args(base)[0]
+    origin = get_origin(base)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ScenarioError(path, value, "an object of named values")
+        for key, item in value.items():
+            _check_kind(f"{path}.{key}", item, get_args(base)[1])
+        return
+    if origin is list:
+        if not isinstance(value, list):
+            raise ScenarioError(path, value, "a list")
+        return
+    if isinstance(base, type) and issubclass(base, BaseModel):
+        if not isinstance(value, dict | BaseModel):
+            raise ScenarioError(path, value, "an object of fields (see `python -m lib fields`)")
+        return
+    if base is bool and not isinstance(value, bool):
+        raise ScenarioError(path, value, "true or false")
+    if base in (int, float) and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        raise ScenarioError(path, value, "a number, not " + ("true/false" if isinstance(value, bool) else "text"))
+    if (base is str or origin is Literal) and not isinstance(value, str):
+        raise ScenarioError(path, value, "text")
+    if isinstance(value, str) and not _encodable(value):
+        raise ScenarioError(path, value.encode("utf-8", "backslashreplace").decode()[:40], "text (a lone surrogate is not)")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+MAX_JSON_DEPTH = 32  # a scenario nests four deep; anything far deeper is not a scenario
+
+
+def read_json(text: str | bytes) -> Any:
+    """JSON text as Python values; ValueError (one line) for text that is not JSON, is nested past
+    MAX_JSON_DEPTH or holds a number too large to be one."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except (UnicodeDecodeError, TypeError) as exc:
+        raise ValueError(f"not UTF-8 text ({exc.__class__.__name__})") from None
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
 def _set_path(data: dict, parts: list[str], value: Any, path: str) -> None:
     node: Any = data
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
+        if not isinstance(node, dict | list):  # a path that runs on past a value: name.x, contract.years.x
+            raise ScenarioError(path, value, "a known field path (see `python -m lib fields`)")
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise ScenarioError(path, value, f"an index from 0 to {len(node) - 1}")
@@ -542,6 +634,8 @@ def _validate(data: dict) -> Scenario:
         raise
     except ValidationError as exc:
         raise _as_scenario_error(exc) from None
+    except RecursionError:
+        raise ScenarioError("scenario", "…", f"a scenario, not values nested {MAX_JSON_DEPTH}+ levels deep") from None
 
 
 def _as_scenario_error(exc: ValidationError) -> ScenarioError:

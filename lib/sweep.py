@@ -48,6 +48,8 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             values = [int(v) if spec.integer else float(v) for v in raw.split(",")]
         except ValueError:
             raise SweepError(f"--grid {path}: values must be numbers, got {raw!r}") from None
+        if path in grid:
+            raise SweepError(f"--grid {path}: given twice; list all its values in one --grid")
         grid[path] = values
     if not grid:
         raise SweepError("--grid: give at least one field to sweep")

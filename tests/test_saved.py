@@ -1,11 +1,15 @@
 """Saved scenarios: every acknowledged save lands, from many threads and processes at once and
-across a killed process; names are checked and never taken as markup."""
+across killed processes; nothing is replaced or deleted without being asked, and what was can be
+restored; names are checked and never taken as markup."""
 
 from __future__ import annotations
 
 import os
+import random
+import signal
 import subprocess
 import sys
+import textwrap
 import threading
 
 import pytest
@@ -38,15 +42,62 @@ def test_save_list_open_rename_duplicate_delete():
         saved.load("Table 3 final")
     with pytest.raises(saved.SavedError, match="already called"):
         saved.rename("Table 4", "Table 3 copy")
+    with pytest.raises(saved.SavedError, match="already called"):
+        saved.duplicate("Table 4", "Table 3 copy")
+    with pytest.raises(saved.SavedError, match="no saved scenario"):
+        saved.rename("Nothing here", "Something")
 
 
-def test_saving_again_replaces_the_design():
-    saved.save("Mine", Scenario.from_template("dudley"))
-    saved.save("Mine", Scenario.from_template("dudley").with_value("sims", 500))
+def test_saving_over_a_name_is_refused_unless_asked_and_the_old_design_is_kept():
+    first = Scenario.from_template("dudley")
+    saved.save("Mine", first)
+    with pytest.raises(saved.SavedError, match='already called "Mine".*replace'):
+        saved.save("Mine", first.with_value("sims", 500))
+    assert saved.load("Mine")[0].scenario == first  # the refusal changed nothing
+    saved.save("Mine", first.with_value("sims", 500), replace=True)
     assert len(saved.listing()) == 1 and saved.load("Mine")[0].scenario.sims == 500
+    kept = saved.history("Mine")
+    assert kept["why"].tolist() == ["replaced"]
+    back = saved.restore(int(kept["version"].iloc[0]), name="Mine, as first saved")
+    assert back.scenario == first and saved.load("Mine")[0].scenario.sims == 500
+    assert saved.history().empty  # restored versions leave the history
 
 
-@pytest.mark.parametrize("name", ["", " ", "<b>bold</b>", "a" * 81, "line\nbreak", "_leading", "{{x}}"])
+def test_a_deleted_design_can_be_restored_and_restoring_over_a_name_asks_first():
+    design = Scenario.from_template("wakefield").with_value("risk.loss_share", 0.3)
+    saved.save("Table 2", design, "Tables")
+    saved.delete("Table 2")
+    assert saved.listing().empty
+    entry = saved.history().iloc[0]
+    assert (entry["name"], entry["group"], entry["why"]) == ("Table 2", "Tables", "deleted")
+    saved.save("Table 2", Scenario.from_template("salford"))
+    with pytest.raises(saved.SavedError, match="already called"):
+        saved.restore(int(entry["version"]))
+    saved.restore(int(entry["version"]), replace=True)
+    assert saved.load("Table 2")[0].scenario == design
+    assert saved.history()["template"].tolist() == ["salford"]  # the one it replaced is kept in turn
+    with pytest.raises(saved.SavedError, match="no replaced or deleted design has version 999"):
+        saved.restore(999)
+
+
+def test_the_history_forgets_after_the_keeping_period(monkeypatch):
+    saved.save("Old", Scenario.from_template("dudley"))
+    saved.delete("Old")
+    import datetime as dt
+
+    later = saved._now() + dt.timedelta(days=saved.KEEP_DAYS + 1)
+    monkeypatch.setattr(saved, "_now", lambda: later)
+    saved.save("New", Scenario.from_template("dudley"))
+    saved.delete("New")  # a change prunes what is past its time
+    assert saved.history()["name"].tolist() == ["New"]
+
+
+def test_a_design_with_no_group_has_none_not_nan():
+    saved.save("No group", Scenario.from_template("dudley"))
+    assert saved.listing()["group"].tolist() == [None]
+
+
+@pytest.mark.parametrize("name", ["", " ", "<b>bold</b>", "a" * 81, "line\nbreak", "_leading", "{{x}}", "a\ud800b", "日本語\x00"])
 def test_names_are_checked(name):
     with pytest.raises(saved.SavedError, match="not allowed"):
         saved.save(name, Scenario.from_template("dudley"))
@@ -56,13 +107,26 @@ def test_export_and_import_round_trip_and_imports_are_validated():
     design = Scenario.from_template("wakefield").with_value("risk.reopener", 0.03)
     saved.save("Wakefield with a re-opener", design, "Table 1")
     text = saved.export("Wakefield with a re-opener")
+    with pytest.raises(saved.SavedError, match="already called"):
+        saved.import_text(text)
     saved.delete("Wakefield with a re-opener")
     again = saved.import_text(text)
     assert again.scenario == design and again.group == "Table 1"
+    saved.import_text(text, replace=True)
+    assert saved.history("Wakefield with a re-opener")["why"].tolist() == ["replaced", "deleted"]
     with pytest.raises(saved.SavedError, match="not JSON"):
         saved.import_text("{nope")
+    with pytest.raises(saved.SavedError, match="nested more than"):
+        saved.import_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(saved.SavedError, match="at most 1,000,000"):
+        saved.import_text(" " * 1_000_001)
     with pytest.raises(ScenarioError, match="risk.gain_share"):
-        saved.import_text(text.replace('"gain_share": 0.5', '"gain_share": 5'))
+        saved.import_text(text.replace('"gain_share": 0.5', '"gain_share": 5'), name="Other")
+    with pytest.raises(ScenarioError, match="sims = true"):
+        saved.import_text(text.replace('"sims": 1000', '"sims": true'), name="Other")
+    with pytest.raises(saved.SavedError, match='"group" must be text'):
+        saved.import_text(text.replace('"group": "Table 1"', '"group": 3'), name="Other")
+    assert saved.listing()["name"].tolist() == ["Wakefield with a re-opener"]
 
 
 def test_twenty_threads_saving_at_once_all_land():
@@ -83,28 +147,124 @@ def test_twenty_threads_saving_at_once_all_land():
     assert len(saved.listing("Threads")) == 20
 
 
-def _python(code: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ.copy())
+# A writer process: says "saving NAME" before each save and "saved NAME" once it is acknowledged,
+# "refused NAME: why" for a SavedError; anything else is a traceback and a non-zero exit.
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from lib import saved
+    from lib.scenario import Scenario
+    design = Scenario.from_template("dudley")
+    prefix, count = sys.argv[1], int(sys.argv[2])
+    for i in range(count):
+        name = f"{prefix} {i}"
+        print("saving", name, flush=True)
+        try:
+            saved.save(name, design.with_value("seed", i), "Processes")
+        except saved.SavedError as exc:
+            print("refused", name + ":", exc, flush=True)
+        else:
+            print("saved", name, flush=True)
+    """
+)
 
 
-def test_twenty_saves_from_four_processes_all_land():
-    code = (
-        "import sys; from lib import saved; from lib.scenario import Scenario\n"
-        "for i in range(5): saved.save(f'P{sys.argv[-1]} {i}', Scenario.from_template('dudley'), 'Processes')"
-    )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(p)], cwd=ROOT, env=os.environ.copy()) for p in range(4)]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
-    assert len(saved.listing("Processes")) == 20
+def _writer(prefix: str, count: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, prefix, str(count)],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
-def test_every_acknowledged_save_survives_a_killed_process():
-    code = (
-        "import os, signal; from lib import saved; from lib.scenario import Scenario\n"
-        "for i in range(10): saved.save(f'Before the crash {i}', Scenario.from_template('salford'))\n"
-        "os.kill(os.getpid(), signal.SIGKILL)"
-    )
-    assert _python(code).wait(timeout=120) == -9
-    assert len(saved.listing()) == 10
+def _acknowledged(output: str) -> set[str]:
+    return {line.removeprefix("saved ") for line in output.splitlines() if line.startswith("saved ")}
+
+
+def _refusals(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("refused ")]
+
+
+@pytest.mark.parametrize("round_", [1, 2, 3])
+def test_twenty_processes_saving_ten_each_lose_nothing(round_):
+    procs = [_writer(f"R{round_} P{p}", 10) for p in range(20)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, [err[-400:] for _, err in outputs if err]
+    acknowledged = set().union(*(_acknowledged(out) for out, _ in outputs))
+    refused = [line for out, _ in outputs for line in _refusals(out)]
+    assert all("busy" in line for line in refused)  # a refusal is a plain reason, never a lost save
+    assert len(acknowledged) + len(refused) == 200
+    assert acknowledged <= set(saved.listing()["name"])
+    assert len(acknowledged) >= 190  # a 30 s wait is far longer than 200 saves take
+
+
+def test_processes_killed_mid_save_lose_no_acknowledged_save_while_others_save():
+    """Twenty writers, the server's threads saving too, and one writer after another killed with
+    SIGKILL at a random moment inside its saves: every acknowledged save is there afterwards."""
+    procs = [_writer(f"Steady {p}", 10) for p in range(20)]
+    server_errors: list[Exception] = []
+    server_saved: list[str] = []
+
+    def server_session(t: int) -> None:
+        for i in range(10):
+            try:
+                saved.save(f"Server {t} {i}", Scenario.from_template("salford"), "Server")
+                server_saved.append(f"Server {t} {i}")
+            except Exception as exc:  # noqa: BLE001 - reported below
+                server_errors.append(exc)
+
+    sessions = [threading.Thread(target=server_session, args=(t,)) for t in range(4)]
+    for s in sessions:
+        s.start()
+    rng = random.Random(15)
+    killed_acknowledged: set[str] = set()
+    for k in range(5):
+        victim = _writer(f"Victim {k}", 50)
+        target = rng.randint(1, 6)
+        seen = 0
+        lines = []
+        for line in victim.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("saving"):
+                seen += 1
+                if seen == target:
+                    os.kill(victim.pid, signal.SIGKILL)  # inside its save: lock held, transaction open or closing
+                    break
+        rest, _ = victim.communicate(timeout=60)
+        assert victim.returncode == -signal.SIGKILL
+        killed_acknowledged |= _acknowledged("\n".join(lines) + "\n" + rest)
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for s in sessions:
+        s.join()
+    assert [p.returncode for p in procs] == [0] * 20, [err[-400:] for _, err in outputs if err]
+    assert not server_errors
+    names = set(saved.listing()["name"])
+    steady = set().union(*(_acknowledged(out) for out, _ in outputs))
+    assert steady <= names and set(server_saved) <= names and killed_acknowledged <= names
+    assert len(server_saved) == 40 and len(steady) >= 190
+
+
+def test_a_held_lock_is_waited_for_then_refused_plainly(monkeypatch):
+    import fcntl
+
+    saved.save("Before", Scenario.from_template("dudley"))
+    monkeypatch.setattr(saved, "WAIT_S", 0.3)
+    handle = os.open(f"{saved.path()}.lock", os.O_RDWR)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(saved.SavedError, match="stayed busy for 0.3 s; nothing changed"):
+            saved.save("During", Scenario.from_template("dudley"))
+    finally:
+        os.close(handle)
+    assert saved.listing()["name"].tolist() == ["Before"]
+
+
+def test_a_damaged_file_is_a_plain_refusal_not_a_traceback(tmp_path, monkeypatch):
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(broken))
+    with pytest.raises(saved.SavedError, match="cannot be opened") as caught:
+        saved.listing()
+    assert str(broken) not in str(caught.value)
 
 
 def test_opening_a_design_saved_under_other_reference_data_says_what_changed(monkeypatch):
