@@ -62,6 +62,14 @@ class SavedError(ValueError):
     """A refused save or look-up, in one sentence naming what and why."""
 
 
+class NameTaken(SavedError):
+    """The name is already a saved design's: the caller may ask the person and pass `replace`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a saved scenario is already called {_quoted(name)}: choose another name, or replace it")
+
+
 @dataclass(frozen=True)
 class Saved:
     name: str
@@ -181,10 +189,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _taken(name: str) -> SavedError:
-    return SavedError(f"a saved scenario is already called {_quoted(name)}: choose another name, or replace it")
-
-
 # ---- what callers use -----------------------------------------------------------------------------
 
 
@@ -199,7 +203,7 @@ def save(name: str, scenario: Scenario, group: str | None = None, replace: bool 
     with _transaction() as con:
         if _exists(con, name):
             if not replace:
-                raise _taken(name)
+                raise NameTaken(name)
             _retire(con, name, "replaced")
         con.execute(f"INSERT INTO scenarios VALUES ({', '.join('?' * len(COLUMNS))})", values)
     return Saved(name, group, scenario, template, stamp, lib.__version__, saved_at)
@@ -270,7 +274,7 @@ def rename(old: str, new: str) -> None:
         if not _exists(con, old):
             raise SavedError(f"no saved scenario is called {_quoted(old)}")
         if new != old and _exists(con, new):
-            raise _taken(new)
+            raise NameTaken(new)
         con.execute("UPDATE scenarios SET name = ? WHERE name = ?", [new, old])
 
 
@@ -311,7 +315,7 @@ def restore(version: int, name: str | None = None, replace: bool = False) -> Sav
         row["name"] = check_name(name) if name else row["name"]
         if _exists(con, row["name"]):
             if not replace:
-                raise _taken(row["name"])
+                raise NameTaken(row["name"])
             _retire(con, row["name"], "replaced")
         con.execute(f"INSERT INTO scenarios VALUES ({', '.join('?' * len(COLUMNS))})", [row[c] for c in COLUMNS])
         con.execute("DELETE FROM scenario_history WHERE version = ?", [int(version)])

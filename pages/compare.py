@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib import charts, saved, views
-from lib.scenario import Scenario
+from lib.scenario import Scenario, ScenarioError
 from pages import frame, parts, state
 
 frame.ensure()
@@ -91,9 +91,59 @@ else:
     if c3.button("Duplicate", key="manage-duplicate") and new_name:
         parts.attempt(lambda: saved.duplicate(name, new_name))
     if c4.button("Delete", key="manage-delete", icon=":material/delete:"):
-        parts.attempt(lambda: saved.delete(name))
+        st.session_state["manage-delete-pending"] = name
+    if st.session_state.get("manage-delete-pending") == name:
+        st.warning(
+            f"Delete **{parts.plain(name)}**? It can be restored for {saved.KEEP_DAYS} days from the list below.",
+            icon=":material/warning:",
+        )
+        yes, no, _ = st.columns([1, 1, 3])
+        if yes.button("Yes, delete it", key="manage-delete-yes", type="primary"):
+            st.session_state.pop("manage-delete-pending")
+            parts.attempt(lambda: saved.delete(name))
+        if no.button("No, keep it", key="manage-delete-no"):
+            st.session_state.pop("manage-delete-pending")
+            st.rerun()
     for change in changes:
         st.caption(parts.plain(change))
+
 uploaded = st.file_uploader("Import a design exported as JSON", type=["json"], key="import-file")
 if uploaded is not None and st.button("Import", key="import-go"):
-    parts.attempt(lambda: saved.import_text(uploaded.getvalue().decode("utf-8", errors="replace")))
+    text = uploaded.getvalue().decode("utf-8", errors="replace")
+    try:
+        saved.import_text(text)
+    except saved.NameTaken as taken:
+        st.session_state["import-pending"] = (taken.name, text)
+    except (saved.SavedError, ScenarioError) as exc:
+        st.error(parts.plain(str(exc)), icon=":material/error:")
+    else:
+        st.rerun()
+if pending := st.session_state.get("import-pending"):
+    taken_name, text = pending
+    st.warning(
+        f"A design is already saved as **{parts.plain(taken_name)}**. Replace it with the imported one? The one it "
+        f"replaces can be restored for {saved.KEEP_DAYS} days.",
+        icon=":material/warning:",
+    )
+    yes, no, _ = st.columns([1, 1, 3])
+    if yes.button("Replace it", key="import-replace", type="primary"):
+        st.session_state.pop("import-pending")
+        parts.attempt(lambda: saved.import_text(text, replace=True))
+    if no.button("Cancel the import", key="import-cancel"):
+        st.session_state.pop("import-pending")
+        st.rerun()
+
+# ---- replaced and deleted: the bin -----------------------------------------------------------------
+bin_ = saved.history()
+with st.expander(f"Replaced and deleted designs ({len(bin_)}, kept {saved.KEEP_DAYS} days)", key="bin-open"):
+    if bin_.empty:
+        st.caption("Nothing replaced or deleted in the last thirty days.")
+    else:
+        st.dataframe(bin_, hide_index=True, width="stretch", key="bin-listing")
+        labels = {
+            int(r.version): f"{r.name} ({r.why} {r.retired_at:%d %b %H:%M}, version {int(r.version)})" for r in bin_.itertuples()
+        }
+        version = st.selectbox("Design to restore", list(labels), format_func=labels.get, key="bin-version")
+        restore_as = st.text_input("Restore as (empty: its own name)", key="bin-name", max_chars=80)
+        if st.button("Restore it", key="bin-restore", icon=":material/restore_from_trash:"):
+            parts.attempt(lambda: saved.restore(version, restore_as.strip() or None))

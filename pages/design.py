@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import charts, saved, views
+from lib import charts, views
 from lib.scenario import field_spec
 from pages import frame, parts, state, widgets
 
@@ -23,9 +23,8 @@ with keep.popover("Save", icon=":material/save:", help="Save this design under a
     name = st.text_input("Name", value=scenario.name, max_chars=80, key="save-name")
     group = st.text_input("Group (optional)", max_chars=80, key="save-group", placeholder="e.g. Table 3")
     if st.button("Save the design", key="save-go", type="primary"):
-        st.session_state["saved-note"] = f"Saved as {name.strip()}" + (f" in {group.strip()}" if group.strip() else "")
-        parts.attempt(lambda: saved.save(name, state.current_scenario(), group or None))
-        st.session_state.pop("saved-note", None)
+        parts.save_design(name, group)
+parts.confirm_replace()
 if note := st.session_state.pop("saved-note", None):
     st.success(parts.plain(note), icon=":material/check:")
 

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import charts, views
+from lib import charts, saved, views
 from lib.results import Run
 from lib.saved import SavedError
 from lib.scenario import ScenarioError
@@ -31,6 +31,46 @@ def attempt(action: Callable[[], object]) -> None:
         st.error(plain(str(exc)), icon=":material/error:")
         return
     st.rerun()
+
+
+PENDING_SAVE = "save-pending"  # (name, group) of a save that would replace a design, until the person answers
+
+
+def save_design(name: str, group: str, replace: bool = False) -> None:
+    """Save the design as it stands; a name already taken is asked about (confirm_replace), never overwritten."""
+    st.session_state.pop(PENDING_SAVE, None)
+    st.session_state["saved-note"] = ("Replaced " if replace else "Saved as ") + name.strip() + (
+        f" in {group.strip()}" if group.strip() else ""
+    )
+    try:
+        saved.save(name, state.current_scenario(), group or None, replace=replace)
+    except saved.NameTaken:
+        st.session_state.pop("saved-note", None)
+        st.session_state[PENDING_SAVE] = (name.strip(), group)
+        st.rerun()
+    except (SavedError, ScenarioError) as exc:
+        st.session_state.pop("saved-note", None)
+        st.error(plain(str(exc)), icon=":material/error:")
+        return
+    st.rerun()
+
+
+def confirm_replace() -> None:
+    """Ask before a save replaces a design already saved under its name."""
+    if PENDING_SAVE not in st.session_state:
+        return
+    name, group = st.session_state[PENDING_SAVE]
+    st.warning(
+        f"A design is already saved as **{plain(name)}**. Replace it with this one? The one it replaces can be "
+        f"restored for {saved.KEEP_DAYS} days from *Saved and compared*.",
+        icon=":material/warning:",
+    )
+    yes, no, _ = st.columns([1, 1, 3])
+    if yes.button("Replace it", key="save-replace", type="primary"):
+        save_design(name, group, replace=True)
+    if no.button("Keep both: choose another name", key="save-cancel"):
+        st.session_state.pop(PENDING_SAVE, None)
+        st.rerun()
 
 
 def refused_input() -> None:

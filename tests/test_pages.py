@@ -395,6 +395,53 @@ def test_names_that_look_like_markup_or_are_too_long_are_refused_and_nothing_is_
     assert scenario_of(at) == before
 
 
+def test_saving_over_a_name_asks_first_and_the_replaced_design_can_be_restored(tmp_path, monkeypatch):
+    from lib import saved
+
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "asked.duckdb"))
+    at = save_from_design(app(), "Table 5", "Asked")
+    first = saved.load("Table 5")[0].scenario
+    design_tab(at, "4 · Risk split")
+    at.slider(key="design:risk.loss_share").set_value(20.0).run()
+    save_from_design(at, "Table 5", "Asked")
+    assert any("already saved as" in w.value for w in at.warning) and not at.success
+    assert saved.load("Table 5")[0].scenario == first  # nothing replaced until the person says so
+    at.button(key="save-cancel").click().run()
+    assert not any("already saved as" in w.value for w in at.warning)
+    assert saved.load("Table 5")[0].scenario == first
+    save_from_design(at, "Table 5", "Asked")
+    at.button(key="save-replace").click().run()
+    assert any("Replaced Table 5" in s.value for s in at.success)
+    assert saved.load("Table 5")[0].scenario.risk.loss_share == 0.2
+
+    open_page(at, "compare")
+    bin_ = table_with(at, "why")
+    assert bin_["why"].tolist() == ["replaced"] and bin_["name"].tolist() == ["Table 5"]
+    at.text_input(key="bin-name").input("Table 5 as first saved")
+    at.button(key="bin-restore").click().run()
+    assert not at.exception
+    assert saved.load("Table 5 as first saved")[0].scenario == first
+
+
+def test_delete_asks_first_and_a_deleted_design_comes_back(tmp_path, monkeypatch):
+    from lib import saved
+
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "deleted.duckdb"))
+    saved.save("Keep me", Scenario.from_template("dudley"), "Bin")
+    at = open_page(app(), "compare")
+    at.selectbox(key="manage-name").set_value("Keep me").run()
+    at.button(key="manage-delete").click().run()
+    assert any("Delete" in w.value and "restored" in w.value for w in at.warning)
+    assert saved.exists("Keep me")
+    at.button(key="manage-delete-no").click().run()
+    assert saved.exists("Keep me") and not at.warning
+    at.button(key="manage-delete").click().run()
+    at.button(key="manage-delete-yes").click().run()
+    assert not saved.exists("Keep me")
+    at.button(key="bin-restore").click().run()
+    assert not at.exception and saved.load("Keep me")[0].group == "Bin"
+
+
 def test_projections_quick_controls_include_the_pooled_share_of_each_line():
     at = open_page(app(), "projections")
     assert "proj:pooling.core_primary" not in {s.key for s in at.slider}  # drawn when asked for
