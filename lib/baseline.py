@@ -12,9 +12,11 @@ reported (or kept) as text, never evaluated.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -51,7 +53,20 @@ class Baseline:
 
 
 def template_id(name: str) -> str:
-    return PREFIX + (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40] or "place")
+    """The id a place's name is saved under: its letters and digits, or "place", then a short hash
+    of the whole name when anything was lost on the way ("日本語", "!!!" and "Keep-Place" each
+    get an id of their own; "Keep Place" keeps the plain custom_keep_place)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40] or "place"
+    if slug.replace("_", " ") == name.lower().strip():
+        return PREFIX + slug
+    return f"{PREFIX}{slug}_{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+
+
+class PlaceExists(BaselineError):
+    """A place of this name is already saved: replacing it must be asked for."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__([f"A place called {name!r} is already saved: choose another name, or replace it."])
 
 
 def example_csv() -> str:
@@ -68,6 +83,8 @@ def read(data: bytes, name: str, population: int) -> Baseline:
     name = name.strip()
     if not 1 <= len(name) <= 80:
         problems.append("Place name: give 1 to 80 characters.")
+    elif not _printable(name):
+        problems.append("Place name: use letters, digits, spaces and punctuation (no control or unpaired characters).")
     pop = field_spec("population")
     if not pop.low <= population <= pop.high:
         problems.append(f"Population: {population:,} is outside {pop.low:,.0f} to {pop.high:,.0f}.")
@@ -77,7 +94,11 @@ def read(data: bytes, name: str, population: int) -> Baseline:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BaselineError([*problems, "The file is not UTF-8 text: save it as 'CSV UTF-8' and upload it again."]) from None
-    rows = list(csv.reader(io.StringIO(text)))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends alike
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise BaselineError([*problems, f"The file is not a CSV this can read ({exc}); save it as 'CSV UTF-8'."]) from None
     if not rows:
         raise BaselineError([*problems, "The file is empty: it needs a header row and one row per service line."])
     header = [h.strip().lower() for h in rows[0]]
@@ -105,6 +126,7 @@ def _column(header: list[str], names: tuple[str, ...]) -> int | None:
 def _rows(rows: list[list[str]], columns: dict[str, int | None], problems: list[str]) -> tuple[dict, dict]:
     known = set(catalogue.current().line_ids)
     growth_spec = field_spec("demand_growth.acute_emergency")
+    spend_spec = field_spec("baseline.acute_emergency")
     spend: dict[str, float] = {}
     growth: dict[str, float] = {}
     for number, row in enumerate(rows, start=2):
@@ -126,8 +148,11 @@ def _rows(rows: list[list[str]], columns: dict[str, int | None], problems: list[
         if value is None:
             problems.append(f"Row {number}: spend for {line} is not a number ({cell('spend')!r}); give £m, e.g. 61.2.")
             continue
-        if value < 0:
-            problems.append(f"Row {number}: spend for {line} is negative ({value:g}); spend is £m a year, 0 or more.")
+        if not spend_spec.low <= value <= spend_spec.high:
+            problems.append(
+                f"Row {number}: spend for {line} must be £m a year from {spend_spec.low:g} to {spend_spec.high:,.0f}, "
+                f"not {value:g}."
+            )
             continue
         spend[line] = value
         if cell("growth"):
@@ -150,8 +175,26 @@ def _number(text: str) -> float | None:
     return value if value == value and abs(value) != float("inf") else None  # no NaN or infinity
 
 
-def save(baseline: Baseline) -> str:
-    """Write the custom template (replacing one of the same name) and return its id."""
+def _printable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return text.isprintable()
+
+
+def _saved_name(path: Path) -> str | None:
+    """The place name a custom template file holds (None if it cannot be read)."""
+    try:
+        entry = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return entry.get("name") if isinstance(entry, dict) else None
+
+
+def save(baseline: Baseline, replace: bool = False) -> str:
+    """Write the custom template and return its id. A place already saved under the same name is
+    replaced only when `replace`; a template that does not open leaves the folder as it was."""
     tid = baseline.template_id
     blank = catalogue.current().template("blank")  # the scope and terms a blank place starts with
     in_scope = blank.lines[blank.lines["in_scope"]]
@@ -174,17 +217,38 @@ def save(baseline: Baseline) -> str:
         "preset": {path: {"value": value, "source": blank.preset_sources[path]} for path, value in blank.presets.items()}
         | {f"demand_growth.{line}": {"value": rate, "source": source} for line, rate in baseline.demand_growth.items()},
     }
+    try:
+        catalogue.check_custom(entry, catalogue.current().tables["service_lines"])
+    except catalogue.CustomTemplateError as exc:
+        raise BaselineError([f"The template could not be built: {exc}"]) from None
     folder = catalogue.custom_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{tid}.yaml"
-    partial = target.with_suffix(".yaml.part")
-    partial.write_text(yaml.safe_dump(entry, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    partial.replace(target)  # a reader never sees half a file
+    before = target.read_bytes() if target.exists() else None
+    if before is not None:
+        if _saved_name(target) != baseline.name:
+            raise BaselineError([f"The template id {tid} is taken by another file; rename the place and upload it again."])
+        if not replace:
+            raise PlaceExists(baseline.name)
+    _write_atomically(target, yaml.safe_dump(entry, sort_keys=False, allow_unicode=True).encode("utf-8"))
     catalogue.refresh()
     try:
         Scenario.from_template(tid)
     except ScenarioError as exc:
-        target.unlink()
+        if before is None:
+            target.unlink(missing_ok=True)
+        else:
+            _write_atomically(target, before)  # the place saved before is kept, as it was
         catalogue.refresh()
         raise BaselineError([f"The template could not be built: {exc}"]) from None
     return tid
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write a whole file or nothing: a reader never sees half of one, and a failed write leaves no part behind."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        partial.write_bytes(data)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)

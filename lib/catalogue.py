@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ class Catalogue:
     stresses: tuple[dict, ...] = field(default=(), repr=False)  # data/stresses.yaml as written
     sensitivities: tuple[dict, ...] = field(default=(), repr=False)  # data/sensitivities.yaml as written
     dictionary: dict = field(default_factory=dict, repr=False)  # data/dictionary.yaml: group -> table -> column
+    skipped: tuple[str, ...] = ()  # one sentence per custom template file that could not be read, and why
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name].copy()
@@ -92,13 +95,101 @@ def _custom_files() -> list[Path]:
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+CUSTOM_ID = re.compile(r"custom_[a-z0-9_]{1,60}")
+CUSTOM_KEYS = {"id", "name", "site", "model", "care_model", "population", "lines", "lines_source", "facts", "headline"}
+
+
+class CustomTemplateError(ValueError):
+    """A custom template file that cannot be used (it is skipped, and the reason shown)."""
+
+
+def _custom_templates(lines: pd.DataFrame, taken: set[str]) -> tuple[list[dict], list[str]]:
+    """Every readable custom template file, each checked alone; one sentence for each one skipped."""
+    found, skipped = [], []
+    for path in _custom_files():
+        try:
+            entry = check_custom(_read_yaml(path), lines, taken)
+            _template_tables([entry], lines)  # builds on its own, or is skipped
+        except (CustomTemplateError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            why = str(exc) if isinstance(exc, CustomTemplateError) else f"{type(exc).__name__}: {str(exc)[:120]}"
+            skipped.append(f"custom template {path.name} skipped: {why}")
+            continue
+        taken.add(entry["id"])
+        found.append(entry)
+    return found, skipped
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CustomTemplateError(f"not readable YAML text ({type(exc).__name__})") from None
+
+
+def check_custom(entry: object, lines: pd.DataFrame, taken: set[str] = frozenset()) -> dict:
+    """A custom template's text, checked for shape: the fields the baseline upload writes, of the right
+    kinds, text that is UTF-8 and printable, numbers finite and not negative. (The scenario checks
+    each value's range when the template is opened.)"""
+    if not isinstance(entry, dict):
+        raise CustomTemplateError("not a template (a mapping of fields)")
+    missing = sorted(CUSTOM_KEYS - set(entry))
+    if missing:
+        raise CustomTemplateError(f"missing {', '.join(missing)}")
+    tid = entry["id"]
+    if not isinstance(tid, str) or not CUSTOM_ID.fullmatch(tid):
+        raise CustomTemplateError(f"its id must be custom_ then lower-case letters, digits or _ (not {str(tid)[:40]!r})")
+    if tid in taken:
+        raise CustomTemplateError(f"its id {tid} is already a template's")
+    _check_leaves(entry, tid)
+    population = entry["population"]
+    if not isinstance(population, dict) or isinstance(population.get("value"), bool) or not isinstance(
+        population.get("value"), int
+    ):
+        raise CustomTemplateError("population.value must be a whole number")
+    for key in ("lines", "baselines"):
+        unknown = set(entry.get(key) or {}) - set(lines["id"])
+        if unknown:
+            raise CustomTemplateError(f"{key} names unknown service lines {sorted(unknown)[:3]}")
+    return entry
+
+
+def _check_leaves(node: object, where: str) -> None:
+    """Every text in a template is printable UTF-8; every number is finite and not negative (growth excepted)."""
+    stack = [(node, where)]
+    while stack:
+        item, at = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, f"{at}.{k}") for k, v in item.items())
+            stack.extend((k, f"{at} (a key)") for k in item)
+        elif isinstance(item, list):
+            stack.extend((v, f"{at}.{i}") for i, v in enumerate(item))
+        elif isinstance(item, str):
+            if not _printable(item):
+                raise CustomTemplateError(f"{at} holds text that is not printable UTF-8")
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int | float):
+            if not math.isfinite(item) or (item < 0 and "demand_growth" not in at):
+                raise CustomTemplateError(f"{at} = {item!r} is not a finite amount of 0 or more")
+        else:
+            raise CustomTemplateError(f"{at} holds a {type(item).__name__}, not text or a number")
+
+
+def _printable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return all(ch.isprintable() or ch in "\n\t" for ch in text)
+
+
 def load(data_dir: Path = DATA_DIR) -> Catalogue:
     """Read the reference text in `data_dir` (and the custom templates) into a catalogue."""
     tables = {name: pd.read_csv(data_dir / f"{name}.csv") for name in CSV_TABLES}
     tables["service_lines"]["poolable"] = tables["service_lines"]["poolable"].astype(bool)
     raw = yaml.safe_load((data_dir / "templates.yaml").read_text(encoding="utf-8"))
-    raw += [yaml.safe_load(path.read_text(encoding="utf-8")) for path in _custom_files()]
-    tables.update(_template_tables(raw, tables["service_lines"]))
+    custom, skipped = _custom_templates(tables["service_lines"], {t["id"] for t in raw})
+    tables.update(_template_tables(raw + custom, tables["service_lines"]))
     glossary = yaml.safe_load((data_dir / "glossary.yaml").read_text(encoding="utf-8"))
     tables["glossary"] = pd.DataFrame(glossary, columns=["term", "group", "meaning", "source"])
     stresses = yaml.safe_load((data_dir / "stresses.yaml").read_text(encoding="utf-8"))
@@ -118,6 +209,7 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
         stresses=tuple(stresses),
         sensitivities=tuple(sensitivities),
         dictionary=yaml.safe_load((data_dir / "dictionary.yaml").read_text(encoding="utf-8")),
+        skipped=tuple(skipped),
     )
 
 

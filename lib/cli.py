@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, sql, stress, sweep, views
-from lib.scenario import Scenario, ScenarioError, field_spec, flatten, read_json
+from lib.scenario import Scenario, ScenarioError, field_spec, flatten, read_json, usable_templates
 
 
 class CliError(Exception):
@@ -63,7 +63,10 @@ def parse_value(text: str) -> Any:
 def template_rows() -> list[dict[str, Any]]:
     rows = []
     cat = catalogue.current()
-    for tid in cat.template_ids:
+    usable, skipped = usable_templates()
+    for note in skipped:
+        print(f"note: {one_line(note)}", file=sys.stderr)
+    for tid in usable:
         scenario = Scenario.from_template(tid)
         info = cat.template(tid).info
         rows.append(
@@ -261,7 +264,7 @@ def print_comparison(names: list[str], sims: int | None, fmt: str) -> None:
 
 def print_evidence(sims: int, fmt: str) -> None:
     cat = catalogue.current()
-    runs = {tid: results.project(Scenario.from_template(tid).with_value("sims", sims)) for tid in cat.template_ids}
+    runs = {tid: results.project(Scenario.from_template(tid).with_value("sims", sims)) for tid in usable_templates()[0]}
     check = views.evidence_check(cat, runs)
     if fmt == "json":
         print(json.dumps(check.to_dict("records"), indent=1))

@@ -37,7 +37,7 @@ def _described() -> dict[str, tuple[str, list[str]]]:
 def dictionary(run: Run | None) -> pd.DataFrame:
     """One row per column of every table: table, group, column, type, unit, meaning, source
     (meaning empty where the dictionary has no entry)."""
-    con = sql.connection(run)
+    con = sql.tables_connection(run)
     try:
         columns = con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "

@@ -13,8 +13,7 @@ import json
 import zlib
 from typing import Any
 
-from lib import catalogue
-from lib.scenario import Scenario, ScenarioError, flatten, read_json
+from lib.scenario import Scenario, ScenarioError, flatten, read_json, usable_templates
 
 VERSION = "1"
 DEFAULT_TEMPLATE = "salford"
@@ -60,7 +59,7 @@ def decode(link: str) -> tuple[Scenario, list[str]]:
 
 def _apply(template_id: Any, values: dict[str, Any]) -> tuple[Scenario, list[str]]:
     warnings = []
-    if template_id not in catalogue.current().template_ids:
+    if template_id not in usable_templates()[0]:
         warnings.append(f"template {str(template_id)[:40]!r} is not known; the Salford template opened instead")
         template_id = DEFAULT_TEMPLATE
     scenario = Scenario.from_template(template_id)

@@ -407,6 +407,28 @@ class Scenario(Frozen):
         return "fully integrated" if self.pooling.get("core_primary", 0) > 0 else "partially integrated"
 
 
+_usable: tuple[str, list[str], list[str]] | None = None
+
+
+def usable_templates() -> tuple[list[str], list[str]]:
+    """The templates that open as valid scenarios, in order, and one sentence for each that does
+    not (a custom template whose values are out of range; files the catalogue skipped). One bad
+    custom template never stops the others, the app or the command line from loading."""
+    global _usable
+    cat = catalogue.current()
+    if _usable is None or _usable[0] != cat.stamp:
+        good, bad = [], list(cat.skipped)
+        for tid in cat.template_ids:
+            try:
+                Scenario.from_template(tid)
+            except ScenarioError as exc:
+                bad.append(f"template {tid} skipped: {exc}")
+            else:
+                good.append(tid)
+        _usable = (cat.stamp, good, bad)
+    return list(_usable[1]), list(_usable[2])
+
+
 def flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Every leaf field path of a scenario's JSON with its value (lists of models by index)."""
     if isinstance(node, dict) and node:

@@ -1,36 +1,51 @@
 """The guarded SQL console: analysts' own read queries over the reference data, the current run's
 results and the saved scenarios, safe to offer on a shared workshop server.
 
-Each query gets a connection of its own, built and then locked before the query is read:
-the reference database attached read-only, the run's tables and the saved scenarios handed over
-as in-memory tables, then file access switched off (`enable_external_access = false`) and the
-configuration locked, so no statement can read a file, attach a database or undo the settings.
-On top of DuckDB's own refusals, a query is read first and refused unless it is exactly one
-SELECT (or WITH … SELECT) naming no file-reading function, and it runs under a row limit and a
-time limit (DuckDB is interrupted when the time is up), on one thread and 512 MB of memory.
+A query never runs in the server's process. It goes to a worker process (lib/sql_worker.py),
+which decides from DuckDB's parse tree whether the query may run (one SELECT over the listed
+tables, no function that reads files, settings or the environment) and runs it under DuckDB's
+memory limit, one thread and no temporary files, with its address space capped. This module
+watches the worker: at the time limit DuckDB is interrupted; half a second later, or as soon as
+the worker grows past its memory allowance, the worker is killed and a fresh one takes its place.
+So every query ends within TIME_LIMIT_S + 1 s and adds at most MEMORY_LIMIT_MB to its worker,
+whatever it does, and the server's own memory and time are never at stake.
+
+`tables_connection` is the app's own view of the same tables (the data dictionary, whole-table
+downloads); no analyst's text ever runs on it.
 """
 
 from __future__ import annotations
 
-import re
+import atexit
+import io
+import os
+import pickle
+import queue
+import signal
+import struct
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from lib import catalogue, saved, store
 from lib.results import Run
 
 ROW_LIMIT = 1000
 TIME_LIMIT_S = 5.0
-MEMORY_LIMIT = "512MB"
-FILE_FUNCTIONS = re.compile(
-    r"\b(read_\w+|glob|getenv|parquet_\w+|sniff_csv|iceberg_\w+|delta_scan|sqlite_\w+|postgres_\w+|mysql_\w+)\s*\(",
-    re.IGNORECASE,
-)
-QUOTED_SOURCE = re.compile(r"\b(from|join)\s+'", re.IGNORECASE)  # FROM '/etc/passwd' reads a file
+MEMORY_LIMIT_MB = 512  # the most a query may add to its worker's resident memory
+GRACE_S = 0.5  # after the time limit, how long DuckDB's interrupt is given before the worker is killed
+MAX_QUERY_CHARS = 20_000
+MAX_WORKERS = 2  # queries from different sessions run side by side, one core each
+QUEUE_WAIT_S = 10.0
+RECYCLE_MB = 128  # a worker that maps this much more than when it started is replaced after its query
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class SqlRefused(ValueError):
@@ -42,33 +57,231 @@ class SqlResult:
     frame: pd.DataFrame
     truncated: bool  # more rows than the limit: only the first `limit` are kept
     seconds: float
+    cells_cut: bool = False  # a text cell longer than the worker's CELL_CHARS was cut
 
 
-def check(sql: str) -> str:
-    """The query, if the console may run it; else SqlRefused saying why."""
-    text = sql.strip().rstrip(";").strip()
-    if not text:
-        raise SqlRefused("Write one SELECT query, e.g. SELECT * FROM service_lines")
-    if FILE_FUNCTIONS.search(text) or QUOTED_SOURCE.search(text):
-        raise SqlRefused("Reading files or the environment is not allowed here: query the tables listed on the Data page.")
+@dataclass
+class Measured:
+    """What the last query cost its worker (read by the tests and the benchmarks)."""
+
+    seconds: float = 0.0
+    idle_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0
+    killed: bool = False
+
+
+last = Measured()
+
+
+# ---- the worker processes ----------------------------------------------------------------------------
+
+
+class _Worker:
+    def __init__(self) -> None:
+        reference = str(store.reference_database(catalogue.current()))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lib.sql_worker", reference],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the server's terminal is the server's, not the worker's
+        )  # fmt: skip
+        self.answers: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        ready = self._answer(30.0)
+        if not ready or not ready.get("ready"):
+            self.kill()
+            raise SqlRefused("The SQL console could not start its worker; try again.")
+        self.idle_rss_mb = float(ready["idle_rss_mb"])
+        self.idle_size_mb = float(ready["idle_size_mb"])
+
+    def _read(self) -> None:
+        pipe = self.process.stdout
+        while True:
+            head = pipe.read(8)
+            if len(head) < 8:
+                self.answers.put(None)
+                return
+            try:
+                self.answers.put(pickle.loads(pipe.read(struct.unpack(">Q", head)[0])))
+            except (pickle.UnpicklingError, EOFError, MemoryError):
+                self.answers.put(None)
+                return
+
+    def _answer(self, wait_s: float) -> dict | None:
+        try:
+            return self.answers.get(timeout=wait_s)
+        except queue.Empty:
+            return None
+
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        try:
+            with open(f"/proc/{self.process.pid}/status") as handle:
+                for line in handle:
+                    if line.startswith(field + ":"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+    def ask(self, request: dict, timeout_s: float) -> dict:
+        """Send one query; its answer, or {"refused": "timeout" | "memory" | "died"} when it is stopped."""
+        body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.process.stdin.write(struct.pack(">Q", len(body)) + body)
+            self.process.stdin.flush()
+        except OSError:
+            return {"refused": "died"}
+        deadline = time.monotonic() + timeout_s + GRACE_S
+        peak = self.idle_rss_mb
+        while True:
+            answer = self._answer(0.02)
+            if answer is not None:
+                return answer
+            if not self.alive():  # ended by its own limits (an allocation past its address space)
+                return {"refused": "memory", "peak_rss_mb": peak}
+            peak = max(peak, self.rss_mb("VmHWM"))
+            if self.rss_mb() - self.idle_rss_mb > MEMORY_LIMIT_MB:
+                self.kill()
+                return {"refused": "memory", "peak_rss_mb": peak, "killed": True}
+            if time.monotonic() > deadline:
+                self.kill()
+                return {"refused": "timeout", "peak_rss_mb": peak, "killed": True}
+
+
+class _Pool:
+    """Up to MAX_WORKERS warm workers, shared by the server's sessions; a killed one is replaced."""
+
+    def __init__(self) -> None:
+        self.idle: list[_Worker] = []
+        self.busy = 0
+        self.lock = threading.Condition()
+
+    def take(self) -> _Worker:
+        with self.lock:
+            deadline = time.monotonic() + QUEUE_WAIT_S
+            while not self.idle and self.busy >= MAX_WORKERS:
+                if not self.lock.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    raise SqlRefused("The SQL console is busy with other analysts' queries; try again in a moment.")
+            self.busy += 1
+            if self.idle:
+                return self.idle.pop()
+        try:
+            return _Worker()
+        except BaseException:
+            self.give_back(None)
+            raise
+
+    def give_back(self, worker: _Worker | None, stopped: bool = False) -> None:
+        """Return a worker for the next query; one that was stopped, or has grown, is replaced
+        (memory the engine keeps would count against the next query's allowance)."""
+        if worker is not None and (stopped or not worker.alive() or worker.rss_mb("VmSize") - worker.idle_size_mb > RECYCLE_MB):
+            worker.kill()
+            worker = None
+        with self.lock:
+            self.busy -= 1
+            if worker is not None:
+                self.idle.append(worker)
+            self.lock.notify()
+
+    def close(self) -> None:
+        with self.lock:
+            for worker in self.idle:
+                worker.kill()
+            self.idle.clear()
+
+
+_pool = _Pool()
+atexit.register(_pool.close)
+
+
+# ---- the console ----------------------------------------------------------------------------------
+
+
+def _arrow_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _tables(run: Run | None) -> dict[str, bytes]:
+    """The run's tables and the saved-scenarios listing, as Arrow streams for the worker."""
+    tables = dict(run.arrow_tables()) if run else {}
+    tables["saved_scenarios"] = pa.Table.from_pandas(saved.listing(), preserve_index=False)
+    return {name: _arrow_bytes(table) for name, table in tables.items()}
+
+
+def run_sql(sql: str, run: Run | None = None, limit: int = ROW_LIMIT, timeout_s: float = TIME_LIMIT_S) -> SqlResult:
+    """Run one analyst's read query in a worker: at most `limit` rows (1 to ROW_LIMIT); stopped after
+    `timeout_s` seconds or past MEMORY_LIMIT_MB."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= ROW_LIMIT:
+        raise SqlRefused(f"The row limit must be 1 to {ROW_LIMIT:,}, not {limit!r}.")
+    if not isinstance(sql, str) or len(sql) > MAX_QUERY_CHARS:
+        raise SqlRefused(f"A query is at most {MAX_QUERY_CHARS:,} characters; this one is longer.")
+    request = {"sql": sql.strip().rstrip(";").strip(), "tables": _tables(run), "limit": limit, "timeout_s": timeout_s}
+    worker = _pool.take()
+    started = time.perf_counter()
+    answer: dict = {"refused": "died"}
     try:
-        statements = duckdb.connect(":memory:").extract_statements(text)
-    except duckdb.Error as exc:
-        raise SqlRefused(f"The query does not parse: {_first_line(exc)}") from None
-    if len(statements) != 1:
-        raise SqlRefused(f"One statement at a time: this text holds {len(statements)}.")
-    kind = statements[0].type
-    if kind != duckdb.StatementType.SELECT:
-        raise SqlRefused(f"Only SELECT (or WITH … SELECT) queries can run here, not {kind.name}.")
-    return text
+        answer = worker.ask(request, timeout_s)
+    finally:
+        _pool.give_back(worker, stopped=answer.get("refused") in ("timeout", "memory", "died"))
+    seconds = time.perf_counter() - started
+    global last
+    last = Measured(seconds, worker.idle_rss_mb, float(answer.get("peak_rss_mb", 0.0)), bool(answer.get("killed")))
+    refused = answer.get("refused")
+    if refused == "timeout":
+        raise SqlRefused(f"Stopped after {timeout_s:g} s: the query took too long. Narrow it (WHERE, LIMIT).")
+    if refused in ("memory", "died"):
+        raise SqlRefused(
+            f"Stopped: the query needed more than the console's {MEMORY_LIMIT_MB} MB of memory. "
+            "Narrow it (WHERE, LIMIT, fewer columns)."
+        )
+    if refused:
+        raise SqlRefused(_without_paths(refused))
+    frame = pd.DataFrame(answer["rows"], columns=_unique(answer["columns"]))
+    return SqlResult(frame, answer["truncated"], seconds, answer["cells_cut"])
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0][:300]
+def _unique(columns: list[str]) -> list[str]:
+    """Column names as given, with a repeated one numbered (pandas needs them distinct)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in columns:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
 
 
-def connection(run: Run | None) -> duckdb.DuckDBPyConnection:
-    """A fresh, locked, read-only view of the reference data, `run`'s tables and the saved scenarios."""
+def _without_paths(message: str) -> str:
+    """An engine message with any of the server's folders taken out."""
+    folders = {str(ROOT), str(Path.home()), str(store.database_path().parent), str(saved.path().parent)}
+    for folder in sorted(folders, key=len, reverse=True):
+        message = message.replace(folder, "…")
+    return message
+
+
+# ---- the app's own view of the tables ------------------------------------------------------------------
+
+
+def tables_connection(run: Run | None) -> duckdb.DuckDBPyConnection:
+    """A fresh, locked, read-only view of the reference data, `run`'s tables and the saved scenarios,
+    for the app's own queries (never an analyst's text)."""
     con = duckdb.connect(":memory:", config=store.OFFLINE_CONFIG)
     reference = store.reference_database(catalogue.current())
     con.execute(f"ATTACH '{reference}' AS reference (READ_ONLY)")
@@ -77,30 +290,19 @@ def connection(run: Run | None) -> duckdb.DuckDBPyConnection:
     for name, table in (run.arrow_tables() if run else {}).items():
         con.register(name, table)
     con.register("saved_scenarios", saved.listing())
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # one query cannot starve the shared server
-    con.execute("SET threads = 1")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
 
 
-def run_sql(sql: str, run: Run | None = None, limit: int = ROW_LIMIT, timeout_s: float = TIME_LIMIT_S) -> SqlResult:
-    """Run one checked read query; at most `limit` rows; interrupted after `timeout_s` seconds."""
-    text = check(sql)
-    con = connection(run)
-    timer = threading.Timer(timeout_s, con.interrupt)
-    start = time.perf_counter()
-    timer.start()
+def whole_table(table: str, run: Run | None) -> pd.DataFrame:
+    """Every row of one of the console's tables (for downloads)."""
+    con = tables_connection(run)
     try:
-        result = con.execute(text)
-        rows = result.fetchmany(limit + 1)
-        columns = [d[0] for d in result.description]
-    except duckdb.InterruptException:
-        raise SqlRefused(f"Stopped after {timeout_s:g} s: the query took too long. Narrow it (WHERE, LIMIT).") from None
-    except duckdb.Error as exc:
-        raise SqlRefused(_first_line(exc)) from None
+        listed = "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal"
+        names = {n for (n,) in con.execute(listed).fetchall()} | set(run.arrow_tables() if run else ()) | {"saved_scenarios"}
+        if table not in names:
+            raise SqlRefused(f"No table called {table[:80]!r} here.")
+        return con.execute(f'SELECT * FROM "{table}"').df()
     finally:
-        timer.cancel()
         con.close()
-    frame = pd.DataFrame(rows[:limit], columns=columns)
-    return SqlResult(frame, len(rows) > limit, time.perf_counter() - start)

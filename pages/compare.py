@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib import charts, saved, views
-from lib.scenario import Scenario, ScenarioError
+from lib.scenario import Scenario, ScenarioError, usable_templates
 from pages import frame, parts, state
 
 frame.ensure()
@@ -32,8 +32,8 @@ else:
 
 # ---- compare two to four ---------------------------------------------------------------------------
 st.subheader("Compare two to four designs", anchor=False)
-choices = [CURRENT, *listing["name"], *(f"Template: {cat.template(t).info['name']}" for t in cat.template_ids)]
-templates = {f"Template: {cat.template(t).info['name']}": t for t in cat.template_ids}
+templates = {f"Template: {cat.template(t).info['name']}": t for t in usable_templates()[0]}
+choices = [CURRENT, *listing["name"], *templates]
 picked = st.multiselect("Designs", choices, max_selections=4, key="compare-picked", placeholder="Choose two to four")
 
 

@@ -49,7 +49,7 @@ with tabs[0]:
         preview = sql.run_sql(f'SELECT * FROM "{table}" LIMIT 100', run).frame
         st.markdown(f"**First {len(preview)} rows**")
         st.dataframe(preview, hide_index=True, width="stretch", key="data-preview")
-        whole = lambda: sql.run_sql(f'SELECT * FROM "{table}"', run, limit=2_000_000).frame  # noqa: E731
+        whole = lambda: sql.whole_table(table, run)  # noqa: E731
         left, right = st.columns(2)
         left.download_button("Download as CSV", lambda: export.csv_bytes(whole()), f"{table}.csv", "text/csv", key="data-csv")
         parquet = lambda: export.parquet_bytes(whole())  # noqa: E731
@@ -153,15 +153,25 @@ with tabs[3]:
         c1, c2 = st.columns(2)
         place = c1.text_input("Place name", key="baseline-name", max_chars=80)
         people = c2.number_input("Population", 1_000, 20_000_000, 250_000, 1_000, key="baseline-population")
-        if st.button("Check and save as a template", key="baseline-save", type="primary", disabled=upload is None):
+        def save_place(replace: bool) -> None:
+            st.session_state.pop("baseline-pending", None)
             try:
                 made = baseline.read(upload.getvalue(), place, int(people))
-                template_id = baseline.save(made)
+                template_id = baseline.save(made, replace=replace)
+            except baseline.PlaceExists:
+                st.session_state["baseline-pending"] = place.strip()
             except baseline.BaselineError as exc:
                 problems = "\n".join(f"- {parts.plain(p)}" for p in exc.problems)
                 st.error(f"The file was not saved:\n{problems}", icon=":material/error:")
             else:
                 st.session_state["baseline-made"] = (template_id, made.name, made.filled)
+
+        if st.button("Check and save as a template", key="baseline-save", type="primary", disabled=upload is None):
+            save_place(replace=False)
+        if (pending := st.session_state.get("baseline-pending")) and upload is not None:
+            st.warning(f"A place called **{parts.plain(pending)}** is already saved. Replace it with this file?")
+            if st.button("Replace it", key="baseline-replace"):
+                save_place(replace=True)
         if "baseline-made" in st.session_state:
             template_id, name, filled = st.session_state["baseline-made"]
             note = f" Filled from national averages: {', '.join(filled)}." if filled else ""

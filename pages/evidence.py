@@ -3,13 +3,14 @@
 import streamlit as st
 
 from lib import baseline, views
+from lib.scenario import usable_templates
 from pages import frame, parts, state
 
 frame.ensure()
 
 st.title("Evidence")
 cat = state.reference()
-names = {tid: cat.template(tid).info["name"] for tid in cat.template_ids}
+names = {tid: cat.template(tid).info["name"] for tid in usable_templates()[0]}
 current = state.current_scenario().template
 chosen = st.selectbox("Template", list(names), index=list(names).index(current), format_func=names.get, key="evidence-template")
 info = cat.template(chosen).info
@@ -35,7 +36,7 @@ st.markdown(
     "with its own defaults: how many percentage points less emergency admissions grew than they would have "
     "without the design (P50, with the P10–P90 band of the simulations)."
 )
-runs = {tid: state.projection(state.template(tid).scenario).run for tid in cat.template_ids}
+runs = {tid: state.projection(state.template(tid).scenario).run for tid in names}
 check = views.evidence_check(cat, runs)
 st.dataframe(check, hide_index=True, width="stretch", key="evidence-check")
 mine = views.evidence_check(cat, {current: state.projection(state.current_scenario()).run})

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import baseline, views
+from lib.scenario import usable_templates
 from pages import frame, parts, state
 
 frame.ensure()
@@ -15,7 +16,9 @@ st.markdown(
     "uncertainty puts around them."
 )
 
+usable, skipped = usable_templates()
 templates = state.reference().tables["templates"]
+templates = templates[templates["id"].isin(usable)]
 custom = templates[templates["id"].str.startswith(baseline.PREFIX)]
 vanguards = templates[(templates["id"] != "blank") & ~templates["id"].isin(custom["id"])]
 for start in range(0, len(vanguards), 4):
@@ -43,6 +46,8 @@ with st.container(border=True):
         state.start_from("blank")
         st.switch_page("pages/design.py")
 
+for note in skipped:
+    st.warning(f"One of your own places could not be opened, and is left out: {parts.plain(note)}", icon=":material/warning:")
 if len(custom):
     st.subheader("Your own places", anchor=False)
     st.caption("Custom templates made from an uploaded baseline (Data page, *Your own baseline*).")

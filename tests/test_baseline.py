@@ -26,7 +26,9 @@ def test_a_good_file_fills_missing_lines_and_marks_them():
 
 BAD = {
     "unknown line": (b"line_id,spend_gbp_m\nhospital,5\n", "Row 2: unknown service line 'hospital'"),
-    "negative": (b"line_id,spend_gbp_m\nacute_emergency,-3\n", "Row 2: spend for acute_emergency is negative"),
+    "negative": (b"line_id,spend_gbp_m\nacute_emergency,-3\n", "Row 2: spend for acute_emergency must be £m a year from 0"),
+    "too big": (b"line_id,spend_gbp_m\nacute_emergency,1e308\n", "to 100,000, not 1e+308"),
+    "a cell too long": (b"line_id,spend_gbp_m\nacute_emergency,1" + b"0" * 140_000 + b"\n", "is not a CSV this can read"),
     "not a number": (b"line_id,spend_gbp_m\nacute_emergency,lots\n", "is not a number ('lots')"),
     "duplicate": (b"line_id,spend_gbp_m\nurgent_care,1\nurgent_care,2\n", "Row 3: urgent_care appears twice"),
     "growth": (b"line_id,spend_gbp_m,demand_growth\nurgent_care,1,4\n", "demand growth for urgent_care must be a fraction"),
@@ -59,7 +61,7 @@ def test_several_bad_rows_are_all_named():
 
 def test_the_custom_template_works_like_a_built_in_one(own_templates):
     template_id = baseline.save(baseline.read(GOOD, "Testshire <b>", 300_000))
-    assert template_id == "custom_testshire_b" and template_id in catalogue.current().template_ids
+    assert template_id.startswith("custom_testshire_b_") and template_id in catalogue.current().template_ids
     scenario = Scenario.from_template(template_id)
     assert scenario.baseline["acute_emergency"] == 61.2 and scenario.demand_growth["acute_emergency"] == 0.05
     assert scenario.population == 300_000 and scenario.name == "Testshire <b>"
@@ -77,3 +79,92 @@ def test_the_custom_template_works_like_a_built_in_one(own_templates):
 def test_the_example_file_reads_back_whole():
     made = baseline.read(baseline.example_csv().encode(), "Example", 250_000)
     assert made.filled == [] and len(made.spend_gbp_m) == len(catalogue.current().line_ids)
+
+
+def cli_templates(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lib", "templates"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=os.environ | {"CARELAB_TEMPLATES_DIR": str(folder)},
+    )  # fmt: skip
+
+
+def test_a_name_with_a_lone_surrogate_is_refused_and_leaves_nothing_behind(own_templates):
+    with pytest.raises(baseline.BaselineError, match="Place name"):
+        baseline.read(GOOD, "a\ud800b", 300_000)
+    with pytest.raises(baseline.BaselineError, match="Place name"):
+        baseline.read(GOOD, "tab\there", 300_000)
+    assert not own_templates.exists() or not list(own_templates.iterdir())
+
+
+BROKEN_FILES = {
+    "not_yaml.yaml": "id: [unclosed\n",
+    "a_list.yaml": "- 1\n- 2\n",
+    "wrong_id.yaml": "id: salford\nname: x\n",
+}
+
+
+def test_one_bad_custom_template_never_stops_the_others_or_the_command_line(own_templates):
+    good = baseline.save(baseline.read(GOOD, "Goodshire", 300_000))
+    own_templates.mkdir(exist_ok=True)
+    for name, text in BROKEN_FILES.items():
+        (own_templates / name).write_text(text, encoding="utf-8")
+    # a whole template whose spend is out of the model's range (edited by hand after upload)
+    text = (own_templates / f"{good}.yaml").read_text(encoding="utf-8")
+    (own_templates / "custom_huge.yaml").write_text(
+        text.replace(f"id: {good}", "id: custom_huge").replace("name: Goodshire", "name: Huge")
+        .replace("gbp_m: 61.2", "gbp_m: 1.0e+308"),
+        encoding="utf-8",
+    )
+    (own_templates / "surrogate.yaml").write_text(
+        text.replace(f"id: {good}", "id: custom_surrogate").replace("name: Goodshire", 'name: "a\\ud800b"'), encoding="utf-8"
+    )
+    catalogue.refresh()
+    from lib.scenario import usable_templates
+
+    usable, skipped = usable_templates()
+    assert good in usable and "salford" in usable and "custom_huge" not in usable
+    assert len(skipped) == 5 and all("skipped" in note for note in skipped)
+    assert any("surrogate.yaml" in note and "not printable UTF-8" in note for note in skipped)
+    done = cli_templates(own_templates)
+    assert done.returncode == 0 and good in done.stdout and "salford" in done.stdout
+    assert done.stderr.count("note: ") == 5 and "Traceback" not in done.stderr
+
+
+def test_a_refused_upload_never_removes_a_good_template(own_templates):
+    kept = baseline.save(baseline.read(b"line_id,spend_gbp_m\nacute_emergency,30\n", "Keep Place", 300_000))
+    assert kept == "custom_keep_place"
+    with pytest.raises(baseline.BaselineError, match="1e\\+308"):
+        baseline.save(baseline.read(b"line_id,spend_gbp_m\nacute_emergency,1e308\n", "keep-place", 300_000))
+    assert Scenario.from_template(kept).baseline["acute_emergency"] == 30
+    ids = {baseline.save(baseline.read(GOOD, name, 300_000)) for name in ("日本語", "!!!", "---", "keep-place")}
+    assert len(ids) == 4 and kept not in ids  # names that reduce to the same letters keep ids of their own
+    assert {Scenario.from_template(t).name for t in ids} == {"日本語", "!!!", "---", "keep-place"}
+    assert Scenario.from_template(kept).name == "Keep Place"
+
+
+def test_saving_a_place_again_asks_and_a_failed_replacement_keeps_the_old_one(own_templates, monkeypatch):
+    first = baseline.save(baseline.read(GOOD, "Twiceshire", 300_000))
+    with pytest.raises(baseline.PlaceExists, match="already saved"):
+        baseline.save(baseline.read(b"line_id,spend_gbp_m\nacute_emergency,70\n", "Twiceshire", 300_000))
+    assert Scenario.from_template(first).baseline["acute_emergency"] == 61.2
+    # a replacement that does not open as a scenario leaves the file as it was
+    import lib.baseline as module
+
+    def broken(tid):
+        raise module.ScenarioError("population", 0, "a test's refusal")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module.Scenario, "from_template", staticmethod(broken))
+        with pytest.raises(baseline.BaselineError, match="a test's refusal"):
+            baseline.save(baseline.read(b"line_id,spend_gbp_m\nacute_emergency,70\n", "Twiceshire", 300_000), replace=True)
+    catalogue.refresh()
+    assert Scenario.from_template(first).baseline["acute_emergency"] == 61.2
+    baseline.save(baseline.read(b"line_id,spend_gbp_m\nacute_emergency,70\n", "Twiceshire", 300_000), replace=True)
+    catalogue.refresh()
+    assert Scenario.from_template(first).baseline["acute_emergency"] == 70
+    assert not list(own_templates.glob("*.part"))
+
+
+def test_old_mac_line_ends_read_like_any_other():
+    made = baseline.read(GOOD.replace(b"\n", b"\r"), "Crshire", 300_000)
+    assert made.spend_gbp_m["acute_emergency"] == 61.2 and made.spend_gbp_m["community_health"] == 40

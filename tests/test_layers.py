@@ -12,7 +12,7 @@ from .conftest import ROOT
 
 # data/ text -> catalogue -> scenario -> engine -> results (DuckDB) -> views/charts -> cli -> pages -> app
 LAYERS = [
-    ["lib.memory"],
+    ["lib.memory", "lib.sql_worker"],
     ["lib.catalogue"],
     ["lib.scenario", "lib.links", "lib.stress", "lib.baseline"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],

@@ -617,6 +617,9 @@ def test_a_sweep_draws_its_heat_map_and_frontier():
 
 
 def test_an_uploaded_baseline_becomes_a_template_that_opens_everywhere(own_templates):
+    from lib import baseline
+
+    tid = baseline.template_id("Uploadshire *bold*")
     at = data_tab(app(), "Your own baseline")
     bad = b"line_id,spend_gbp_m\nhospital,5\nacute_emergency,-2\n"
     at.get("file_uploader")[0].set_value(("bad.csv", bad, "text/csv")).run()
@@ -626,17 +629,26 @@ def test_an_uploaded_baseline_becomes_a_template_that_opens_everywhere(own_templ
     good = b"line_id,spend_gbp_m\nacute_emergency,70\n"
     at.get("file_uploader")[0].set_value(("good.csv", good, "text/csv")).run()
     at.button(key="baseline-save").click().run()
-    assert not at.exception and "custom_uploadshire_bold" in at.success[0].value
+    assert not at.exception and tid in at.success[0].value
     at.button(key="baseline-open").click().run()
-    assert not at.exception and scenario_of(at).template == "custom_uploadshire_bold"
+    assert not at.exception and scenario_of(at).template == tid
     assert scenario_of(at).baseline["acute_emergency"] == 70
     home = open_page(at, "home")
     assert any("Uploadshire \\*bold\\*" in m.value for m in home.markdown)  # the typed name as text
-    assert "start-custom_uploadshire_bold" in [b.key for b in home.button]
+    assert f"start-{tid}" in [b.key for b in home.button]
     for page in ("projections", "risk", "compare", "evidence"):
         assert not open_page(at, page).exception
-    at.selectbox(key="evidence-template").set_value("custom_uploadshire_bold").run()
+    at.selectbox(key="evidence-template").set_value(tid).run()
     assert not at.exception and any("Uploaded for Uploadshire \\*bold\\*" in m.value for m in at.markdown)
+    # the same place again is asked about, and replaced only when the person says so
+    at = data_tab(at, "Your own baseline")
+    at.get("file_uploader")[0].set_value(("again.csv", b"line_id,spend_gbp_m\nacute_emergency,80\n", "text/csv")).run()
+    at.text_input(key="baseline-name").input("Uploadshire *bold*").run()
+    at.button(key="baseline-save").click().run()
+    assert any("already saved" in w.value for w in at.warning)
+    assert baseline.Scenario.from_template(tid).baseline["acute_emergency"] == 70
+    at.button(key="baseline-replace").click().run()
+    assert not at.exception and baseline.Scenario.from_template(tid).baseline["acute_emergency"] == 80
 
 
 def test_a_chart_s_table_opens_its_query_in_the_sql_console():
