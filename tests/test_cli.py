@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
+import zlib
 
 import pytest
 
@@ -199,3 +201,81 @@ def test_store_errors_are_one_line(args, needle, tmp_path, monkeypatch):
     assert out.returncode != 0 and out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("project", "--template", "salford", "--set", "name.Sal=1"), "name.Sal = 1 is not allowed: a known field path"),
+        (("project", "--template", "salford", "--set", "contract.years.x=1"), "contract.years.x"),
+        (("project", "--template", "salford", "--set", "levers.prevention.effect.x=1"), "levers.prevention.effect.x"),
+        (("project", "--template", "salford", "--set", "risk.cap=false"), "risk.cap = false is not allowed: a number"),
+        (("project", "--template", "salford", "--set", "contract.years=true"), "contract.years = true"),
+        (("project", "--template", "salford", "--set", 'risk.gain_share="0.5"'), 'risk.gain_share = "0.5" is not allowed'),
+        (("project", "--template", "salford", "--set", "contract.funding_follows_population=1"), "true or false"),
+        (("sql", "SELECT 1", "--limit", "-5"), "--limit -5: give 1 to 1,000 rows"),
+        (("sql", "SELECT 1", "--limit", "5000000"), "--limit 5000000: give 1 to 1,000 rows"),
+        (("compare", "salford", "salford"), 'name each design once ("salford" is given twice)'),
+        (("sweep", "--template", "salford", "--grid", "risk.gain_share=0,1", "--grid", "risk.gain_share=0.5", "--out", "x.csv"),
+         "given twice"),
+        (("sweep", "--template", "salford", "--grid", "risk.gain_share=0,1", "--out", "/nonexistent/dir/x.parquet"),
+         "no such folder"),
+        (("pack", "--template", "salford", "--out", "/nonexistent/dir/pack.html"), "no such folder"),
+        (("project", "--link", "1." + base64.urlsafe_b64encode(zlib.compress(DEEP.encode())).decode()), "nested more than"),
+    ],
+)  # fmt: skip
+def test_input_that_once_gave_a_traceback_is_one_line(args, needle, tmp_path, monkeypatch):
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
+    monkeypatch.chdir(tmp_path)
+    out = cli(*args)
+    assert out.returncode == 2 and out.stdout == "" and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+
+
+def test_deep_json_files_and_oversized_imports_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
+    deep, big = tmp_path / "deep.json", tmp_path / "big.json"
+    deep.write_text(DEEP)
+    big.write_text(" " * 2_000_000)
+    for args, needle in (
+        (("project", "--scenario", str(deep)), "nested more than 32 levels"),
+        (("scenarios", "import", str(deep)), "nested more than 32 levels"),
+        (("scenarios", "import", str(big)), "at most 1,000,000"),
+        (("project", "--scenario", str(big)), "at most 1,000,000"),
+    ):
+        out = cli(*args)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, (args, out.stderr)
+
+
+def test_a_sweep_to_an_unwritable_place_is_refused_before_any_work():
+    import time
+
+    start = time.perf_counter()
+    grid = ["--grid", "risk.gain_share=0,0.25,0.5,0.75,1", "--grid", "risk.loss_share=0,0.5,1"]
+    out = cli("sweep", "--template", "salford", *grid, "--sims", "20000", "--out", "/nonexistent/dir/x.parquet")
+    assert out.returncode == 2 and "no such folder" in out.stderr
+    assert time.perf_counter() - start < 20  # fifteen 20,000-run projections would take far longer
+
+
+def test_saving_over_a_name_needs_replace_and_history_restores(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
+    assert cli("scenarios", "save", "Table 1", "--template", "dudley").returncode == 0
+    refused = cli("scenarios", "save", "Table 1", "--template", "salford")
+    assert refused.returncode == 2 and 'already called "Table 1"' in refused.stderr
+    assert json.loads(cli("scenarios", "show", "Table 1").stdout)["scenario"]["template"] == "dudley"
+    assert cli("scenarios", "save", "Table 1", "--template", "salford", "--replace").returncode == 0
+    exported = tmp_path / "t.json"
+    exported.write_text(cli("scenarios", "export", "Table 1").stdout)
+    assert cli("scenarios", "import", str(exported)).returncode == 2
+    assert cli("scenarios", "delete", "Table 1").returncode == 0
+    history = json.loads(cli("scenarios", "history", "--format", "json").stdout)
+    assert [(h["why"], h["template"]) for h in history] == [("deleted", "salford"), ("replaced", "dudley")]
+    dudley = next(h["version"] for h in history if h["template"] == "dudley")
+    assert cli("scenarios", "restore", str(dudley)).returncode == 0
+    assert json.loads(cli("scenarios", "show", "Table 1").stdout)["scenario"]["template"] == "dudley"
+    listed = cli("scenarios", "list").stdout
+    assert "nan" not in listed and "Table 1" in listed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from pydantic import ValidationError
@@ -152,3 +153,26 @@ def test_approach_names():
     assert s.with_value("pooling.core_primary", 1.0).approach() == "fully integrated"
     nothing = s.with_values({f"pooling.{line}": 0.0 for line in s.pooling})
     assert nothing.approach() == "virtual"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "says"),
+    [
+        ("risk.cap", False, "risk.cap = false is not allowed: a number, not true/false"),
+        ("contract.years", True, "contract.years = true is not allowed: a number, not true/false"),
+        ("risk.gain_share", "0.5", 'risk.gain_share = "0.5" is not allowed: a number, not text'),
+        ("sims", True, "sims = true"),
+        ("contract.funding_follows_population", 1, "true or false"),
+        ("name", 5, "name = 5 is not allowed: text"),
+        ("baseline.acute_emergency", "61", "baseline.acute_emergency"),
+        ("partners.0.name", "a\ud800b", "lone surrogate"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_refused_never_converted(path, value, says):
+    with pytest.raises(ScenarioError, match=re.escape(says)):
+        Scenario.from_template("salford").with_value(path, value)
+
+
+def test_null_still_means_none_and_whole_numbers_stay_numbers():
+    scenario = Scenario.from_template("salford").with_values({"risk.cap": None, "contract.years": 7.0, "risk.gain_share": 1})
+    assert scenario.risk.cap is None and scenario.contract.years == 7 and scenario.risk.gain_share == 1.0
