@@ -9,6 +9,7 @@ and the engine (`field_spec`). See docs/model.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import numbers
 from dataclasses import dataclass
@@ -55,6 +56,79 @@ def listed(default: str, table: str, help: str) -> Any:
     return Field(default, description=help, json_schema_extra={"choices_from": table})
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """What a field accepts, worked out once per model class (validation runs on every move)."""
+
+    base: str  # "bool", "number", "text", "dict", "list", "model" or "any"
+    nullable: bool
+    inner: _Kind | None = None  # a dict's value kind
+
+
+def _kind_of(annotation: Any) -> _Kind:
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        annotation, args = args[0], get_args(args[0])
+    nullable = type(None) in args
+    base = next((a for a in args if a is not type(None)), annotation) if nullable else annotation
+    if get_origin(base) is Annotated:
+        base = get_args(base)[0]
+    origin = get_origin(base)
+    if origin is dict:
+        return _Kind("dict", nullable, _kind_of(get_args(base)[1]))
+    if origin is list:
+        return _Kind("list", nullable)
+    if isinstance(base, type) and issubclass(base, BaseModel):
+        return _Kind("model", nullable)
+    if base is bool:
+        return _Kind("bool", nullable)
+    if base in (int, float):
+        return _Kind("number", nullable)
+    if base is str or origin is Literal:
+        return _Kind("text", nullable)
+    return _Kind("any", nullable)
+
+
+@functools.cache
+def _field_kinds(model: type[BaseModel]) -> tuple[tuple[str, _Kind], ...]:
+    return tuple((name, _kind_of(info.annotation)) for name, info in model.model_fields.items())
+
+
+def _check_kind(path: str, value: Any, kind: _Kind) -> None:
+    """Refuse a value of the wrong kind for its field (see Frozen._strict_kinds)."""
+    if value is None and kind.nullable:
+        return
+    base = kind.base
+    if base == "number":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ScenarioError(path, value, "a number, not " + ("true/false" if isinstance(value, bool) else "text"))
+    elif base == "bool":
+        if not isinstance(value, bool):
+            raise ScenarioError(path, value, "true or false")
+    elif base == "text":
+        if not isinstance(value, str):
+            raise ScenarioError(path, value, "text")
+        if not _encodable(value):
+            raise ScenarioError(path, value.encode("utf-8", "backslashreplace").decode()[:40], "text (a lone surrogate is not)")
+    elif base == "dict":
+        if not isinstance(value, dict):
+            raise ScenarioError(path, value, "an object of named values")
+        for key, item in value.items():
+            _check_kind(f"{path}.{key}", item, kind.inner)
+    elif base == "list" and not isinstance(value, list):
+        raise ScenarioError(path, value, "a list")
+    elif base == "model" and not isinstance(value, dict | BaseModel):
+        raise ScenarioError(path, value, "an object of fields (see `python -m lib fields`)")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -64,9 +138,9 @@ class Frozen(BaseModel):
         """A boolean is not a number, a number is not text, text is not a number: pydantic's lax
         mode would read `false` as 0, `true` as 1 and "0.5" as 0.5, silently changing a deal."""
         if isinstance(data, dict):
-            for name, info in cls.model_fields.items():
+            for name, kind in _field_kinds(cls):
                 if name in data:
-                    _check_kind(name, data[name], info.annotation)
+                    _check_kind(name, data[name], kind)
         return data
 
     @model_validator(mode="after")
@@ -559,49 +633,6 @@ def _check_keys(field: str, value: dict, allowed: list[str]) -> None:
         if hasattr(given, "model_dump"):
             given = given.model_dump()
         raise ScenarioError(f"{field}.{unknown[0]}", given, f"a known id: {', '.join(allowed)}")
-
-
-def _check_kind(path: str, value: Any, annotation: Any) -> None:
-    """Refuse a value of the wrong kind for its field (see Frozen._strict_kinds)."""
-    args = get_args(annotation)
-    if get_origin(annotation) is Annotated:
-        annotation, args = args[0], get_args(args[0])
-    if value is None and type(None) in args:
-        return
-    base = next((a for a in args if a is not type(None)), annotation) if type(None) in args else annotation
-    if get_origin(base) is Annotated:
-        base = get_args(base)[0]
-    origin = get_origin(base)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ScenarioError(path, value, "an object of named values")
-        for key, item in value.items():
-            _check_kind(f"{path}.{key}", item, get_args(base)[1])
-        return
-    if origin is list:
-        if not isinstance(value, list):
-            raise ScenarioError(path, value, "a list")
-        return
-    if isinstance(base, type) and issubclass(base, BaseModel):
-        if not isinstance(value, dict | BaseModel):
-            raise ScenarioError(path, value, "an object of fields (see `python -m lib fields`)")
-        return
-    if base is bool and not isinstance(value, bool):
-        raise ScenarioError(path, value, "true or false")
-    if base in (int, float) and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-        raise ScenarioError(path, value, "a number, not " + ("true/false" if isinstance(value, bool) else "text"))
-    if (base is str or origin is Literal) and not isinstance(value, str):
-        raise ScenarioError(path, value, "text")
-    if isinstance(value, str) and not _encodable(value):
-        raise ScenarioError(path, value.encode("utf-8", "backslashreplace").decode()[:40], "text (a lone surrogate is not)")
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 MAX_JSON_DEPTH = 32  # a scenario nests four deep; anything far deeper is not a scenario

@@ -44,7 +44,7 @@ GRACE_S = 0.5  # after the time limit, how long DuckDB's interrupt is given befo
 MAX_QUERY_CHARS = 20_000
 MAX_WORKERS = 2  # queries from different sessions run side by side, one core each
 QUEUE_WAIT_S = 10.0
-RECYCLE_MB = 128  # a worker that maps this much more than when it started is replaced after its query
+RECYCLE_MB = 128  # a worker holding this much more than when it started is replaced after its query
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,6 +82,7 @@ class _Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "lib.sql_worker", reference],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=os.environ | {"MALLOC_ARENA_MAX": "2"},  # few malloc arenas: the address-space cap is for queries
             start_new_session=True,  # a Ctrl-C in the server's terminal is the server's, not the worker's
         )  # fmt: skip
         self.answers: queue.Queue = queue.Queue()
@@ -189,7 +190,10 @@ class _Pool:
     def give_back(self, worker: _Worker | None, stopped: bool = False) -> None:
         """Return a worker for the next query; one that was stopped, or has grown, is replaced
         (memory the engine keeps would count against the next query's allowance)."""
-        if worker is not None and (stopped or not worker.alive() or worker.rss_mb("VmSize") - worker.idle_size_mb > RECYCLE_MB):
+        grown = worker is not None and (
+            worker.rss_mb() - worker.idle_rss_mb > RECYCLE_MB or worker.rss_mb("VmSize") - worker.idle_size_mb > 2 * RECYCLE_MB
+        )
+        if worker is not None and (stopped or grown or not worker.alive()):
             worker.kill()
             worker = None
         with self.lock:
