@@ -97,17 +97,17 @@ else:
             f"Delete **{parts.plain(name)}**? It can be restored for {saved.KEEP_DAYS} days from the list below.",
             icon=":material/warning:",
         )
-        yes, no, _ = st.columns([1, 1, 3])
-        if yes.button("Yes, delete it", key="manage-delete-yes", type="primary"):
+        answer = st.container(horizontal=True)
+        if answer.button("Yes, delete it", key="manage-delete-yes", type="primary"):
             st.session_state.pop("manage-delete-pending")
             parts.attempt(lambda: saved.delete(name))
-        if no.button("No, keep it", key="manage-delete-no"):
+        if answer.button("No, keep it", key="manage-delete-no"):
             st.session_state.pop("manage-delete-pending")
             st.rerun()
     for change in changes:
         st.caption(parts.plain(change))
 
-uploaded = st.file_uploader("Import a design exported as JSON", type=["json"], key="import-file")
+uploaded = st.file_uploader("Import a design exported as JSON", type=["json"], key="import-file", max_upload_size=1)
 if uploaded is not None and st.button("Import", key="import-go"):
     text = uploaded.getvalue().decode("utf-8", errors="replace")
     try:
@@ -125,11 +125,11 @@ if pending := st.session_state.get("import-pending"):
         f"replaces can be restored for {saved.KEEP_DAYS} days.",
         icon=":material/warning:",
     )
-    yes, no, _ = st.columns([1, 1, 3])
-    if yes.button("Replace it", key="import-replace", type="primary"):
+    answer = st.container(horizontal=True)
+    if answer.button("Replace it", key="import-replace", type="primary"):
         st.session_state.pop("import-pending")
         parts.attempt(lambda: saved.import_text(text, replace=True))
-    if no.button("Cancel the import", key="import-cancel"):
+    if answer.button("Cancel the import", key="import-cancel"):
         st.session_state.pop("import-pending")
         st.rerun()
 

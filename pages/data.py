@@ -149,7 +149,7 @@ with tabs[3]:
         )
         example = baseline.example_csv()
         st.download_button("Download an example CSV", example, "baseline-example.csv", "text/csv", key="baseline-example")
-        upload = st.file_uploader("Your baseline (CSV)", type=["csv"], key="baseline-file")
+        upload = st.file_uploader("Your baseline (CSV)", type=["csv"], key="baseline-file", max_upload_size=1)
         c1, c2 = st.columns(2)
         place = c1.text_input("Place name", key="baseline-name", max_chars=80)
         people = c2.number_input("Population", 1_000, 20_000_000, 250_000, 1_000, key="baseline-population")

@@ -65,10 +65,10 @@ def confirm_replace() -> None:
         f"restored for {saved.KEEP_DAYS} days from *Saved and compared*.",
         icon=":material/warning:",
     )
-    yes, no, _ = st.columns([1, 1, 3])
-    if yes.button("Replace it", key="save-replace", type="primary"):
+    answer = st.container(horizontal=True)
+    if answer.button("Replace it", key="save-replace", type="primary"):
         save_design(name, group, replace=True)
-    if no.button("Keep both: choose another name", key="save-cancel"):
+    if answer.button("Choose another name", key="save-cancel"):
         st.session_state.pop(PENDING_SAVE, None)
         st.rerun()
 
