@@ -143,6 +143,12 @@ def cumulative_provider(run: Run) -> Figure:
     return _figure(traces, _layout("Provider side's cumulative position against what it can absorb", "£m, cumulative"))
 
 
+def cumulative_commissioners(run: Run) -> Figure:
+    """The commissioners' cumulative position on the deal (P10-P90 fan), beside the provider side's."""
+    traces = _fan(run.measure("commissioner_cumulative"), "Commissioners, cumulative", COLOURS["commissioner"])
+    return _figure(traces, _layout("Commissioners' cumulative position on the deal", "£m, cumulative"))
+
+
 def partner_split(run: Run) -> Figure:
     """Each partner's cumulative position at contract end: P50 bar, P10-P90 whiskers, and the
     loss each full-risk partner can bear."""
@@ -335,13 +341,22 @@ def end_distribution(run: Run) -> Figure:
 
 
 def failure_over_time(frame: pd.DataFrame) -> Figure:
-    """The chance the provider side has failed by each contract year."""
-    trace = {"type": "scatter", "x": frame["year"].tolist(), "y": (frame["failed_by"] * 100).tolist()}
-    trace |= {"mode": "lines+markers", "name": "Failed by this year", "line": {"color": COLOURS["cost"], "width": 3}}
-    trace["hovertemplate"] = "Year %{x}: %{y:.0f}% of simulations have failed<extra></extra>"
-    layout = _layout("Chance the provider side has failed, by contract year", "% of simulations", showlegend=False)
+    """By each contract year: the chance the provider side has failed, and the chance commissioners
+    have had a year past their contingency (both sides, told apart by dash as well as colour)."""
+    provider = {"type": "scatter", "x": frame["year"].tolist(), "y": (frame["failed_by"] * 100).tolist()}
+    provider |= {"mode": "lines+markers", "name": "Provider side failed", "line": {"color": COLOURS["provider"], "width": 3}}
+    provider["hovertemplate"] = "Year %{x}: the provider side has failed in %{y:.0f}% of simulations<extra></extra>"
+    commissioners = {"type": "scatter", "x": frame["year"].tolist(), "y": (frame["commissioners_short_by"] * 100).tolist()}
+    commissioners |= {
+        "mode": "lines+markers", "name": "Commissioners past their contingency",
+        "line": {"color": COLOURS["commissioner"], "width": 3, "dash": "dash"}, "marker": {"symbol": "square"},
+    }  # fmt: skip
+    commissioners["hovertemplate"] = (
+        "Year %{x}: commissioners have had a year past their contingency in %{y:.0f}% of simulations<extra></extra>"
+    )
+    layout = _layout("Chance each side has passed what it can bear, by contract year", "% of simulations")
     layout["yaxis"] |= {"range": [0, 100]}
-    return _figure([trace], layout)
+    return _figure([provider, commissioners], layout)
 
 
 def tornado(bars: pd.DataFrame, base: float, measure: str = "provider_p50") -> Figure:

@@ -378,10 +378,18 @@ def assemble(
             "collar_breach_any_year": settled.collar_hit.any(axis=1),
             "provider_end_gbp_m": money["provider_cumulative"][:, -1],
             "commissioner_end_gbp_m": money["commissioner_cumulative"][:, -1],
+            "commissioner_short_in": short_in(commissioner, budget * scenario.risk.commissioner_contingency),
             **draws.as_columns(),
         },
         central_parts=central_parts,
     )
+
+
+def short_in(commissioner: np.ndarray, contingency: np.ndarray) -> np.ndarray:
+    """The first contract year in which commissioners lose more on the deal than their contingency
+    for that year (0 if never), per simulation: their side's counterpart of `failed_in`."""
+    short = commissioner < -contingency
+    return np.where(short.any(axis=1), short.argmax(axis=1) + 1, 0).astype(np.int16)
 
 
 def central_case(scenario: Scenario) -> Scenario:

@@ -125,17 +125,23 @@ def stressed(run: Run) -> dict[str, Run]:
     return {s.id: project(stress.apply(run.scenario, [s.id])) for s in [*stress.shocks().values(), stress.replay()]}
 
 
+HEADLINE_READINGS = ("one_sided", "distribution", "failure", "commissioners")  # the board pack's headline, in order
+
+
 def stress_table(run: Run, runs: dict[str, Run]) -> pd.DataFrame:
-    """Each stress test alone (`runs`, as `stressed` gives them): P50 and chance of failure, before and after."""
-    h = run.headline()
+    """Each stress test alone (`runs`, as `stressed` gives them), before and after: each side's P50 and its
+    chance of passing what it can bear."""
     named = stress.all_stresses()
-    rows = [{"test": "This design", "provider P50 (£m)": h["provider"]["p50"], "chance of failure": h["failure"]}]
-    for sid, after in runs.items():
-        a = after.headline()
-        rows.append(
-            {"test": named[sid].name, "provider P50 (£m)": a["provider"]["p50"], "chance of failure": a["failure"]}
-            | {"source": named[sid].source}
-        )
+
+    def row(test: str, h: dict) -> dict:
+        return {
+            "test": test, "provider P50 (£m)": h["provider"]["p50"], "chance of failure": h["failure"],
+            "commissioners P50 (£m)": h["commissioner"]["p50"],
+            "chance commissioners pass their contingency": h["commissioner_shortfall"],
+        }  # fmt: skip
+
+    rows = [row("This design", run.headline())]
+    rows += [row(named[sid].name, after.headline()) | {"source": named[sid].source} for sid, after in runs.items()]
     return pd.DataFrame(rows)
 
 
@@ -151,6 +157,7 @@ def board_pack(run: Run) -> str:
         charts.budget_vs_cost(run),
         charts.variance_split(run),
         charts.cumulative_provider(run),
+        charts.cumulative_commissioners(run),
         charts.end_distribution(run),
         charts.failure_over_time(run.failure_by_year()),
         charts.s_curve(run),
@@ -171,12 +178,12 @@ def board_pack(run: Run) -> str:
     evidence = views.evidence_check(cat, {scenario.template: run})
     sections = [
         _header(scenario, cat),
-        _section("Headline", _tiles(run) + _para(readings["distribution"]) + _para(readings["failure"])),
-        _section("Projections and risk", "".join(_chart(f) for f in figures[:10])),
+        _section("Headline", _tiles(run) + "".join(_para(readings[k]) for k in HEADLINE_READINGS)),
+        _section("Projections and risk", "".join(_chart(f) for f in figures[:11])),
         _section("Risk", "".join(_para(readings[k]) for k in ("shortfall", "partners"))),
         _section("Stress tests", _table(stress_table(run, runs).round(3))),
-        _section("What would make it fail", "".join(_chart(f) for f in figures[10:12]) + _table(bars.round(3))),
-        _section("The UnitingCare replay", _replay(run, replayed, figures[12])),
+        _section("What would make it fail", "".join(_chart(f) for f in figures[11:13]) + _table(bars.round(3))),
+        _section("The UnitingCare replay", _replay(run, replayed, figures[13])),
         _section("Evidence check", _table(evidence) if len(evidence) else _para("No published evaluation matches this design.")),
         _section("Assumptions and their sources", _table(assumptions(scenario))),
     ]

@@ -5,8 +5,8 @@ outcomes per 1,000 or as an index or %, contract years from 1):
   sim_year(sim, year, <one column per money and outcome measure>)
   partner_year(sim, year, partner, value, cumulative)  each partner's share of the provider side
   partners(partner, name, role, weight, capacity_gbp_m)
-  sims(sim, failed_in, deficit_any_year, collar_breach_any_year, provider_end_gbp_m,
-       commissioner_end_gbp_m, <sampled inputs>)           failed_in = contract year, 0 if none
+  sims(sim, failed_in, commissioner_short_in, deficit_any_year, collar_breach_any_year, provider_end_gbp_m,
+       commissioner_end_gbp_m, <sampled inputs>)           failed_in, commissioner_short_in = contract year, 0 if none
   year_0(measure, value)                              each outcome measure in the baseline year
   central_parts(year, part, value)                    the central case's cost components in scope
 
@@ -34,7 +34,8 @@ END_POSITIONS_SQL = (
 CENTRAL_SQL = "SELECT * EXCLUDE (sim) FROM sim_year WHERE sim = 0 ORDER BY year"
 CENTRAL_TOTALS_SQL = "SELECT part, sum(value) AS total FROM central_parts GROUP BY part ORDER BY part"
 FAILURE_BY_YEAR_SQL = (
-    "SELECT y.year::INTEGER AS year, avg((s.failed_in BETWEEN 1 AND y.year)::DOUBLE) AS failed_by "
+    "SELECT y.year::INTEGER AS year, avg((s.failed_in BETWEEN 1 AND y.year)::DOUBLE) AS failed_by, "
+    "avg((s.commissioner_short_in BETWEEN 1 AND y.year)::DOUBLE) AS commissioners_short_by "
     "FROM sims s CROSS JOIN range(1, {years} + 1) AS y(year) GROUP BY y.year ORDER BY y.year"
 )
 PARTNER_SUMMARY_SQL = """
@@ -57,8 +58,11 @@ QUERIES = {  # the SQL behind a run's tables ({years}: the contract's length), n
     "central": CENTRAL_SQL,
     "central_totals": CENTRAL_TOTALS_SQL,
 }
-MONEY_MEASURES = ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative")
+MONEY_MEASURES = (
+    "budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative", "commissioner_cumulative"
+)
 SUMMARY = ["year", "p10", "p50", "p90", "mean"]
+PROBABILITIES = ("deficit_any_year", "collar_breach_any_year", "failure", "commissioner_shortfall")
 
 
 def project(scenario: Scenario) -> Run:
@@ -291,7 +295,9 @@ class Run:
         )
 
     def failure_by_year(self) -> pd.DataFrame:
-        """The chance the provider side has failed by the end of each contract year (cumulative)."""
+        """By the end of each contract year (cumulative): the chance the provider side has failed
+        (`failed_by`) and the chance commissioners have had a year past their contingency
+        (`commissioners_short_by`)."""
         return self._kept_or(
             "failure_by_year",
             lambda: self.query(self.sql_of("failure_by_year")),
@@ -325,7 +331,8 @@ class Run:
         ]
         return (
             f"SELECT {', '.join(quantiles)}, avg(deficit_any_year::DOUBLE) AS deficit_any_year, "
-            "avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year, avg((failed_in > 0)::DOUBLE) AS failure FROM sims"
+            "avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year, avg((failed_in > 0)::DOUBLE) AS failure, "
+            "avg((commissioner_short_in > 0)::DOUBLE) AS commissioner_shortfall FROM sims"
         )
 
     @staticmethod
@@ -334,12 +341,13 @@ class Run:
         for side in ("provider", "commissioner"):
             p10, p50, p90 = (float(v) for v in row[f"{side}_q"][0])
             out[side] = {"p10": p10, "p50": p50, "p90": p90, "mean": float(row[f"{side}_mean"][0])}
-        return out | {k: float(row[k][0]) for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
+        return out | {k: float(row[k][0]) for k in PROBABILITIES}
 
     def probabilities(self) -> dict[str, float]:
-        """Shares of simulations with a deficit year, a collar breach, or a failure."""
+        """Shares of simulations with a deficit year, a collar breach, a failure of the provider side,
+        or a year in which commissioners lose more than their contingency."""
         h = self.headline()
-        return {k: h[k] for k in ("deficit_any_year", "collar_breach_any_year", "failure")}
+        return {k: h[k] for k in PROBABILITIES}
 
     def partner_summary(self) -> pd.DataFrame:
         """Per partner: end-of-contract cumulative position (P10/P50/P90, mean, £m) and the

@@ -36,7 +36,12 @@ class ScenarioError(ValueError):
 
     def __init__(self, field: str, value: Any, allowed: str) -> None:
         self.field, self.value, self.allowed = field, value, allowed
-        super().__init__(f"{str(field)[:80]} = {_shown(value)} is not allowed: {allowed}")
+        super().__init__(f"{_printable_text(str(field)[:80])} = {_shown(value)} is not allowed: {_printable_text(str(allowed))}")
+
+
+def _printable_text(text: str) -> str:
+    """Text for a one-line message: a line break or other control character in a name shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _shown(value: Any, width: int = 80) -> str:
@@ -241,6 +246,15 @@ class Risk(Frozen):
     )
     incentive_pot: float = bounded(
         0.0, 0.0, 0.1, "fraction", "Share of aligned providers' income earned by shared outcomes (Mid-Nottinghamshire: ~1.8%)."
+    )
+    commissioner_contingency: float = bounded(
+        0.01,
+        0.0,
+        0.2,
+        "fraction",
+        "What commissioners can find in a year to meet their side of an overspend, as a share of that year's budget. "
+        "Assumption: 1%, the share of their allocation NHS England had CCGs hold back for non-recurrent use in 2016/17 "
+        "and 2017/18 (HFMA 2017, How it works: the CCG allocation process); often committed elsewhere, so generous.",
     )
 
 

@@ -119,14 +119,18 @@ def template_value(template: Scenario, sources: dict[str, str], path: str) -> tu
 
 
 def headline_tiles(run: Run) -> list[dict[str, str]]:
-    """The five tiles: label, value, detail, help."""
+    """The six tiles, the provider side's three then the commissioners' three (id, label, value,
+    detail, help): each side's position at contract end and its chance of passing what it can bear."""
     h = run.headline()
-    years = run.scenario.contract.years
-    capacity = gbp_m(run.scenario.lead.loss_capacity_gbp_m)
+    scenario = run.scenario
+    years = scenario.contract.years
+    capacity = gbp_m(scenario.lead.loss_capacity_gbp_m)
+    contingency = pct(scenario.risk.commissioner_contingency)
 
     def position(side: str, who: str) -> dict[str, str]:
         s = h[side]
         return {
+            "id": side,
             "label": who,
             "value": gbp_m(s["p50"]),
             "detail": f"cumulative after year {years}: P10 {gbp_m(s['p10'])} to P90 {gbp_m(s['p90'])}",
@@ -135,27 +139,62 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
 
     return [
         position("provider", "Provider side"),
-        position("commissioner", "Commissioners"),
         {
-            "label": "Deficit year",
-            "value": pct(h["deficit_any_year"]),
-            "detail": "chance cost is above budget in at least one year",
-            "help": "Share of simulations in which cost exceeds the budget in any contract year.",
-        },
-        {
-            "label": "Collar breached",
-            "value": pct(h["collar_breach_any_year"]) if run.scenario.risk.collar is not None else "no collar",
-            "detail": "chance the collar stops a provider loss",
-            "help": "Share of simulations in which the collar limits the provider side's loss in any year.",
-        },
-        {
+            "id": "failure",
             "label": "Provider fails",
             "value": pct(h["failure"]),
             "detail": f"chance its loss passes reserves + guarantees ({capacity})",
             "help": "Share of simulations in which the provider side's cumulative loss exceeds what it can absorb: "
             "the UnitingCare outcome. Later years are then carried by commissioners.",
         },
+        {
+            "id": "collar",
+            "label": "Collar breached",
+            "value": pct(h["collar_breach_any_year"]) if scenario.risk.collar is not None else "no collar",
+            "detail": "chance the collar stops a provider loss",
+            "help": "Share of simulations in which the collar limits the provider side's loss in any year; "
+            "commissioners take the rest of that year's loss.",
+        },
+        position("commissioner", "Commissioners"),
+        {
+            "id": "commissioner_shortfall",
+            "label": "Commissioners short",
+            "value": pct(h["commissioner_shortfall"]),
+            "detail": f"chance a year's loss on the deal passes their contingency ({contingency} of its budget)",
+            "help": "Share of simulations in which, in at least one year, commissioners lose more on the deal than "
+            "they can find that year (Design › 4 · Risk split: commissioners' contingency).",
+        },
+        {
+            "id": "deficit",
+            "label": "Deficit year",
+            "value": pct(h["deficit_any_year"]),
+            "detail": "chance cost is above budget in at least one year",
+            "help": "Share of simulations in which cost exceeds the budget in any contract year, whoever carries it.",
+        },
     ]
+
+
+def tile(run: Run, tile_id: str) -> dict[str, str]:
+    return next(t for t in headline_tiles(run) if t["id"] == tile_id)
+
+
+ONE_SIDED = 3.0  # one side's worst-tenth loss this many times the other's reads as a one-sided deal
+
+
+def one_sided_reading(run: Run) -> str | None:
+    """A plain sentence when one side's downside (its P10 end position) is several times the other's."""
+    h = run.headline()
+    provider, commissioners = -min(h["provider"]["p10"], 0.0), -min(h["commissioner"]["p10"], 0.0)
+    material = 0.002 * float(run.measure("budget")["p50"].sum())  # 0.2% of the contract's budget: below it, noise
+    heavy, light = max(provider, commissioners), min(provider, commissioners)
+    if heavy < material or heavy < ONE_SIDED * max(light, material / ONE_SIDED):
+        return None
+    who, other = ("commissioners", "the provider side") if commissioners > provider else ("the provider side", "commissioners")
+    times = f"{heavy / light:.0f} times" if light >= material / ONE_SIDED else "far more than"
+    return (
+        f"A one-sided deal: in the worst tenth of simulations {who} lose {gbp_m(-heavy)} or more over the contract, "
+        f"{times} what {other} lose ({gbp_m(-light)}). Check that {who} agreed to carry that."
+    )
 
 
 FAILURE_WORTH_EXPLAINING = 0.2
@@ -286,7 +325,8 @@ def outcome_table(run: Run, cat: Catalogue) -> pd.DataFrame:
 
 def compare_table(runs: dict[str, Run]) -> pd.DataFrame:
     """The headline of each design: positions at contract end (P50, P10, P90, £m), the chances of a
-    deficit year and of failure, and the outcome index at contract end (P50)."""
+    deficit year, of the provider side failing and of commissioners passing their contingency, and
+    the outcome index at contract end (P50)."""
     rows = []
     for name, run in runs.items():
         h = run.headline()
@@ -295,6 +335,7 @@ def compare_table(runs: dict[str, Run]) -> pd.DataFrame:
         for side in ("provider", "commissioner"):
             row |= {f"{side}_{k}_gbp_m": round(h[side][k], 2) for k in ("p50", "p10", "p90")}
         row |= {"deficit_year_chance": round(h["deficit_any_year"], 4), "failure_chance": round(h["failure"], 4)}
+        row |= {"commissioners_short_chance": round(h["commissioner_shortfall"], 4)}
         rows.append(row | {"outcome_index_p50": round(float(index["p50"].iloc[-1]), 2)})
     return pd.DataFrame(rows)
 
@@ -398,7 +439,16 @@ def risk_readings(run: Run) -> dict[str, str]:
     at_risk = partners[partners["role"] == "full_risk"]
     worst = at_risk.sort_values("p_over_capacity").iloc[-1] if len(at_risk) else None
     when = f"one in ten has failed by year {int(first['year'].iloc[0])}" if len(first) else "never one in ten in any year"
+    short_by = by_year[by_year["commissioners_short_by"] >= 0.1]
+    short_when = "never one in ten by any year"
+    if len(short_by):
+        short_when = f"one in ten has had such a year by year {int(short_by['year'].iloc[0])}"
+    contingency = pct(run.scenario.risk.commissioner_contingency)
     return {
+        "commissioners": f"Commissioners end the contract at {gbp_m(h['commissioner']['p50'])} (P50; one in ten at "
+        f"{gbp_m(h['commissioner']['p10'])} or worse). In {pct(h['commissioner_shortfall'])} of simulations they lose more in "
+        f"some year than their contingency ({contingency} of that year's budget); {short_when}.",
+        "one_sided": one_sided_reading(run) or "Neither side's downside is several times the other's.",
         "distribution": f"Half the simulations end the contract with the provider side at {gbp_m(provider['p50'])} or "
         f"better; one in ten ends at {gbp_m(provider['p10'])} or worse. It fails below {gbp_m(-capacity)}.",
         "failure": f"By the end of year {years} the provider side has failed in {pct(h['failure'])} of simulations; {when}.",
@@ -423,12 +473,14 @@ def _partner_reading(worst: Any) -> str:
 HEADLINE_ROWS = [  # a headline number's label ("£m" marks money) and where it is in Run.headline()
     ("Provider side, P50 (£m)", lambda h: h["provider"]["p50"]),
     ("Provider side, P10 (£m)", lambda h: h["provider"]["p10"]),
-    ("Commissioners, P50 (£m)", lambda h: h["commissioner"]["p50"]),
-    ("Chance of a deficit year", lambda h: h["deficit_any_year"]),
-    ("Chance the collar is breached", lambda h: h["collar_breach_any_year"]),
     ("Chance the provider side fails", lambda h: h["failure"]),
+    ("Chance the collar is breached", lambda h: h["collar_breach_any_year"]),
+    ("Commissioners, P50 (£m)", lambda h: h["commissioner"]["p50"]),
+    ("Commissioners, P10 (£m)", lambda h: h["commissioner"]["p10"]),
+    ("Chance commissioners pass their contingency", lambda h: h["commissioner_shortfall"]),
+    ("Chance of a deficit year", lambda h: h["deficit_any_year"]),
 ]
-TILE_ROWS = (0, 2, 3, 4, 5)  # the row of HEADLINE_ROWS behind each of headline_tiles' five tiles
+TILE_ROWS = (0, 2, 3, 4, 6, 7)  # the row of HEADLINE_ROWS behind each of headline_tiles' six tiles
 
 
 def _change(was: float, now: float, money: bool) -> str:

@@ -53,6 +53,7 @@ if len(picked) >= 2:
         ("budget", "Budget by contract year (P50)", "£m a year"),
         ("cost", "Projected cost by contract year (P50)", "£m a year"),
         ("provider_cumulative", "Provider side's cumulative position against its failure line", "£m, cumulative"),
+        ("commissioner_cumulative", "Commissioners' cumulative position", "£m, cumulative"),
         ("emergency_admissions", "Emergency admissions against no change (P50)", "per 1,000 population"),
     ):
         hover = "%{y:,.1f}" if measure == "emergency_admissions" else charts.MONEY_HOVER

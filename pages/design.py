@@ -278,8 +278,8 @@ def preview(tab: str) -> None:
     """The headline and the open tab's chart, for the design as it stands."""
     projection = state.projection(state.current_scenario())
     run = projection.run
-    tiles = views.headline_tiles(run)
-    for row in (tiles[:2], [tiles[2], tiles[4]]):
+    tiles = {t["id"]: t for t in views.headline_tiles(run)}
+    for row in ([tiles["provider"], tiles["commissioner"]], [tiles["failure"], tiles["commissioner_shortfall"]]):
         for column, tile in zip(st.columns(2), row, strict=True):
             column.metric(tile["label"], tile["value"], help=f"{tile['detail']}. {tile['help']}", border=True)
     figure = projection.figure(f"preview-{tab}", lambda: charts.narrow(PREVIEWS[tab](run)))

@@ -93,10 +93,15 @@ class _AsDrawn(go.Figure):
 
 
 def tiles(run: Run) -> None:
-    """The five headline tiles in a row, each with its P10-P90 or meaning beneath."""
-    for column, tile in zip(st.columns(5), views.headline_tiles(run), strict=True):
-        column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
-        column.caption(tile["detail"])
+    """The six headline tiles: the provider side's three in a row, the commissioners' three beneath,
+    each with its P10-P90 or meaning; then a plain word if the deal is one-sided."""
+    shown = views.headline_tiles(run)
+    for row in (shown[:3], shown[3:]):
+        for column, tile in zip(st.columns(3), row, strict=True):
+            column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
+            column.caption(tile["detail"])
+    if warning := views.one_sided_reading(run):
+        st.warning(plain(warning), icon=":material/balance:")
 
 
 def plot(figure: charts.Figure, key: str) -> None:

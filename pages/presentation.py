@@ -32,7 +32,7 @@ def _slides(run: Run) -> list[tuple[str, Callable[[], None] | Callable[[], chart
     h = run.headline()
     replayed = lambda: state.projection(stress.apply(s, [stress.replay().id])).run  # noqa: E731
     return [
-        ("The deal in five numbers", lambda: _tiles(run)),
+        ("Both sides of the deal in six numbers", lambda: _tiles(run)),
         ("Budget against cost", lambda: charts.budget_vs_cost(run)),
         ("Provider side against what it can absorb", lambda: charts.cumulative_provider(run)),
         (

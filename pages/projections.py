@@ -9,7 +9,7 @@ frame.ensure()
 
 P = "proj"
 TAB_KEY = "projections-tab"
-TABS = ["Money", "Provider risk", "Partners and money flow", "Outcomes", "Cost bridge"]
+TABS = ["Money", "Both sides' risk", "Partners and money flow", "Outcomes", "Cost bridge"]
 
 cat = state.reference()
 scenario = state.current_scenario()
@@ -110,6 +110,15 @@ with tabs[1]:
             f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
             "cumulative",
             run.sql_of("yearly", fans=["provider_cumulative", "pooled_budget"]),
+        )
+        parts.chart(
+            projection.figure("commissioners", lambda: charts.cumulative_commissioners(run)),
+            lambda: run.table(fans=["commissioner_cumulative"]),
+            f"The commissioners' side of the same deal: what they keep or cover each year, summed. They hold a contingency "
+            f"of {views.pct(scenario.risk.commissioner_contingency)} of a year's budget (Design › 4 · Risk split); the "
+            f"*Commissioners short* tile gives the chance a year's loss passes it.",
+            "commissioners",
+            run.sql_of("yearly", fans=["commissioner_cumulative"]),
         )
         parts.chart(
             projection.figure("s-curve", lambda: charts.s_curve(run)),

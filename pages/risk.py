@@ -43,11 +43,14 @@ with tabs[0]:
 with tabs[1]:
     if tabs[1].open:
         st.markdown(parts.plain(readings["failure"]))
+        st.markdown(parts.plain(readings["commissioners"]))
+        st.markdown(parts.plain(readings["one_sided"]))
         parts.chart(
             projection.figure("failure-over-time", lambda: charts.failure_over_time(run.failure_by_year())),
             lambda: run.failure_by_year().round(3),
-            "Cumulative: a simulation counts from the year its loss first passes reserves and guarantees; "
-            "commissioners then carry the later years.",
+            "Cumulative: a simulation counts from the year the provider side's loss first passes its reserves and "
+            "guarantees (commissioners then carry the later years), or from the first year commissioners lose more on "
+            "the deal than their contingency for that year.",
             "failure-over-time",
             run.sql_of("failure_by_year"),
         )
@@ -81,12 +84,15 @@ with tabs[2]:
         if picked:
             stressed = state.projection(stress.apply(scenario, picked)).run
             st.markdown("**Under the stresses**, against the design as it stands:")
-            for column, tile in zip(st.columns(5), views.stressed_tiles(run, stressed), strict=True):
-                column.metric(
-                    tile["label"], tile["value"], tile["change"] or None, delta_color="inverse" if tile["worse"] else "normal",
-                    delta_arrow="off", help=tile["help"], border=True,
-                )  # fmt: skip
-                column.caption(f"was {tile['before']}")
+            after = views.stressed_tiles(run, stressed)
+            for row in (after[:3], after[3:]):  # the provider side's three, then the commissioners'
+                for column, tile in zip(st.columns(3), row, strict=True):
+                    colour = "inverse" if tile["worse"] else "normal"
+                    column.metric(
+                        tile["label"], tile["value"], tile["change"] or None, delta_color=colour, delta_arrow="off",
+                        help=tile["help"], border=True,
+                    )  # fmt: skip
+                    column.caption(f"was {tile['before']}")
             st.dataframe(views.before_after(run, stressed), hide_index=True, width="stretch", key="risk-before-after")
         else:
             st.info("Pick one or more shocks to see the design under them.", icon=":material/info:")

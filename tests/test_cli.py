@@ -48,11 +48,15 @@ def test_project_dudley_prints_fifteen_years():
     assert report["scenario"]["template"] == "dudley" and report["scenario"]["sims"] == 2000
     assert [y["year"] for y in report["years"]] == list(range(1, 16))
     first = report["years"][0]
-    for key in ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative"):
+    for key in ("budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative",
+                "commissioner_cumulative"):  # fmt: skip
         assert set(first[key]) == {"p10", "p50", "p90", "mean"}, key
         assert first[key]["p10"] <= first[key]["p50"] <= first[key]["p90"]
     assert "emergency_admissions" in first["outcomes"]
-    assert set(report["probabilities"]) == {"deficit_any_year", "collar_breach_any_year", "failure"}
+    assert set(report["probabilities"]) == {"deficit_any_year", "collar_breach_any_year", "failure", "commissioner_shortfall"}
+    assert 0 <= report["probabilities"]["commissioner_shortfall"] <= 1
+    commissioners = [y["commissioner_cumulative"]["mean"] for y in report["years"]]
+    assert commissioners[-1] == pytest.approx(sum(y["commissioner"]["mean"] for y in report["years"]), abs=1e-4)
     for year in report["years"]:
         total = year["provider"]["mean"] + year["commissioner"]["mean"] + year["reinvested"]["mean"]
         assert total == pytest.approx(year["variance"]["mean"], abs=1e-5)

@@ -108,7 +108,7 @@ def test_every_page_renders_without_exception(page, server):
         assert heading in page.locator("h1").first.inner_text()
         page.screenshot(path=str(ARTIFACTS / f"{path or 'home'}.png"), full_page=True)
     go(page, server, "projections")
-    for tab in ["Provider risk", "Partners and money flow", "Outcomes", "Cost bridge", "Money"]:
+    for tab in ["Both sides' risk", "Partners and money flow", "Outcomes", "Cost bridge", "Money"]:
         page.get_by_role("tab", name=tab, exact=True).click()
         wait_ready(page)
         assert page.locator("[data-testid='stPlotlyChart']").count() >= 1
@@ -309,10 +309,11 @@ def test_the_board_pack_and_the_excel_file_leave_the_app_whole(page, server, bro
     try:
         view = offline.new_page()
         view.goto(pack.as_uri())
-        view.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 13", timeout=60_000)
+        view.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 14", timeout=60_000)
         assert [url for url in asked if not url.startswith("file:")] == []  # nothing fetched
         text = view.locator("body").inner_text()
-        assert designed["Provider fails"] in text and "Assumptions and their sources" in text
+        assert designed["Provider fails"] in text and designed["Commissioners short"] in text
+        assert "Assumptions and their sources" in text
         assert "Stress tests" in text and "What would make it fail" in text and "Evidence check" in text
     finally:
         offline.close()

@@ -303,3 +303,38 @@ def test_money_is_conserved_in_every_simulation_under_the_new_terms(
     m = engine.simulate(s).money
     assert np.allclose(m["provider"] + m["commissioner"] + m["reinvested"], m["variance"], atol=1e-9)
     assert np.allclose(m["budget"] - m["cost"], m["variance"], atol=1e-9)
+
+
+def test_commissioners_short_in_is_the_first_year_past_their_contingency():
+    commissioner = np.array([[1.0, -2.0, -5.0], [0.0, -0.5, 0.0], [-4.0, 0.0, 0.0]])
+    contingency = np.array([[1.0, 1.0, 3.0], [1.0, 1.0, 1.0], [4.0, 1.0, 1.0]])
+    assert engine.short_in(commissioner, contingency).tolist() == [2, 0, 0]  # a loss equal to it is met
+
+
+def test_both_sides_risk_in_the_headline_and_by_year():
+    scenario = Scenario.from_template("dudley").with_value("sims", 400)
+    run = results.project(scenario)
+    h = run.headline()
+    short = run.simulation.per_sim["commissioner_short_in"]
+    assert h["commissioner_shortfall"] == pytest.approx(np.mean(short > 0))
+    by_year = run.failure_by_year()
+    assert by_year["commissioners_short_by"].iloc[-1] == pytest.approx(h["commissioner_shortfall"])
+    assert by_year["commissioners_short_by"].is_monotonic_increasing
+    none_held = results.project(scenario.with_value("risk.commissioner_contingency", 0.0)).headline()
+    most_held = results.project(scenario.with_value("risk.commissioner_contingency", 0.2)).headline()
+    assert none_held["commissioner_shortfall"] >= h["commissioner_shortfall"] >= most_held["commissioner_shortfall"]
+    assert none_held["commissioner_shortfall"] > most_held["commissioner_shortfall"]
+
+
+def test_a_deal_where_the_provider_never_loses_reads_as_one_sided():
+    from lib import views
+
+    upside_only = Scenario.from_template("salford").with_values({"risk.loss_share": 0.0, "risk.glide_years": 0, "sims": 400})
+    run = results.project(upside_only)
+    assert run.headline()["provider"]["p10"] >= 0
+    reading = views.one_sided_reading(run)
+    assert reading is not None and reading.startswith("A one-sided deal: in the worst tenth of simulations commissioners")
+    shared = results.project(Scenario.from_template("salford").with_values({"risk.loss_share": 0.5, "sims": 400}))
+    h = shared.headline()
+    heavy, light = sorted([-min(h["provider"]["p10"], 0), -min(h["commissioner"]["p10"], 0)], reverse=True)
+    assert (views.one_sided_reading(shared) is None) == (heavy < views.ONE_SIDED * light)

@@ -52,7 +52,7 @@ def test_excel_holds_every_table_and_keeps_names_as_text(run):
 
 def test_the_board_pack_is_one_self_contained_page(run):
     page = export.board_pack(run)
-    assert page.count("<figure") == 13 and page.count("Plotly.newPlot") == 13
+    assert page.count("<figure") == 14 and page.count("Plotly.newPlot") == 14
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']?https?:""", page)  # nothing to fetch
     for heading in ("Headline", "Stress tests", "What would make it fail", "The UnitingCare replay", "Evidence check",
                     "Assumptions and their sources"):  # fmt: skip
@@ -69,7 +69,7 @@ def test_cli_writes_the_pack(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert out.read_text(encoding="utf-8").count("<figure") == 13
+    assert out.read_text(encoding="utf-8").count("<figure") == 14
     refused = subprocess.run(
         [sys.executable, "-m", "lib", "pack", "--saved", "no such design", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=60,

@@ -223,7 +223,7 @@ def test_collar_shows_its_breach_probability():
     ("tab", "charts", "title"),
     [
         ("Money", 2, "Budget against projected cost"),
-        ("Provider risk", 2, "cumulative position"),
+        ("Both sides' risk", 3, "cumulative position"),
         ("Partners and money flow", 2, "Each partner's share"),
         ("Outcomes", 1, "Outcomes by contract year"),
         ("Cost bridge", 1, "From baseline cost to projected cost"),
@@ -382,7 +382,7 @@ def test_save_from_design_then_compare_and_rank_in_a_group():
     assert list(headline["scenario"]) == ["Table 1 gain_share_high", "Table 2 low loss"]
     differ = table_with(at, "field")
     assert "risk.loss_share" in set(differ["field"]) and "risk.gain_share" not in set(differ["field"])
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5
 
 
 def test_names_that_look_like_markup_or_are_too_long_are_refused_and_nothing_is_lost():
@@ -500,6 +500,8 @@ def test_stress_tests_show_the_design_before_and_after():
     assert "**Demand surge**" in text and "**Funding freeze**" in text
     fails = metric(at, "Provider fails")
     assert fails.value == after and fails.delta.startswith("+") and fails.delta.endswith(" points")
+    short = table.loc["Chance commissioners pass their contingency", "under the stresses"]
+    assert metric(at, "Commissioners short").value == short
     at.multiselect(key="risk-stresses").set_value([]).run()
     assert any("Pick one or more shocks" in i.value for i in at.info)
 
@@ -537,7 +539,7 @@ def test_presentation_mode_steps_through_every_chart_without_controls():
     assert not at.exception
     assert len(at.sidebar) == 0 and not at.slider and not at.selectbox  # no controls, no sidebar
     assert at.title[0].value == "Salford" and "£236m pooled" in at.markdown[0].value
-    assert at.subheader[0].value.startswith("1 of 8") and len(at.metric) == 5
+    assert at.subheader[0].value.startswith("1 of 8") and len(at.metric) == 6
     seen = []
     while not at.button(key="present-next").disabled:
         at.button(key="present-next").click().run()
