@@ -84,6 +84,7 @@ class Budgets:
     aligned: np.ndarray
     withhold_earned: np.ndarray
     incentive_earned: np.ndarray
+    incentive_due: np.ndarray  # the pot the providers' income already counts on (at stake), 0 for a bonus
     funding: np.ndarray  # (years,) pooled funding before bid discount, withhold and re-opener
     withheld: np.ndarray  # (years,) the outcome withhold
 
@@ -305,6 +306,7 @@ def build_budgets(
         aligned=aligned,
         withhold_earned=withhold_earned,
         incentive_earned=earned_share * risk.incentive_pot * aligned,
+        incentive_due=risk.incentive_pot * aligned * (1.0 if risk.incentive_at_stake else 0.0),
         funding=place.pooled_gbp_m * funding_index,
         withheld=withheld,
     )
@@ -323,10 +325,12 @@ def assemble(
     settled: settlement.Settlement,
 ) -> Simulation:
     """The money of both sides (the aligned services' variance stays with commissioners, less the
-    incentive their providers earn), each partner's share, and the central case's cost parts."""
+    incentive their providers earn, or plus what they fail to earn of an incentive at stake), each
+    partner's share, and the central case's cost parts."""
     aligned_variance = budgets.aligned - costs.aligned
-    provider = settled.provider + budgets.incentive_earned
-    commissioner = settled.commissioner + aligned_variance - budgets.incentive_earned
+    incentive = budgets.incentive_earned - budgets.incentive_due  # at stake: what is not earned is lost
+    provider = settled.provider + incentive
+    commissioner = settled.commissioner + aligned_variance - incentive
     budget = budgets.pooled + budgets.aligned
     cost = costs.pooled + costs.aligned
     money = {

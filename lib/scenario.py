@@ -247,6 +247,11 @@ class Risk(Frozen):
     incentive_pot: float = bounded(
         0.0, 0.0, 0.1, "fraction", "Share of aligned providers' income earned by shared outcomes (Mid-Nottinghamshire: ~1.8%)."
     )
+    incentive_at_stake: bool = Field(
+        False,
+        description="The incentive pot is part of the providers' agreed income, lost where the shared outcomes are not "
+        "attained (CQUIN: income at stake), rather than a bonus paid on top.",
+    )
     commissioner_contingency: float = bounded(
         0.01,
         0.0,

@@ -42,7 +42,8 @@ def risk_sentence(scenario: Scenario) -> str:
     """Who carries how much risk, in one line."""
     r = scenario.risk
     if not scenario.pooled_lines:
-        pot = f"; {pct(r.incentive_pot, 1)} of income earned on shared outcomes" if r.incentive_pot else ""
+        how = "at stake on" if r.incentive_at_stake else "earned on"
+        pot = f"; {pct(r.incentive_pot, 1)} of providers' income {how} shared outcomes" if r.incentive_pot else ""
         return f"commissioners keep every surplus and deficit{pot}"
     limits = []
     if r.cap is not None:
@@ -189,11 +190,14 @@ def one_sided_reading(run: Run) -> str | None:
     heavy, light = max(provider, commissioners), min(provider, commissioners)
     if heavy < material or heavy < ONE_SIDED * max(light, material / ONE_SIDED):
         return None
-    who, other = ("commissioners", "the provider side") if commissioners > provider else ("the provider side", "commissioners")
-    times = f"{heavy / light:.0f} times" if light >= material / ONE_SIDED else "far more than"
+    if commissioners > provider:
+        who, loses, other, other_loses = "commissioners", "lose", "the provider side", "loses"
+    else:
+        who, loses, other, other_loses = "the provider side", "loses", "commissioners", "lose"
+    times = f"{heavy / light:.0f} times what" if light >= material / ONE_SIDED else "far more than"
     return (
-        f"A one-sided deal: in the worst tenth of simulations {who} lose {gbp_m(-heavy)} or more over the contract, "
-        f"{times} what {other} lose ({gbp_m(-light)}). Check that {who} agreed to carry that."
+        f"A one-sided deal: in the worst tenth of simulations {who} {loses} {gbp_m(heavy)} or more over the contract, "
+        f"{times} {other} {other_loses} ({gbp_m(light)}). Check that {who} agreed to carry that."
     )
 
 

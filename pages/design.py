@@ -198,6 +198,8 @@ def risk_split() -> None:
             widgets.slider("risk.glide_loss_share", "Loss share in the glide years", prefix=P, step=5)
         widgets.toggle("risk.carry_forward", "Recover covered deficits from later surpluses (carry-forward)", prefix=P)
         widgets.slider("risk.incentive_pot", "Incentive pot on aligned services (CQUIN-style)", prefix=P, step=0.1)
+        if scenario.risk.incentive_pot:
+            widgets.toggle("risk.incentive_at_stake", "The pot is income at stake (lost if not earned), not a bonus", prefix=P)
 
 
 # ---- 5. Transformation levers -------------------------------------------------------------------

@@ -210,9 +210,12 @@ def test_virtual_model_leaves_the_variance_with_commissioners():
     s = Scenario.from_template("mid_notts").with_value("sims", 300)
     sim = engine.simulate(s)
     assert np.all(sim.money["pooled_budget"] == 0)
-    # Providers gain only the incentive pot they earn; everything else is the commissioner's.
-    assert np.allclose(sim.money["provider"], sim.money["incentive_earned"])
-    assert np.all(sim.money["provider"] <= 0.018 * sim.money["aligned_budget"] + 1e-9)
+    # Providers gain or lose only through the incentive pot (at stake: what they do not earn, they lose);
+    # everything else is the commissioner's.
+    pot = s.risk.incentive_pot * sim.money["aligned_budget"]
+    assert s.risk.incentive_at_stake
+    assert np.allclose(sim.money["provider"], sim.money["incentive_earned"] - pot)
+    assert np.all((sim.money["provider"] <= 1e-9) & (sim.money["provider"] >= -pot - 1e-9))
     assert np.all(sim.failed_in == 0)
     assert sim.money["budget"][0, 0] > 0  # the alliance's services are still shown
 

@@ -130,10 +130,35 @@ def failure(template: str, sims: int = 2000) -> tuple[float, results.Run]:
     return run.headline()["failure"], run
 
 
-def test_northumberland_lets_no_provider_topple():
+def test_a_collar_whose_sum_stays_within_reserves_means_no_provider_topples():
+    """The mechanism behind Northumberland's term (no provider may topple), on a place of its own:
+    if the collar summed over the contract's budgets is within the reserves, nobody fails, and the
+    losses the collar stops are the commissioners'."""
+    base = Scenario.from_template("blank").with_values({"risk.loss_share": 1.0, "contract.years": 5, "sims": 500})
+    budgets = results.project(base).measure("pooled_budget")["p90"].sum()
+    safe = base.with_values({"risk.collar": 0.01, "lead.reserves_gbp_m": 0.01 * budgets * 1.01})
+    run = results.project(safe)
+    assert run.headline()["failure"] == 0 and (run.partner_summary()["p_over_capacity"] == 0).all()
+    assert run.headline()["collar_breach_any_year"] > 0  # the collar bites, and commissioners take the rest
+    unsafe = results.project(safe.with_value("lead.reserves_gbp_m", 0.2 * 0.01 * budgets))
+    assert unsafe.headline()["failure"] > 0
+
+
+def test_northumberland_keeps_its_providers_standing_and_says_who_pays():
+    """Its collar keeps every provider standing, so commissioners carry the rest: shown as one-sided, not hidden."""
     chance, run = failure("northumberland")
-    assert chance <= 0.05
-    assert (run.partner_summary()["p_over_capacity"] <= 0.05).all()
+    assert chance == 0
+    assert views.one_sided_reading(run).startswith("A one-sided deal: in the worst tenth of simulations commissioners")
+
+
+def test_mid_nottinghamshire_puts_its_cquin_at_stake():
+    s = Scenario.from_template("mid_notts").with_value("sims", 500)
+    at_stake, bonus = results.project(s), results.project(s.with_value("risk.incentive_at_stake", False))
+    assert at_stake.headline()["provider"]["p10"] < 0 <= bonus.headline()["provider"]["p10"]
+    pot = s.risk.incentive_pot * at_stake.measure("aligned_budget")["mean"].sum()
+    moved = bonus.headline()["provider"]["mean"] - at_stake.headline()["provider"]["mean"]
+    assert moved == pytest.approx(pot, rel=1e-6)  # exactly the pot the providers count on
+    assert at_stake.headline()["commissioner"]["mean"] - bonus.headline()["commissioner"]["mean"] == pytest.approx(moved)
 
 
 def test_unitingcare_still_fails_in_most_simulations():

@@ -40,7 +40,9 @@ def test_presets_follow_the_seeds():
     northumberland = Scenario.from_template("northumberland")
     assert northumberland.contract.years == 10
     assert northumberland.pooled_budget_gbp_m() == pytest.approx(400.0, abs=0.01)
-    assert northumberland.risk.beyond_cap == "reinvest" and northumberland.risk.gain_share == 1.0
+    assert northumberland.risk.beyond_cap == "reinvest"
+    assert northumberland.risk.gain_share == northumberland.risk.loss_share == 0.5
+    assert northumberland.risk.cap == northumberland.risk.collar  # the seeds are silent: symmetric, marked so
 
     sandwell = Scenario.from_template("sandwell_wb")
     assert sandwell.risk.cap is not None and sandwell.risk.collar is not None
