@@ -12,9 +12,14 @@ reported (or kept) as text, never evaluated.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
+import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,7 +228,24 @@ def save(baseline: Baseline, replace: bool = False) -> str:
         raise BaselineError([f"The template could not be built: {exc}"]) from None
     folder = catalogue.custom_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{tid}.yaml"
+    with _folder_locked(folder):  # two uploads at once take turns: neither overwrites the other unasked
+        return _save_entry(folder / f"{tid}.yaml", entry, baseline, replace)
+
+
+@contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    handle = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _save_entry(target: Path, entry: dict, baseline: Baseline, replace: bool) -> str:
+    tid = entry["id"]
+    if (target.exists() or target.is_symlink()) and not target.is_file():
+        raise BaselineError([f"The template id {tid} is taken by something that is not a template; rename the place."])
     before = target.read_bytes() if target.exists() else None
     if before is not None:
         if _saved_name(target) != baseline.name:
@@ -246,9 +268,13 @@ def save(baseline: Baseline, replace: bool = False) -> str:
 
 def _write_atomically(target: Path, data: bytes) -> None:
     """Write a whole file or nothing: a reader never sees half of one, and a failed write leaves no part behind."""
-    partial = target.with_name(target.name + ".part")
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
+    partial = Path(name)
     try:
-        partial.write_bytes(data)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)

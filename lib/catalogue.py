@@ -90,12 +90,27 @@ def custom_dir() -> Path:
     return Path(override).expanduser() if override else DATA_DIR / "cache" / "templates"
 
 
+MAX_CUSTOM_BYTES = 200_000  # a custom template is a few kB; a bigger file is not read
+
+
 def _custom_files() -> list[Path]:
+    """The custom template files: regular files only (a folder, a device, a pipe or a dangling link
+    named *.yaml is passed over: reading one could fail, hang or never end)."""
     folder = custom_dir()
-    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    try:
+        return sorted(p for p in folder.glob("*.yaml") if p.is_file()) if folder.is_dir() else []
+    except OSError:
+        return []
+
+
+def _custom_bytes(path: Path) -> bytes:
+    """A custom file's bytes, at most MAX_CUSTOM_BYTES + 1 of them (so an oversized file is told apart)."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_CUSTOM_BYTES + 1)
 
 
 CUSTOM_ID = re.compile(r"custom_[a-z0-9_]{1,60}")
+MAX_AMOUNT = 1e12  # far above any £m or head count; a number past it is a typing slip or an attack
 CUSTOM_KEYS = {"id", "name", "site", "model", "care_model", "population", "lines", "lines_source", "facts", "headline"}
 
 
@@ -106,11 +121,17 @@ class CustomTemplateError(ValueError):
 def _custom_templates(lines: pd.DataFrame, taken: set[str]) -> tuple[list[dict], list[str]]:
     """Every readable custom template file, each checked alone; one sentence for each one skipped."""
     found, skipped = [], []
+    folder = custom_dir()
+    try:
+        odd = sorted(p.name for p in folder.glob("*.yaml") if not p.is_file()) if folder.is_dir() else []
+    except OSError:
+        odd = []
+    skipped += [f"custom template {name} skipped: not a regular file (a folder, link, device or pipe)" for name in odd]
     for path in _custom_files():
         try:
             entry = check_custom(_read_yaml(path), lines, taken)
             _template_tables([entry], lines)  # builds on its own, or is skipped
-        except (CustomTemplateError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (CustomTemplateError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             why = str(exc) if isinstance(exc, CustomTemplateError) else f"{type(exc).__name__}: {str(exc)[:120]}"
             skipped.append(f"custom template {path.name} skipped: {why}")
             continue
@@ -119,10 +140,23 @@ def _custom_templates(lines: pd.DataFrame, taken: set[str]) -> tuple[list[dict],
     return found, skipped
 
 
+class _PlainYaml(yaml.SafeLoader):
+    """YAML without anchors and aliases: a template never needs them, and they can make a small
+    file unfold into billions of values, or into itself."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's own signature
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases (*name) are not allowed in a template")
+        return super().compose_node(parent, index)
+
+
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = _custom_bytes(path)
+        if len(data) > MAX_CUSTOM_BYTES:
+            raise CustomTemplateError(f"larger than {MAX_CUSTOM_BYTES:,} bytes")
+        return yaml.load(data.decode("utf-8"), Loader=_PlainYaml)  # noqa: S506 - a safe loader, aliases refused
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise CustomTemplateError(f"not readable YAML text ({type(exc).__name__})") from None
 
 
@@ -141,16 +175,44 @@ def check_custom(entry: object, lines: pd.DataFrame, taken: set[str] = frozenset
     if tid in taken:
         raise CustomTemplateError(f"its id {tid} is already a template's")
     _check_leaves(entry, tid)
+    for key in ("name", "site", "model", "care_model", "lines_source"):
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise CustomTemplateError(f"{key} must be text")
     population = entry["population"]
     if not isinstance(population, dict) or isinstance(population.get("value"), bool) or not isinstance(
         population.get("value"), int
     ):
         raise CustomTemplateError("population.value must be a whole number")
+    _check_numbers(entry.get("lines") or {}, "lines")
+    for line, given in (entry.get("baselines") or {}).items():
+        if not isinstance(given, dict) or not isinstance(given.get("source"), str):
+            raise CustomTemplateError(f"baselines.{line} must give gbp_m and its source")
+        _check_numbers({"gbp_m": given.get("gbp_m")}, f"baselines.{line}")
+    if "pooled_budget" in entry and entry["pooled_budget"] is not None:
+        _check_numbers({"gbp_m": (entry["pooled_budget"] or {}).get("gbp_m")}, "pooled_budget")
+    headline = entry["headline"]
+    if not isinstance(headline, dict) or not all(isinstance(headline.get(k), str) for k in ("text", "source")):
+        raise CustomTemplateError("headline must give its text and source")
+    if not isinstance(entry["facts"], list) or not all(
+        isinstance(f, dict) and all(isinstance(f.get(k), str) for k in ("id", "label", "value", "source")) for f in entry["facts"]
+    ):
+        raise CustomTemplateError("facts must be a list, each with its id, label, value and source as text")
+    if not isinstance(entry.get("preset", {}), dict) or not all(
+        isinstance(v, dict) and "value" in v and isinstance(v.get("source"), str) for v in entry.get("preset", {}).values()
+    ):
+        raise CustomTemplateError("preset must map field paths to their value and source")
     for key in ("lines", "baselines"):
         unknown = set(entry.get(key) or {}) - set(lines["id"])
         if unknown:
             raise CustomTemplateError(f"{key} names unknown service lines {sorted(unknown)[:3]}")
     return entry
+
+
+def _check_numbers(values: dict, where: str) -> None:
+    """Amounts are numbers (true/false and text are not)."""
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CustomTemplateError(f"{where}.{key} must be a number, not {str(value)[:20]!r}")
 
 
 def _check_leaves(node: object, where: str) -> None:
@@ -159,6 +221,8 @@ def _check_leaves(node: object, where: str) -> None:
     while stack:
         item, at = stack.pop()
         if isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                raise CustomTemplateError(f"{at} has a key that is not text")
             stack.extend((v, f"{at}.{k}") for k, v in item.items())
             stack.extend((k, f"{at} (a key)") for k in item)
         elif isinstance(item, list):
@@ -169,8 +233,8 @@ def _check_leaves(node: object, where: str) -> None:
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int | float):
-            if not math.isfinite(item) or (item < 0 and "demand_growth" not in at):
-                raise CustomTemplateError(f"{at} = {item!r} is not a finite amount of 0 or more")
+            if not -MAX_AMOUNT <= item <= MAX_AMOUNT or not math.isfinite(item) or (item < 0 and "demand_growth" not in at):
+                raise CustomTemplateError(f"{at} = {str(item)[:20]} is not a finite amount from 0 to {MAX_AMOUNT:g}")
         else:
             raise CustomTemplateError(f"{at} holds a {type(item).__name__}, not text or a number")
 
@@ -217,9 +281,15 @@ def stamp(data_dir: Path = DATA_DIR) -> str:
     """A hash of every reference text file (custom templates included) and the schema version."""
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
     files = sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml"})
-    for path in files + _custom_files():
+    for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    for path in _custom_files():
+        digest.update(path.name.encode())
+        try:
+            digest.update(_custom_bytes(path))
+        except OSError:
+            digest.update(b"unreadable")
     return digest.hexdigest()[:16]
 
 
@@ -232,7 +302,13 @@ _lock = threading.Lock()
 
 def _custom_state() -> tuple:
     """What the custom templates folder holds now (names and change times): one stat a file."""
-    return tuple((p.name, p.stat().st_mtime_ns) for p in _custom_files())
+    state = []
+    for p in _custom_files():
+        try:
+            state.append((p.name, p.stat().st_mtime_ns, p.stat().st_size))
+        except OSError:  # gone since it was listed
+            continue
+    return tuple(state)
 
 
 def refresh() -> None:

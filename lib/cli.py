@@ -31,11 +31,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
+import tempfile
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, sql, stress, sweep, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten, read_json, usable_templates
@@ -321,12 +321,28 @@ def write_sweep(args: argparse.Namespace) -> None:
 
 
 def writable_destination(out: Path) -> None:
-    """Refuse an output file that cannot be written before any work is done for it."""
+    """Refuse an output file that cannot be written before any work is done for it: a file is made
+    in its folder and removed again (permissions alone do not tell, for root or in /proc)."""
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"--out {out}: no such folder {folder}")
-    if out.is_dir() or not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise CliError(f"--out {out}: cannot be written here")
+    if out.is_dir() or (out.exists() and not out.is_file()):
+        raise CliError(f"--out {out}: is not a file that can be written")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".carelab-", suffix=".check"):
+            pass
+        if out.exists():
+            with out.open("ab"):
+                pass
+    except OSError as exc:
+        raise CliError(f"--out {out}: cannot be written here ({exc.strerror})") from None
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a refusal is one line on stderr ("error: …") and exit 2, as every other refusal is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog.removeprefix('python -m lib ')}: {one_line(message)} (see --help)\n")
 
 
 def print_tornado(scenario: Scenario, fmt: str) -> None:
@@ -344,7 +360,7 @@ def print_tornado(scenario: Scenario, fmt: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     memory.keep_freed_memory()  # the CLI is an entry point: tune the allocator once (lib/memory.py)
-    parser = argparse.ArgumentParser(prog="python -m lib", description="Care Models Lab: templates and projections")
+    parser = OneLineParser(prog="python -m lib", description="Care Models Lab: templates and projections")
     sub = parser.add_subparsers(dest="command", required=True)
     p_templates = sub.add_parser("templates", help="list the vanguard templates")
     p_templates.add_argument("--format", choices=["json", "table"], default="table")

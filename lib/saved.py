@@ -197,7 +197,12 @@ def save(name: str, scenario: Scenario, group: str | None = None, replace: bool 
     the history); returns once it is committed."""
     name = check_name(name)
     group = check_name(group, "group") if group not in (None, "") else None
-    template = Scenario.from_template(scenario.template)
+    if not isinstance(scenario, Scenario):
+        raise SavedError(f"only a scenario can be saved, not {type(scenario).__name__}")
+    try:
+        template = Scenario.from_template(scenario.template)
+    except (ScenarioError, catalogue.UnknownTemplateError) as exc:
+        raise SavedError(f"its template cannot be opened ({exc})") from None
     stamp, saved_at = catalogue.current().stamp, _now()
     values = [name, group, scenario.template, scenario.to_json(), template.to_json(), stamp, lib.__version__, saved_at]
     with _transaction() as con:
@@ -227,8 +232,15 @@ def _no_nan_group(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(group=pd.Series([g if isinstance(g, str) else None for g in frame["group"]], dtype=object))
 
 
+def _looked_up(name: object) -> str:
+    if not isinstance(name, str):
+        raise SavedError(f"no saved scenario is called {_quoted(name)}")
+    return name
+
+
 def load(name: str) -> tuple[Saved, list[str]]:
     """A saved design, and what has changed in the reference data since it was saved."""
+    name = _looked_up(name)
     with _transaction() as con:
         rows = _frame(con, "WHERE name = ?", [name])
     if rows.empty:
@@ -269,7 +281,7 @@ def changed_since(saved: Saved) -> list[str]:
 
 
 def rename(old: str, new: str) -> None:
-    new = check_name(new)
+    old, new = _looked_up(old), check_name(new)
     with _transaction() as con:
         if not _exists(con, old):
             raise SavedError(f"no saved scenario is called {_quoted(old)}")
@@ -285,6 +297,7 @@ def duplicate(name: str, new: str) -> Saved:
 
 def delete(name: str) -> None:
     """Delete a design; it stays in the history (restorable) for KEEP_DAYS days."""
+    name = _looked_up(name)
     with _transaction() as con:
         if not _exists(con, name):
             raise SavedError(f"no saved scenario is called {_quoted(name)}")
@@ -307,6 +320,8 @@ def history(name: str | None = None) -> pd.DataFrame:
 def restore(version: int, name: str | None = None, replace: bool = False) -> Saved:
     """Bring a replaced or deleted design back, under its own name or `name`; a design already
     called that is kept only when `replace` (it goes to the history in turn)."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SavedError(f"a version is a whole number from the history, not {_quoted(version)}")
     with _transaction() as con:
         rows = con.execute("SELECT * FROM scenario_history WHERE version = ?", [int(version)]).df()
         if rows.empty:
@@ -332,6 +347,8 @@ def export(name: str) -> str:
 
 def import_text(text: str, name: str | None = None, replace: bool = False) -> Saved:
     """Save a design from exported JSON, validated like any scenario; an existing name needs `replace`."""
+    if not isinstance(text, str):
+        raise SavedError(f"an import is JSON text, not {type(text).__name__}")
     if len(text) > MAX_IMPORT_BYTES:
         raise SavedError(f"the file is {len(text):,} characters; an exported design is at most {MAX_IMPORT_BYTES:,}")
     try:
@@ -340,7 +357,10 @@ def import_text(text: str, name: str | None = None, replace: bool = False) -> Sa
         raise SavedError(f"the file is not JSON ({exc})") from None
     if not isinstance(record, dict) or not isinstance(record.get("scenario"), dict):
         raise SavedError('the file does not hold an exported scenario (no "scenario" object)')
-    scenario = Scenario.from_json(json.dumps(record["scenario"]))
+    try:
+        scenario = Scenario.from_json(json.dumps(record["scenario"]))
+    except (ScenarioError, catalogue.UnknownTemplateError) as exc:
+        raise SavedError(f"the design in the file does not fit the model: {exc}") from None
     group = record.get("group")
     if group is not None and not isinstance(group, str):
         raise SavedError(f'"group" must be text or null, not {json.dumps(group)[:40]}')

@@ -379,7 +379,12 @@ class Scenario(Frozen):
     @field_validator("levers")
     @classmethod
     def _known_levers(cls, value: dict[str, Lever]) -> dict[str, Lever]:
-        _check_keys("levers", value, catalogue.current().lever_ids)
+        ids = catalogue.current().lever_ids
+        _check_keys("levers", value, ids)
+        missing = [k for k in ids if k not in value]
+        if missing:  # a lever left out is set to no effect, not dropped: every part of the model expects all four
+            allowed = f"every lever given ({', '.join(ids)}); set effect 0 to leave one out"
+            raise ScenarioError(f"levers.{missing[0]}", None, allowed)
         return value
 
     @model_validator(mode="after")
@@ -411,7 +416,7 @@ class Scenario(Frozen):
             for row in cat.records["levers"]
         }
         lines = tpl.lines.to_dict("records")
-        data: dict[str, Any] = Scenario(template=template_id).to_dict()
+        data: dict[str, Any] = Scenario.model_construct(template=template_id).model_dump(mode="json")  # defaults, filled below
         data |= {
             "name": str(tpl.info["name"]),
             "population": population,
@@ -514,7 +519,7 @@ def usable_templates() -> tuple[list[str], list[str]]:
         for tid in cat.template_ids:
             try:
                 Scenario.from_template(tid)
-            except ScenarioError as exc:
+            except (ScenarioError, ValueError, TypeError, KeyError, AttributeError) as exc:  # a bad file, whatever it holds
                 bad.append(f"template {tid} skipped: {exc}")
             else:
                 good.append(tid)

@@ -43,7 +43,7 @@ MEMORY_LIMIT_MB = 512  # the most a query may add to its worker's resident memor
 GRACE_S = 0.5  # after the time limit, how long DuckDB's interrupt is given before the worker is killed
 MAX_QUERY_CHARS = 20_000
 MAX_WORKERS = 2  # queries from different sessions run side by side, one core each
-QUEUE_WAIT_S = 10.0
+MIN_RUN_S = 0.5  # a query that would get less than this, after waiting for a worker, is refused as busy
 RECYCLE_MB = 128  # a worker holding this much more than when it started is replaced after its query
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,9 +172,10 @@ class _Pool:
         self.busy = 0
         self.lock = threading.Condition()
 
-    def take(self) -> _Worker:
+    def take(self, wait_s: float) -> _Worker:
+        """A worker, waiting at most `wait_s` for one (a query's wait counts against its time)."""
         with self.lock:
-            deadline = time.monotonic() + QUEUE_WAIT_S
+            deadline = time.monotonic() + wait_s
             while not self.idle and self.busy >= MAX_WORKERS:
                 if not self.lock.wait(timeout=max(0.0, deadline - time.monotonic())):
                     raise SqlRefused("The SQL console is busy with other analysts' queries; try again in a moment.")
@@ -226,7 +227,11 @@ def _arrow_bytes(table: pa.Table) -> bytes:
 def _tables(run: Run | None) -> dict[str, bytes]:
     """The run's tables and the saved-scenarios listing, as Arrow streams for the worker."""
     tables = dict(run.arrow_tables()) if run else {}
-    tables["saved_scenarios"] = pa.Table.from_pandas(saved.listing(), preserve_index=False)
+    try:
+        listing = saved.listing()
+    except saved.SavedError as exc:
+        raise SqlRefused(f"The saved scenarios cannot be read just now ({exc}); try again in a moment.") from None
+    tables["saved_scenarios"] = pa.Table.from_pandas(listing, preserve_index=False)
     return {name: _arrow_bytes(table) for name, table in tables.items()}
 
 
@@ -237,12 +242,14 @@ def run_sql(sql: str, run: Run | None = None, limit: int = ROW_LIMIT, timeout_s:
         raise SqlRefused(f"The row limit must be 1 to {ROW_LIMIT:,}, not {limit!r}.")
     if not isinstance(sql, str) or len(sql) > MAX_QUERY_CHARS:
         raise SqlRefused(f"A query is at most {MAX_QUERY_CHARS:,} characters; this one is longer.")
-    request = {"sql": sql.strip().rstrip(";").strip(), "tables": _tables(run), "limit": limit, "timeout_s": timeout_s}
-    worker = _pool.take()
     started = time.perf_counter()
+    tables = _tables(run)
+    worker = _pool.take(wait_s=max(0.0, timeout_s - MIN_RUN_S - (time.perf_counter() - started)))
+    left = timeout_s - (time.perf_counter() - started)  # waiting for a worker counts against the time limit
+    request = {"sql": sql.strip().rstrip(";").strip(), "tables": tables, "limit": limit, "timeout_s": left}
     answer: dict = {"refused": "died"}
     try:
-        answer = worker.ask(request, timeout_s)
+        answer = worker.ask(request, left)
     finally:
         _pool.give_back(worker, stopped=answer.get("refused") in ("timeout", "memory", "died"))
     seconds = time.perf_counter() - started
@@ -293,7 +300,11 @@ def tables_connection(run: Run | None) -> duckdb.DuckDBPyConnection:
         con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM reference."{name}"')
     for name, table in (run.arrow_tables() if run else {}).items():
         con.register(name, table)
-    con.register("saved_scenarios", saved.listing())
+    try:
+        listing = saved.listing()
+    except saved.SavedError:  # the app's own view carries on: the table's columns, no rows
+        listing = pd.DataFrame(columns=["name", "group", "template", "saved_at", "reference_stamp", "app_version"])
+    con.register("saved_scenarios", listing)
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

@@ -39,6 +39,7 @@ DUCKDB_MEMORY = "384MB"  # the engine's own limit, inside the worker's allowance
 ADDRESS_HEADROOM_MB = 512  # virtual memory the worker may map beyond what it holds when idle
 CELL_CHARS = 10_000  # a text cell longer than this is cut (the answer stays small)
 TABLE_FUNCTIONS = {"range", "generate_series", "unnest", "json_each", "json_tree"}
+SELECT_LIST_FUNCTIONS = frozenset({"unnest", "unlist"})  # special forms, not in DuckDB's function list: SELECT unnest([1, 2])
 DENIED_FUNCTIONS = {"current_setting", "getenv", "write_log", "current_query"}  # settings, environment, writes
 CONFIG = {
     "threads": 1,
@@ -66,7 +67,7 @@ def allowed_functions(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
         "SELECT DISTINCT function_name FROM duckdb_functions() "
         "WHERE function_type IN ('scalar', 'aggregate', 'window', 'macro')"
     ).fetchall()
-    return frozenset(name for (name,) in rows if name not in DENIED_FUNCTIONS)
+    return frozenset(name for (name,) in rows if name not in DENIED_FUNCTIONS) | SELECT_LIST_FUNCTIONS
 
 
 def check(con: duckdb.DuckDBPyConnection, text: str, tables: set[str], functions: frozenset[str]) -> None:
@@ -80,11 +81,15 @@ def check(con: duckdb.DuckDBPyConnection, text: str, tables: set[str], functions
     if len(statements) != 1:
         raise Refused(f"One statement at a time: this text holds {len(statements)}.")
     kind = statements[0].type
+    if kind.name == "MULTI" and "pivot" in text.lower():
+        raise Refused("The PIVOT statement is not available here; write SELECT … FROM t PIVOT (… FOR … IN (…)) instead.")
     if kind != duckdb.StatementType.SELECT:
         raise Refused(f"Only SELECT (or WITH … SELECT) queries can run here, not {kind.name}.")
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0])
     if tree.get("error"):
         raise Refused(f"The query does not parse: {tree.get('error_message', '')[:200]}")
+    if _holds(tree, lambda node: node.get("type") == "SHOW_REF"):
+        raise Refused("SHOW, DESCRIBE and SUMMARIZE are not available here: the Data page lists every table and column.")
     names, table_functions, sources = parts_of(tree)
     for name in sorted(table_functions):
         if name.lower() not in TABLE_FUNCTIONS:
@@ -127,6 +132,19 @@ def parts_of(tree: Any) -> tuple[set[str], set[str], set[tuple[str, str]]]:
             names.add(str(node["function_name"]))
         stack.extend(node.values())
     return names, table_functions, sources
+
+
+def _holds(tree: Any, test) -> bool:  # noqa: ANN001 - a predicate on a parse-tree node
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if test(node):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def cte_names(tree: Any) -> set[str]:

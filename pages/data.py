@@ -46,7 +46,11 @@ with tabs[0]:
             entries[entries["table"] == table][["column", "type", "unit", "meaning", "source"]],
             hide_index=True, width="stretch", key="data-dictionary",
         )  # fmt: skip
-        preview = sql.run_sql(f'SELECT * FROM "{table}" LIMIT 100', run).frame
+        try:
+            preview = sql.run_sql(f'SELECT * FROM "{table}" LIMIT 100', run).frame
+        except sql.SqlRefused as exc:
+            st.error(parts.plain(str(exc)), icon=":material/error:")
+            preview = entries.iloc[0:0]
         st.markdown(f"**First {len(preview)} rows**")
         st.dataframe(preview, hide_index=True, width="stretch", key="data-preview")
         whole = lambda: sql.whole_table(table, run)  # noqa: E731

@@ -168,3 +168,71 @@ def test_saving_a_place_again_asks_and_a_failed_replacement_keeps_the_old_one(ow
 def test_old_mac_line_ends_read_like_any_other():
     made = baseline.read(GOOD.replace(b"\n", b"\r"), "Crshire", 300_000)
     assert made.spend_gbp_m["acute_emergency"] == 61.2 and made.spend_gbp_m["community_health"] == 40
+
+
+def _good_text(own_templates: Path, tid: str, name: str) -> str:
+    good = baseline.save(baseline.read(GOOD, "Template source", 300_000))
+    text = (own_templates / f"{good}.yaml").read_text(encoding="utf-8")
+    (own_templates / f"{good}.yaml").unlink()
+    return text.replace(f"id: {good}", f"id: {tid}").replace("name: Template source", f"name: {name}")
+
+
+HOSTILE = {
+    "self_alias": lambda text: text + "extra: &r [*r]\n",
+    "alias_bomb": lambda text: text + "b0: &b0 [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"b{i}: &b{i} [{', '.join([f'*b{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+    "huge_int": lambda text: text.replace("value: 300000", "value: 1" + "0" * 400, 1),
+    "int_preset_key": lambda text: text.replace("preset:\n", "preset:\n  1: {value: 2, source: s}\n", 1),
+    "bool_amount": lambda text: text.replace("gbp_m: 61.2", "gbp_m: true"),
+    "text_amount": lambda text: text.replace("gbp_m: 61.2", "gbp_m: '61'"),
+    "null_name": lambda text: text.replace("name: Hostile", "name: null"),
+    "list_model": lambda text: text.replace("model: Your design on your own baseline", "model: [1]"),
+}  # fmt: skip
+
+
+def test_hostile_files_are_each_skipped_and_named_and_the_rest_load_quickly(own_templates):
+    import time
+
+    own_templates.mkdir(exist_ok=True)
+    for case, change in HOSTILE.items():
+        (own_templates / f"custom_{case}.yaml").write_text(
+            change(_good_text(own_templates, f"custom_{case}", "Hostile")), encoding="utf-8"
+        )
+    (own_templates / "custom_folder.yaml").mkdir()
+    (own_templates / "custom_dangling.yaml").symlink_to(own_templates / "nowhere")
+    (own_templates / "custom_zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(own_templates / "custom_fifo.yaml")
+    kept = baseline.save(baseline.read(GOOD, "Still here", 300_000))
+    catalogue.refresh()
+    start = time.perf_counter()
+    done = cli_templates(own_templates)
+    assert time.perf_counter() - start < 60 and done.returncode == 0, done.stderr
+    assert kept in done.stdout and "Traceback" not in done.stderr
+    notes = done.stderr.splitlines()
+    for case in [*HOSTILE, "folder", "dangling", "zero", "fifo"]:
+        assert any(f"custom_{case}.yaml skipped" in n or f"template custom_{case} skipped" in n for n in notes), case
+    assert Scenario.from_template(kept).name == "Still here"
+
+
+RACER = """
+import sys
+from lib import baseline
+try:
+    print("saved", baseline.save(baseline.read(b"line_id,spend_gbp_m\\nacute_emergency,30\\n", sys.argv[1], 300_000)))
+except baseline.BaselineError as exc:
+    print("refused", exc)
+"""
+
+
+def test_two_uploads_at_once_never_overwrite_each_other(own_templates):
+    env = os.environ | {"CARELAB_TEMPLATES_DIR": str(own_templates)}
+    for _attempt in range(4):
+        for old in own_templates.glob("*.yaml") if own_templates.exists() else []:
+            old.unlink()
+        racers = [subprocess.Popen([sys.executable, "-c", RACER, name], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True) for name in ("Race Place", "race place")]  # fmt: skip
+        outcomes = [r.communicate(timeout=120) for r in racers]
+        assert all(r.returncode == 0 for r in racers), [err for _, err in outcomes]
+        said = sorted(out.split()[0] for out, _ in outcomes)
+        assert said == ["refused", "saved"], outcomes  # one place saved, the other told why: never both
+        assert len(list(own_templates.glob("*.yaml"))) == 1 and not list(own_templates.glob("*.part"))

@@ -228,6 +228,13 @@ DEEP = "[" * 100_000 + "]" * 100_000
         (("sweep", "--template", "salford", "--grid", "risk.gain_share=0,1", "--out", "/nonexistent/dir/x.parquet"),
          "no such folder"),
         (("pack", "--template", "salford", "--out", "/nonexistent/dir/pack.html"), "no such folder"),
+        (("sweep", "--template", "salford", "--grid", "risk.gain_share=0.1,0.2", "--sims", "10", "--out", "/proc/sw.csv"),
+         "cannot be written here"),
+        (("project", "--template", "salford", "--central", "--set", "levers={}"), "every lever given"),
+        (("project", "--link", "1.eNqrVipRslIqTsxJyy9KUdJRSlayqlbKSS1LLSoGsmprawGyiAsm"), "levers"),
+        (("sql", "SELECT 1", "--limit", "x"), "error: sql: argument --limit: invalid int value"),
+        (("scenarios", "restore", "abc"), "invalid int value: 'abc'"),
+        ((), "the following arguments are required: command"),
         (("project", "--link", "1." + base64.urlsafe_b64encode(zlib.compress(DEEP.encode())).decode()), "nested more than"),
     ],
 )  # fmt: skip

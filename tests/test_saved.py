@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from lib import saved
-from lib.scenario import Scenario, ScenarioError
+from lib.scenario import Scenario
 
 from .conftest import ROOT
 
@@ -120,9 +120,9 @@ def test_export_and_import_round_trip_and_imports_are_validated():
         saved.import_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(saved.SavedError, match="at most 1,000,000"):
         saved.import_text(" " * 1_000_001)
-    with pytest.raises(ScenarioError, match="risk.gain_share"):
+    with pytest.raises(saved.SavedError, match="does not fit the model: risk.gain_share"):
         saved.import_text(text.replace('"gain_share": 0.5', '"gain_share": 5'), name="Other")
-    with pytest.raises(ScenarioError, match="sims = true"):
+    with pytest.raises(saved.SavedError, match="sims = true"):
         saved.import_text(text.replace('"sims": 1000', '"sims": true'), name="Other")
     with pytest.raises(saved.SavedError, match='"group" must be text'):
         saved.import_text(text.replace('"group": "Table 1"', '"group": 3'), name="Other")
@@ -277,3 +277,22 @@ def test_opening_a_design_saved_under_other_reference_data_says_what_changed(mon
     opened, changes = saved.load("Old")
     assert len(changes) == 1
     assert "older" in changes[0] and "risk.withhold: 0.05 then, 0.1 now" in changes[0]
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda: saved.restore("abc"), "a version is a whole number"),
+        (lambda: saved.restore(None), "a version is a whole number"),
+        (lambda: saved.restore(True), "a version is a whole number"),
+        (lambda: saved.restore(1.9), "a version is a whole number"),
+        (lambda: saved.import_text(None), "an import is JSON text"),
+        (lambda: saved.import_text('{"scenario": {"population": "x"}}'), "does not fit the model: population"),
+        (lambda: saved.save("n", None), "only a scenario can be saved"),
+        (lambda: saved.load(5), "no saved scenario is called \"5\""),
+        (lambda: saved.delete(None), "no saved scenario is called"),
+    ],
+)
+def test_every_refusal_of_the_library_is_a_saved_error(call, says):
+    with pytest.raises(saved.SavedError, match=says):
+        call()

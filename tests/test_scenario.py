@@ -146,7 +146,7 @@ def test_bad_json_is_refused():
     with pytest.raises(ScenarioError, match="valid JSON"):
         Scenario.from_json("{not json")
     with pytest.raises(ScenarioError, match="template"):
-        Scenario.from_json(json.dumps({**Scenario().to_dict(), "template": "atlantis"}))
+        Scenario.from_json(json.dumps({**Scenario.from_template("blank").to_dict(), "template": "atlantis"}))
 
 
 def test_approach_names():

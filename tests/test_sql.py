@@ -183,3 +183,55 @@ def test_the_query_behind_each_chart_runs_in_the_console_and_gives_its_numbers(r
     assert found["partners"]["p_over_capacity"].tolist() == run.partner_summary()["p_over_capacity"].tolist()
     with pytest.raises(KeyError):
         run.sql_of("yearly", fans=["no_such_measure"])
+
+
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("SHOW secret_directory", "SHOW, DESCRIBE and SUMMARIZE are not available"),
+        ("SELECT * FROM (SHOW secret_directory)", "SHOW, DESCRIBE and SUMMARIZE are not available"),
+        ("DESCRIBE sims", "SHOW, DESCRIBE and SUMMARIZE are not available"),
+        ("SUMMARIZE sims", "SHOW, DESCRIBE and SUMMARIZE are not available"),
+        ("SELECT * FROM (PIVOT service_lines ON id USING first(id))", "write SELECT … FROM t PIVOT"),
+    ],
+)
+def test_settings_are_not_shown_by_another_name(run, query, why):
+    with pytest.raises(sql.SqlRefused, match=re.escape(why)):
+        sql.run_sql(query, run)
+
+
+def test_the_select_list_forms_and_time_zones_answer(run):
+    assert sql.run_sql("SELECT unnest([1, 2, 3]) AS v", run).frame["v"].tolist() == [1, 2, 3]
+    assert len(sql.run_sql("SELECT now() AS t, current_timestamp AS u", run).frame) == 1
+
+
+def test_waiting_for_a_worker_counts_against_the_time_limit(run):
+    import threading
+
+    ends: list[float] = []
+    refusals: list[str] = []
+
+    def slow() -> None:
+        start = time.perf_counter()
+        try:
+            sql.run_sql("SELECT count(*) FROM range(100000) a, range(100000) b WHERE a.range * b.range = 7", run, timeout_s=2.0)
+        except sql.SqlRefused as exc:
+            refusals.append(str(exc))
+        ends.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=slow) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(refusals) == 5 and max(ends) < 2.0 + 1.0, ends  # queued ones too: stopped, or told it is busy
+    assert any("busy" in r for r in refusals) and any("Stopped after" in r for r in refusals)
+
+
+def test_a_store_that_cannot_be_read_is_a_refusal_not_a_crash(run, tmp_path, monkeypatch):
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(b"")
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(broken))
+    with pytest.raises(sql.SqlRefused, match="saved scenarios cannot be read"):
+        sql.run_sql("SELECT 1", run)
+    assert "saved_scenarios" in set(__import__("lib.dictionary", fromlist=["x"]).dictionary(run)["table"])
