@@ -26,7 +26,7 @@ import yaml
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CSV_TABLES = ("service_lines", "outcome_measures", "levers", "routes", "lead_types", "org_forms", "evidence")
-SCHEMA_VERSION = "5"  # bump when the tables built from the text change shape
+SCHEMA_VERSION = "6"  # bump when the tables built from the text change shape
 
 
 class UnknownTemplateError(ValueError):
@@ -259,6 +259,10 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     stresses = yaml.safe_load((data_dir / "stresses.yaml").read_text(encoding="utf-8"))
     tables["stresses"] = pd.DataFrame(
         [{k: s.get(k) for k in ("id", "name", "what", "source")} | {"changes": json.dumps(s["changes"])} for s in stresses]
+    )
+    register = yaml.safe_load((data_dir / "calibration.yaml").read_text(encoding="utf-8"))
+    tables["calibration"] = pd.DataFrame(
+        [{"parameter": r["parameter"], "where": r["where"], "set_by": ";".join(r["set_by"]), "how": r["how"]} for r in register]
     )
     sensitivities = yaml.safe_load((data_dir / "sensitivities.yaml").read_text(encoding="utf-8"))
     tables["sensitivities"] = pd.DataFrame(

@@ -267,12 +267,13 @@ def print_evidence(sims: int, fmt: str) -> None:
     runs = {tid: results.project(Scenario.from_template(tid).with_value("sims", sims)) for tid in usable_templates()[0]}
     check = views.evidence_check(cat, runs)
     if fmt == "json":
-        print(json.dumps(check.to_dict("records"), indent=1))
+        print(json.dumps({"coverage": views.evidence_coverage(check), "comparisons": check.to_dict("records")}, indent=1))
         return
+    print(views.evidence_coverage(check))
     for r in check.itertuples():
         print(
             f"{r.template:<40} {r.years:>5} published {r.published_points:5.1f}  model P50 {r.model_p50:5.1f} "
-            f"(P10 {r.model_p10:5.1f} to P90 {r.model_p90:5.1f})  {r.verdict}"
+            f"(P10 {r.model_p10:5.1f} to P90 {r.model_p90:5.1f})  {r.verdict}; {r.role}"
         )
 
 

@@ -261,6 +261,17 @@ class Run:
     def effect(self, measure: str, from_year: int, to_year: int) -> dict[str, float]:
         """P10/P50/P90 of what the levers did to a measure's growth, in percentage points: how much
         less it grew from `from_year` (0 = the baseline year) to `to_year` than without them."""
+        sql, params = self._effect_sql(measure, from_year, to_year)
+        quantiles = f"SELECT quantile_cont(e, [0.1, 0.5, 0.9]) AS q FROM ({sql})"
+        row = self._columns(f"SELECT q[1] AS p10, q[2] AS p50, q[3] AS p90 FROM ({quantiles})", params)
+        return {k: float(row[k][0]) for k in ("p10", "p50", "p90")}
+
+    def effect_draws(self, measure: str, from_year: int, to_year: int) -> np.ndarray:
+        """Each simulation's effect, as `effect` summarises it (to pool several templates' runs)."""
+        sql, params = self._effect_sql(measure, from_year, to_year)
+        return np.asarray(self._columns(f"SELECT e FROM ({sql}) ORDER BY sim", params)["e"], dtype=float)
+
+    def _effect_sql(self, measure: str, from_year: int, to_year: int) -> tuple[str, list | None]:
         design, no_change = f'"{measure}"', f'"{measure}{outcomes.NO_CHANGE}"'
         base = self.year_0()[measure]
         start = ("?", "?") if from_year == 0 else (f"d{from_year}", f"n{from_year}")
@@ -268,13 +279,9 @@ class Run:
             f"max(CASE WHEN year = {y} THEN {design} END) AS d{y}, max(CASE WHEN year = {y} THEN {no_change} END) AS n{y}"
             for y in {from_year, to_year} - {0}
         )
-        row = self._columns(
-            f"SELECT q[1] AS p10, q[2] AS p50, q[3] AS p90 FROM (SELECT quantile_cont("
-            f"100 * (n{to_year} / {start[1]} - d{to_year} / {start[0]}), [0.1, 0.5, 0.9]) AS q "
-            f"FROM (SELECT sim, {pick} FROM sim_year GROUP BY sim))",
-            [base, base] if from_year == 0 else None,
-        )
-        return {k: float(row[k][0]) for k in ("p10", "p50", "p90")}
+        per_sim = f"SELECT sim, {pick} FROM sim_year GROUP BY sim"
+        sql = f"SELECT sim, 100 * (n{to_year} / {start[1]} - d{to_year} / {start[0]}) AS e FROM ({per_sim})"
+        return sql, ([base, base] if from_year == 0 else None)
 
     def year_0(self) -> dict[str, float]:
         """Each outcome measure in the baseline year."""

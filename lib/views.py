@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lib import store
@@ -367,14 +368,37 @@ def differing_assumptions(scenarios: dict[str, Scenario]) -> pd.DataFrame:
 
 
 def verdict(published: float, model: dict[str, float]) -> str:
-    """A plain reading of a published effect against the model's P10-P90 band of it."""
+    """A plain reading of a published effect against the model's P10-P90 band of it, flagged in
+    both directions: outside the band, or inside it with a median twice or half what happened."""
     if model["p10"] > published:
         return "the model is more optimistic than what happened"
     if model["p90"] < published:
         return "the model is more pessimistic than what happened"
-    if model["p50"] > 2 * published:
+    if published > 0 and model["p50"] > 2 * published:
         return "what happened is inside the model's band, but its median is more optimistic"
+    if published > 0 and model["p50"] < published / 2:
+        return "what happened is inside the model's band, but its median is more pessimistic"
     return "what happened is inside the model's band"
+
+
+ALPHA = 0.2  # the band is the central 80%
+
+
+def interval_score(published: float, p10: float, p90: float, alpha: float = ALPHA) -> float:
+    """The interval score of an 80% band against what happened (Gneiting and Raftery 2007): its
+    width, plus a penalty of 2/alpha for each point what happened falls outside it. Lower is better."""
+    below = max(p10 - published, 0.0)
+    above = max(published - p90, 0.0)
+    return (p90 - p10) + (2 / alpha) * (below + above)
+
+
+def calibrating_figures(cat: Catalogue) -> dict[str, list[str]]:
+    """Each figure that calibrated the model, and the parameters it set (data/calibration.yaml)."""
+    found: dict[str, list[str]] = {}
+    for row in cat.records["calibration"]:
+        for figure in str(row["set_by"]).split(";"):
+            found.setdefault(figure, []).append(str(row["parameter"]))
+    return found
 
 
 def evidence_figures(cat: Catalogue) -> list[dict]:
@@ -387,23 +411,59 @@ def matching_templates(cat: Catalogue, figure: dict) -> list[str]:
     return [tid for tid in cat.template_ids if cat.template(tid).info["care_model"] in models]
 
 
+POOLED = "{models} templates pooled"
+
+
 def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
-    """Each published effect beside the model's projection of it for the matching templates
-    (`runs`: template id -> its run): P50 and P10-P90 in percentage points of growth, and a verdict."""
+    """Each published effect beside the model's projection of it (`runs`: template id -> its run):
+    P50 and P10-P90 in percentage points of growth, a verdict and the interval score. A finding
+    about one care model is held against each of its templates; a pooled finding (several care
+    models) against the pooled simulations of all their templates. `role` says whether the figure
+    calibrated the model (shown, not a test) or is held out (a test)."""
+    calibrated = calibrating_figures(cat)
     rows = []
     for figure in evidence_figures(cat):
         published = float(figure["comparison_growth_pct"]) - float(figure["vanguard_growth_pct"])
         span = (int(figure["from_year"]), int(figure["to_year"]))
-        for tid in matching_templates(cat, figure):
-            if tid in runs and runs[tid].years >= span[1]:
-                model = runs[tid].effect(figure["measure"], *span)
-                rows.append(
-                    {"source": figure["source"], "finding": figure["finding"], "template": cat.template(tid).info["name"]}
-                    | {"measure": figure["measure"], "years": f"{span[0]}→{span[1]}", "published_points": round(published, 2)}
-                    | {f"model_{k}": round(v, 2) for k, v in model.items()}
-                    | {"verdict": verdict(published, model), "how_compared": figure["note"]}
-                )
+        matching = [tid for tid in matching_templates(cat, figure) if tid in runs and runs[tid].years >= span[1]]
+        if not matching:
+            continue
+        sets = calibrated.get(str(figure["id"]), [])
+        role = "calibrated the model: not a test" if sets else "held out: a test"
+        if ";" in str(figure["care_model"]):  # a pooled finding: the pooled model
+            draws = np.concatenate([runs[t].effect_draws(figure["measure"], *span) for t in matching])
+            p10, p50, p90 = np.quantile(draws, [0.1, 0.5, 0.9])
+            pooled = POOLED.format(models=" and ".join(figure["care_model"].split(";")))
+            bands = [(pooled, {"p10": p10, "p50": p50, "p90": p90})]
+        else:
+            bands = [(cat.template(t).info["name"], runs[t].effect(figure["measure"], *span)) for t in matching]
+        for template, model in bands:
+            rows.append(
+                {"source": figure["source"], "finding": figure["finding"], "template": template, "role": role}
+                | {"parameters_it_set": "; ".join(sets)}
+                | {"measure": figure["measure"], "years": f"{span[0]}→{span[1]}", "published_points": round(published, 2)}
+                | {f"model_{k}": round(float(v), 2) for k, v in model.items()}
+                | {"verdict": verdict(published, model)}
+                | {"interval_score": round(interval_score(published, model["p10"], model["p90"]), 2)}
+                | {"how_compared": figure["note"]}
+            )
     return pd.DataFrame(rows)
+
+
+def evidence_coverage(check: pd.DataFrame) -> str:
+    """One sentence: how many held-out comparisons fall inside the 80% band, against 80% expected."""
+    if check.empty:
+        return "No published figure can be held against this projection."
+    tests = check[check["role"].str.startswith("held out")]
+    fit = f"{len(check) - len(tests)} comparisons use figures that calibrated the model: they show its fit, not a test of it."
+    if tests.empty:
+        return f"Out of sample: no published figure is held out yet. {fit}"
+    inside = int(tests["verdict"].str.startswith("what happened is inside").sum())
+    return (
+        f"Out of sample: {inside} of {len(tests)} held-out comparisons fall inside the model's 80% band "
+        f"({inside / len(tests):.0%}, against 80% expected); mean interval score "
+        f"{tests['interval_score'].mean():.1f} points. {fit}"
+    )
 
 
 def evidence_tables(cat: Catalogue, template_id: str) -> dict[str, pd.DataFrame]:

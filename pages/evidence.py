@@ -38,7 +38,10 @@ st.markdown(
 )
 runs = {tid: state.projection(state.template(tid).scenario).run for tid in names}
 check = views.evidence_check(cat, runs)
+st.markdown(f"**{views.evidence_coverage(check)}**")
 st.dataframe(check, hide_index=True, width="stretch", key="evidence-check")
+with st.expander("Which figure set which parameter (the calibration register)", key="evidence-register"):
+    st.dataframe(cat.tables["calibration"], hide_index=True, width="stretch", key="evidence-calibration")
 mine = views.evidence_check(cat, {current: state.projection(state.current_scenario()).run})
 if not mine.empty:
     st.markdown("**Your design, as it stands**")

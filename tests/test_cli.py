@@ -143,7 +143,9 @@ def test_a_binary_scenario_file_is_one_clear_line(tmp_path):
 def test_evidence_check_as_json():
     out = cli("evidence", "--sims", "300", "--format", "json")
     assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)
+    report = json.loads(out.stdout)
+    rows = report["comparisons"]
+    assert report["coverage"].startswith("Out of sample:")
     assert {"Salford", "Dudley", "West Wakefield"} <= {r["template"] for r in rows}
     for row in rows:
         assert row["model_p10"] <= row["model_p50"] <= row["model_p90"]

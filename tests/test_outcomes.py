@@ -4,6 +4,7 @@ add activity, defaults calibrated to what the vanguards achieved (docs/model.md,
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lib import catalogue, engine, results, views
@@ -106,20 +107,51 @@ def test_effect_is_the_growth_the_levers_saved_in_points():
         ((0.1, 0.5, 1.0), "the model is more pessimistic than what happened"),
         ((-1.0, 1.5, 4.0), "what happened is inside the model's band"),
         ((-1.0, 4.5, 6.0), "what happened is inside the model's band, but its median is more optimistic"),
+        ((-1.0, 0.9, 6.0), "what happened is inside the model's band, but its median is more pessimistic"),
+        ((2.0, 2.0, 2.0), "what happened is inside the model's band"),
     ],
 )
 def test_verdicts_read_the_published_figure_against_the_band(band, reading):
     assert views.verdict(2.0, dict(zip(("p10", "p50", "p90"), band, strict=True))) == reading
 
 
-def test_every_pacs_and_mcp_template_is_held_against_the_evidence():
+@pytest.mark.parametrize(
+    ("published", "band", "score"),
+    [(2.0, (1.0, 3.0), 2.0), (0.0, (1.0, 3.0), 2.0 + 10 * 1.0), (5.0, (1.0, 3.0), 2.0 + 10 * 2.0)],
+)
+def test_interval_score_is_the_width_plus_ten_times_the_miss(published, band, score):
+    assert views.interval_score(published, *band) == pytest.approx(score)
+
+
+def _check_rows(verdicts: list[str], roles: list[str], scores: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"verdict": verdicts, "role": roles, "interval_score": scores})
+
+
+def test_coverage_counts_only_held_out_figures():
+    inside, above = "what happened is inside the model's band", "the model is more optimistic than what happened"
+    held, fitted = "held out: a test", "calibrated the model: not a test"
+    both = _check_rows([inside, above, inside, inside], [held, held, held, fitted], [2.0, 12.0, 4.0, 1.0])
+    assert views.evidence_coverage(both).startswith(
+        "Out of sample: 2 of 3 held-out comparisons fall inside the model's 80% band (67%, against 80% expected); "
+        "mean interval score 6.0 points. 1 comparisons use figures that calibrated the model"
+    )
+    only_fit = _check_rows([inside], [fitted], [1.0])
+    assert views.evidence_coverage(only_fit).startswith("Out of sample: no published figure is held out yet.")
+
+
+def test_every_pacs_and_mcp_template_is_held_against_the_evidence_and_the_pooled_finding_against_the_pooled_model():
     cat = catalogue.current()
     runs = {t: results.project(Scenario.from_template(t).with_value("sims", 1000)) for t in PACS + MCP}
     check = views.evidence_check(cat, runs)
     names = {cat.template(t).info["name"] for t in PACS + MCP}
-    assert set(check["template"]) == names
+    assert set(check["template"]) == names | {"PACS and MCP templates pooled"}
+    pooled = check[check["template"] == "PACS and MCP templates pooled"]
+    assert pooled["published_points"].tolist() == [3.2]  # Morciano's pooled finding, once, against the pooled model
     assert set(check["published_points"]) == {2.1, 1.3, 3.2}
-    assert (check["verdict"].str.startswith("what happened is inside")).all()
+    # every figure so far calibrated the model: the check says so rather than claiming a test
+    assert (check["role"] == "calibrated the model: not a test").all()
+    assert views.evidence_coverage(check).startswith("Out of sample: no published figure is held out yet.")
+    assert (check["interval_score"] >= check["model_p90"] - check["model_p10"] - 0.02).all()
 
 
 # ---- presets that follow their sites -------------------------------------------------------------
