@@ -184,7 +184,12 @@ def board_pack(run: Run) -> str:
         _section("Stress tests", _table(stress_table(run, runs).round(3))),
         _section("What would make it fail", "".join(_chart(f) for f in figures[11:13]) + _table(bars.round(3))),
         _section("The UnitingCare replay", _replay(run, replayed, figures[13])),
-        _section("Evidence check", _table(evidence) if len(evidence) else _para("No published evaluation matches this design.")),
+        _section(
+            "Evidence check",
+            _para(views.evidence_coverage(evidence)) + _table(evidence)
+            if len(evidence)
+            else _para("No published evaluation matches this design."),
+        ),
         _section("Assumptions and their sources", _table(assumptions(scenario))),
     ]
     script = f"<script>{plotly.offline.get_plotlyjs()}</script>"
