@@ -283,6 +283,16 @@ class Run:
         sql = f"SELECT sim, 100 * (n{to_year} / {start[1]} - d{to_year} / {start[0]}) AS e FROM ({per_sim})"
         return sql, ([base, base] if from_year == 0 else None)
 
+    def growth(self, measure: str, end_years: list[int]) -> dict[str, float]:
+        """P10/P50/P90 of how much a measure grew with the design, in %: its mean over `end_years`
+        (a period that straddles contract years) against the baseline year."""
+        cols = ", ".join(f'max(CASE WHEN year = {int(y)} THEN "{measure}" END) AS y{int(y)}' for y in end_years)
+        mean = " + ".join(f"y{int(y)}" for y in end_years)
+        per_sim = f"SELECT sim, {cols} FROM sim_year GROUP BY sim"
+        quantiles = f"SELECT quantile_cont(100 * (({mean}) / {len(end_years)} / ? - 1), [0.1, 0.5, 0.9]) AS q FROM ({per_sim})"
+        row = self._columns(f"SELECT q[1] AS p10, q[2] AS p50, q[3] AS p90 FROM ({quantiles})", [self.year_0()[measure]])
+        return {k: float(row[k][0]) for k in ("p10", "p50", "p90")}
+
     def year_0(self) -> dict[str, float]:
         """Each outcome measure in the baseline year."""
         return self._kept_or("year_0", lambda: dict(self.query("SELECT measure, value FROM year_0").itertuples(index=False)))

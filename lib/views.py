@@ -367,13 +367,19 @@ def differing_assumptions(scenarios: dict[str, Scenario]) -> pd.DataFrame:
 # ---- evidence ---------------------------------------------------------------------------------
 
 
-def verdict(published: float, model: dict[str, float]) -> str:
-    """A plain reading of a published effect against the model's P10-P90 band of it, flagged in
-    both directions: outside the band, or inside it with a median twice or half what happened."""
+def verdict(published: float, model: dict[str, float], higher_is_better: bool = True) -> str:
+    """A plain reading of a published figure against the model's P10-P90 band of it, flagged in
+    both directions: outside the band, or (for an effect) inside it with a median twice or half
+    what happened. An effect (points of growth saved) is better higher; a site's own growth in
+    emergency admissions is better lower, so a figure above that band means the model was too hopeful."""
+    optimistic = "the model is more optimistic than what happened"
+    pessimistic = "the model is more pessimistic than what happened"
     if model["p10"] > published:
-        return "the model is more optimistic than what happened"
+        return optimistic if higher_is_better else pessimistic
     if model["p90"] < published:
-        return "the model is more pessimistic than what happened"
+        return pessimistic if higher_is_better else optimistic
+    if not higher_is_better:
+        return "what happened is inside the model's band"
     if published > 0 and model["p50"] > 2 * published:
         return "what happened is inside the model's band, but its median is more optimistic"
     if published > 0 and model["p50"] < published / 2:
@@ -407,11 +413,32 @@ def evidence_figures(cat: Catalogue) -> list[dict]:
 
 
 def matching_templates(cat: Catalogue, figure: dict) -> list[str]:
+    """The templates a figure is held against: its own site's, or every template of its care models."""
+    if isinstance(figure.get("template"), str) and figure["template"]:
+        return [figure["template"]] if figure["template"] in cat.template_ids else []
     models = figure["care_model"].split(";")
     return [tid for tid in cat.template_ids if cat.template(tid).info["care_model"] in models]
 
 
+def _published(figure: dict) -> float:
+    """The published figure in percentage points: an effect (growth elsewhere less the vanguards'),
+    or a site's own growth."""
+    if figure["kind"] == "growth":
+        return float(figure["vanguard_growth_pct"])
+    return float(figure["comparison_growth_pct"]) - float(figure["vanguard_growth_pct"])
+
+
+def _model_band(run: Run, figure: dict, span: tuple[int, int]) -> dict[str, float]:
+    if figure["kind"] == "growth":  # the period straddles the last two contract years: their mean
+        return run.growth(figure["measure"], [span[1] - 1, span[1]])
+    return run.effect(figure["measure"], *span)
+
+
 POOLED = "{models} templates pooled"
+COMPARED = {
+    "effect": "points less growth than elsewhere",
+    "growth": "the site's own growth, %",
+}
 
 
 def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
@@ -423,7 +450,7 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
     calibrated = calibrating_figures(cat)
     rows = []
     for figure in evidence_figures(cat):
-        published = float(figure["comparison_growth_pct"]) - float(figure["vanguard_growth_pct"])
+        published = _published(figure)
         span = (int(figure["from_year"]), int(figure["to_year"]))
         matching = [tid for tid in matching_templates(cat, figure) if tid in runs and runs[tid].years >= span[1]]
         if not matching:
@@ -436,14 +463,15 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
             pooled = POOLED.format(models=" and ".join(figure["care_model"].split(";")))
             bands = [(pooled, {"p10": p10, "p50": p50, "p90": p90})]
         else:
-            bands = [(cat.template(t).info["name"], runs[t].effect(figure["measure"], *span)) for t in matching]
+            bands = [(cat.template(t).info["name"], _model_band(runs[t], figure, span)) for t in matching]
         for template, model in bands:
             rows.append(
                 {"source": figure["source"], "finding": figure["finding"], "template": template, "role": role}
                 | {"parameters_it_set": "; ".join(sets)}
-                | {"measure": figure["measure"], "years": f"{span[0]}→{span[1]}", "published_points": round(published, 2)}
+                | {"measure": figure["measure"], "compared": COMPARED[figure["kind"]], "years": f"{span[0]}→{span[1]}"}
+                | {"published_points": round(published, 2)}
                 | {f"model_{k}": round(float(v), 2) for k, v in model.items()}
-                | {"verdict": verdict(published, model)}
+                | {"verdict": verdict(published, model, higher_is_better=figure["kind"] == "effect")}
                 | {"interval_score": round(interval_score(published, model["p10"], model["p90"]), 2)}
                 | {"how_compared": figure["note"]}
             )

@@ -116,6 +116,20 @@ def test_verdicts_read_the_published_figure_against_the_band(band, reading):
 
 
 @pytest.mark.parametrize(
+    ("published", "reading"),
+    [
+        (15.6, "the model is more optimistic than what happened"),  # admissions rose more than the model's P90
+        (-5.0, "the model is more pessimistic than what happened"),
+        (4.0, "what happened is inside the model's band"),
+        (1.0, "what happened is inside the model's band"),  # no median flag for a site's own growth
+    ],
+)
+def test_a_sites_growth_in_admissions_reads_the_other_way(published, reading):
+    band = {"p10": -2.0, "p50": 3.6, "p90": 9.7}
+    assert views.verdict(published, band, higher_is_better=False) == reading
+
+
+@pytest.mark.parametrize(
     ("published", "band", "score"),
     [(2.0, (1.0, 3.0), 2.0), (0.0, (1.0, 3.0), 2.0 + 10 * 1.0), (5.0, (1.0, 3.0), 2.0 + 10 * 2.0)],
 )
@@ -145,12 +159,16 @@ def test_every_pacs_and_mcp_template_is_held_against_the_evidence_and_the_pooled
     check = views.evidence_check(cat, runs)
     names = {cat.template(t).info["name"] for t in PACS + MCP}
     assert set(check["template"]) == names | {"PACS and MCP templates pooled"}
+    held = check[check["role"] == "held out: a test"]
+    assert sorted(held["template"]) == ["Dudley", "South Somerset (Symphony)"]  # the sites' own figures, on their own
+    assert set(held["compared"]) == {"the site's own growth, %"}
     pooled = check[check["template"] == "PACS and MCP templates pooled"]
     assert pooled["published_points"].tolist() == [3.2]  # Morciano's pooled finding, once, against the pooled model
-    assert set(check["published_points"]) == {2.1, 1.3, 3.2}
-    # every figure so far calibrated the model: the check says so rather than claiming a test
-    assert (check["role"] == "calibrated the model: not a test").all()
-    assert views.evidence_coverage(check).startswith("Out of sample: no published figure is held out yet.")
+    fitted = check[check["role"] == "calibrated the model: not a test"]
+    assert set(fitted["published_points"]) == {2.1, 1.3, 3.2}
+    coverage = views.evidence_coverage(check)
+    inside = int(held["verdict"].str.startswith("what happened is inside").sum())
+    assert coverage.startswith(f"Out of sample: {inside} of 2 held-out comparisons fall inside the model's 80% band")
     assert (check["interval_score"] >= check["model_p90"] - check["model_p10"] - 0.02).all()
 
 
