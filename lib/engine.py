@@ -52,6 +52,7 @@ class Draws:
     outcome_shift: np.ndarray  # drawn with the demand shift: faster demand, faster-growing admissions
     cost_error: np.ndarray
     realisation: dict[str, np.ndarray]  # lever id -> share of its effect realised
+    drift: np.ndarray  # (years, sims): measured outcomes' level against their trend, the yearly one-off steps kept
 
     def as_columns(self) -> dict[str, np.ndarray]:
         return {
@@ -163,8 +164,12 @@ def sample_inputs(scenario: Scenario, cat: Catalogue) -> Draws:
     the first, then cost error, then each lever in catalogue order), column 0 set to 0 so that
     simulation 0 is the central case."""
     chosen = [k for k in cat.lever_ids if k in scenario.levers]
-    z = np.random.default_rng(scenario.seed).standard_normal((2 + len(chosen), scenario.sims))
+    years = scenario.contract.years
+    rng = np.random.default_rng(scenario.seed)
+    z = rng.standard_normal((2 + len(chosen), scenario.sims))
     z[:, 0] = 0.0
+    level = rng.standard_normal((years, scenario.sims))  # drawn after the others: they keep their values
+    level[:, 0] = 0.0
     unc = scenario.uncertainty
     demand = sample_interval(z[0], unc.demand_growth_low, unc.demand_growth_high, _valid("uncertainty.demand_growth_low"))
     outcome = sample_interval(z[0], unc.outcome_growth_low, unc.outcome_growth_high, _valid("uncertainty.outcome_growth_low"))
@@ -174,7 +179,12 @@ def sample_inputs(scenario: Scenario, cat: Catalogue) -> Draws:
         k: sample_interval(z[2 + i], scenario.levers[k].realisation_low, scenario.levers[k].realisation_high, valid)
         for i, k in enumerate(chosen)
     }
-    return Draws(demand, outcome, cost_error, realisation)
+    # each year's one-off step, kept from then on: the measured level against the trend, in place
+    level *= scenario.uncertainty.measured_drift
+    np.clip(level, -0.5, 0.5, out=level)
+    level += 1.0
+    np.cumprod(level, axis=0, out=level)
+    return Draws(demand, outcome, cost_error, realisation, level)
 
 
 # ---- stage 2: costs ---------------------------------------------------------------------------------
@@ -274,6 +284,7 @@ def project_outcomes(scenario: Scenario, cat: Catalogue, place: Place, draws: Dr
         draws.realisation,
         coverage,
         draws.outcome_shift,
+        draws.drift,
         (costs.with_levers["scope"], costs.with_levers["scope_hospital"]),
         (costs.no_change["scope"], costs.no_change["scope_hospital"]),
         (place.baseline @ scope, place.baseline @ place.weights["scope_hospital"]),

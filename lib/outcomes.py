@@ -1,7 +1,8 @@
 """Outcome measures per 1,000 population and the four-domain outcome index (docs/model.md, "Outcomes").
 
 Each measure's no-change path grows at its own yearly rate plus the simulation's local growth
-shift (drawn with the demand growth that drives costs), so it is as uncertain as the place.
+shift (drawn with the demand growth that drives costs), so it is as uncertain as the place, and
+its measured level takes a one-off step each year (changes in what is counted) that stays.
 The levers cut it by `sum(weight x effect x ramp x realisation x coverage)`, with the ramp taken
 `lag_years` later for measures that respond late; a lever realised below zero adds activity.
 The outcome index is the mean over the four domains of Mid-Nottinghamshire's framework of
@@ -38,14 +39,16 @@ def project(
     realisation: dict[str, np.ndarray],
     coverage: dict[str, float],
     growth_shift: np.ndarray,
+    drift: np.ndarray,
     scope_cost: tuple[np.ndarray, np.ndarray],
     no_change_scope_cost: tuple[np.ndarray, np.ndarray],
     year_0_scope_cost: tuple[float, float],
 ) -> OutcomeResult:
     """Outcomes for every simulation. `realisation` holds each lever's (sims,) draws and
     `coverage` the share of its services in the model's scope; `growth_shift` (sims,) moves every
-    measure's yearly growth; the cost pairs are (all spend in scope, hospital spend in scope)
-    with the levers, without them, and in year 0."""
+    measure's yearly growth; `drift` (years, sims) is the measured level against the trend: the
+    product of each year's one-off step in what is counted (a random walk about it); the cost pairs are
+    (all spend in scope, hospital spend in scope) with the levers, without them, and in year 0."""
     lever_ids = list(realisation)
     sims = growth_shift.shape[0]
     rho = np.stack([realisation[k] * coverage[k] for k in lever_ids]) if lever_ids else np.zeros((0, sims))
@@ -68,6 +71,7 @@ def project(
     no_change[:, 0] = base[:, None] * yearly
     for t in range(1, len(years)):
         np.multiply(no_change[:, t - 1], yearly, out=no_change[:, t])
+    no_change *= drift[None, :, :]  # measured levels: each year's step stays once taken
     rates = np.subtract(1.0, cut, out=cut)
     rates *= no_change
 

@@ -314,6 +314,16 @@ class Uncertainty(Frozen):
         "Low end of the 80% interval of the true cost above the baseline (UnitingCare: understated).",
     )
     cost_error_high: float = bounded(0.02, -0.5, 1.0, "fraction", "High end of that interval.")
+    measured_drift: float = bounded(
+        0.071,
+        0.0,
+        0.3,
+        "fraction a year",
+        "Spread (sd) of the one-off yearly steps in measured outcomes that a place's own trend does not explain: "
+        "changes in what is counted, catchment, coding. Calibrated: 7.1%, the part of NHS England's type 1 providers' "
+        "yearly growth in A&E admissions (2016/17 to 2018/19) that does not persist into the next year "
+        "(lib/calibration.py); provider-level, so an upper reading for a place. 0 = outcomes follow their trend only.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Uncertainty:

@@ -13,7 +13,7 @@ from .conftest import ROOT
 # data/ text -> catalogue -> scenario -> engine -> results (DuckDB) -> views/charts -> cli -> pages -> app
 LAYERS = [
     ["lib.memory", "lib.sql_worker"],
-    ["lib.catalogue"],
+    ["lib.catalogue", "lib.calibration"],
     ["lib.scenario", "lib.links", "lib.stress", "lib.baseline"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
     ["lib.store", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary", "lib.sweep"],

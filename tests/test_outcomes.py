@@ -21,10 +21,49 @@ def emergency(template: str, sims: int = 2000):
 
 
 def test_faster_demand_means_higher_costs_and_more_admissions():
-    _, no_change, sim = emergency("salford")
+    """The trend moves with demand; the one-off steps in what is counted do not (set to 0 here)."""
+    sim = engine.simulate(Scenario.from_template("salford").with_values({"sims": 2000, "uncertainty.measured_drift": 0.0}))
+    no_change = sim.outcomes["emergency_admissions_no_change"]
     draws = sim.per_sim
     assert np.corrcoef(draws["demand_growth_shift"], draws["outcome_growth_shift"])[0, 1] == pytest.approx(1.0)
     assert np.corrcoef(sim.money["counterfactual_cost"][:, -1], no_change[:, -1])[0, 1] > 0.8
+
+
+def test_measured_steps_stay_once_taken_and_leave_the_central_case_and_the_other_draws_alone():
+    base = Scenario.from_template("dudley").with_value("sims", 500)
+    still, drifting = engine.simulate(base.with_value("uncertainty.measured_drift", 0.0)), engine.simulate(base)
+    for key in ("demand_growth_shift", "outcome_growth_shift", "cost_error"):
+        assert np.array_equal(still.per_sim[key], drifting.per_sim[key])  # the other draws keep their values
+    ratio = drifting.outcomes["emergency_admissions_no_change"] / still.outcomes["emergency_admissions_no_change"]
+    assert np.allclose(ratio[0], 1.0)  # the central case has no steps
+    design_ratio = drifting.outcomes["emergency_admissions"] / still.outcomes["emergency_admissions"]
+    assert np.allclose(design_ratio, ratio)  # a step moves the measured level with and without the design alike
+    steps = ratio[:, 1:] / ratio[:, :-1] - 1
+    assert steps.std() == pytest.approx(base.uncertainty.measured_drift, rel=0.1)
+    assert abs(np.corrcoef(steps[:, 0], steps[:, 1])[0, 1]) < 0.15  # steps are one-off: a year's does not foretell the next
+
+
+def test_the_spread_between_places_is_set_from_open_data_and_holds_eighty_percent_of_it():
+    """Calibration, checked: the defaults follow lib/calibration.py's reading of NHS England's A&E
+    data, and the no-change band of growth holds about 80% of providers' growth (in sample: this
+    data set set the spread, so this shows fit, not a test)."""
+    from lib import calibration
+    from lib.scenario import field_spec
+
+    spread = calibration.between_area()
+    assert spread.providers == 130 and spread.trend_share < 0.2  # most of the spread is one-off steps, not places
+    assert field_spec("uncertainty.measured_drift").default == pytest.approx(spread.step_sd, abs=0.0005)
+    low_default, high_default = (field_spec(f"uncertainty.outcome_growth_{end}").default for end in ("low", "high"))
+    half_width = (high_default - low_default) / 2
+    assert half_width >= calibration.Z90 * spread.trend_sd  # places' own trends are inside the band
+    run = results.project(Scenario.from_template("blank").with_value("sims", 4000))
+    path = run.simulation.outcomes["emergency_admissions_no_change"]
+    model = (path[:, 2] / path[:, 0]) ** 0.5 - 1
+    low, high = np.quantile(model - np.median(model), [0.1, 0.9])
+    seen = calibration.yearly_growth()["two_year_yearly"]
+    coverage = float(((seen - seen.median()).between(low, high)).mean())
+    print(f"no-change band holds {coverage:.0%} of providers' two-year growth (aim 80%)")
+    assert 0.7 <= coverage <= 0.9
 
 
 def test_no_change_path_is_uncertain_and_its_central_case_is_englands_rate():
