@@ -336,12 +336,17 @@ def assemble(
     settled: settlement.Settlement,
 ) -> Simulation:
     """The money of both sides (the aligned services' variance stays with commissioners, less the
-    incentive their providers earn, or plus what they fail to earn of an incentive at stake), each
-    partner's share, and the central case's cost parts."""
+    incentive their providers earn, or plus what they fail to earn of an incentive at stake; and
+    commissioners keep what they do not pay of their funding), each partner's share, and the
+    central case's cost parts."""
     aligned_variance = budgets.aligned - costs.aligned
     incentive = budgets.incentive_earned - budgets.incentive_due  # at stake: what is not earned is lost
     provider = settled.provider + incentive
     commissioner = settled.commissioner + aligned_variance - incentive
+    # What commissioners keep of their funding for the pool: a bid below it, a withhold not earned,
+    # less what a re-opener adds. Their share of the variance alone would leave it credited to nobody.
+    kept = budgets.funding[None, :] - budgets.pooled
+    position = commissioner + kept
     budget = budgets.pooled + budgets.aligned
     cost = costs.pooled + costs.aligned
     money = {
@@ -353,7 +358,8 @@ def assemble(
         "commissioner": commissioner,
         "reinvested": settled.reinvested,
         "provider_cumulative": settlement.cumulative(provider),
-        "commissioner_cumulative": settlement.cumulative(commissioner),
+        "commissioner_kept": kept,
+        "commissioner_cumulative": settlement.cumulative(position),
         "pooled_budget": budgets.pooled,
         "pooled_cost": costs.pooled,
         "aligned_budget": np.asarray(budgets.aligned),
@@ -393,7 +399,7 @@ def assemble(
             "collar_breach_any_year": settled.collar_hit.any(axis=1),
             "provider_end_gbp_m": money["provider_cumulative"][:, -1],
             "commissioner_end_gbp_m": money["commissioner_cumulative"][:, -1],
-            "commissioner_short_in": short_in(commissioner, budget * scenario.risk.commissioner_contingency),
+            "commissioner_short_in": short_in(position, budget * scenario.risk.commissioner_contingency),
             **draws.as_columns(),
         },
         central_parts=central_parts,

@@ -59,7 +59,8 @@ QUERIES = {  # the SQL behind a run's tables ({years}: the contract's length), n
     "central_totals": CENTRAL_TOTALS_SQL,
 }
 MONEY_MEASURES = (
-    "budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative", "commissioner_cumulative"
+    "budget", "cost", "variance", "provider", "commissioner", "reinvested", "provider_cumulative", "commissioner_kept",
+    "commissioner_cumulative",
 )
 SUMMARY = ["year", "p10", "p50", "p90", "mean"]
 PROBABILITIES = ("deficit_any_year", "collar_breach_any_year", "failure", "commissioner_shortfall")

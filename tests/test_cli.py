@@ -56,7 +56,9 @@ def test_project_dudley_prints_fifteen_years():
     assert set(report["probabilities"]) == {"deficit_any_year", "collar_breach_any_year", "failure", "commissioner_shortfall"}
     assert 0 <= report["probabilities"]["commissioner_shortfall"] <= 1
     commissioners = [y["commissioner_cumulative"]["mean"] for y in report["years"]]
-    assert commissioners[-1] == pytest.approx(sum(y["commissioner"]["mean"] for y in report["years"]), abs=1e-4)
+    kept = sum(y["commissioner"]["mean"] + y["commissioner_kept"]["mean"] for y in report["years"])
+    assert commissioners[-1] == pytest.approx(kept, abs=1e-4)  # their share of the variance plus what they keep
+    assert report["years"][0]["commissioner_kept"]["p50"] > 0  # Dudley: a 10% withhold, not all earned
     for year in report["years"]:
         total = year["provider"]["mean"] + year["commissioner"]["mean"] + year["reinvested"]["mean"]
         assert total == pytest.approx(year["variance"]["mean"], abs=1e-5)

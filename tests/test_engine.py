@@ -341,3 +341,18 @@ def test_a_deal_where_the_provider_never_loses_reads_as_one_sided():
     h = shared.headline()
     heavy, light = sorted([-min(h["provider"]["p10"], 0), -min(h["commissioner"]["p10"], 0)], reverse=True)
     assert (views.one_sided_reading(shared) is None) == (heavy < views.ONE_SIDED * light)
+
+
+def test_commissioners_keep_what_they_do_not_pay_of_their_funding():
+    """A withhold not earned and a bid below the funding stay with commissioners: counted in their
+    position, so every pound of the funding is somebody's (provider + commissioners + reinvested =
+    funding - cost, in every simulation and year)."""
+    s = Scenario.from_template("dudley").with_values({"sims": 300, "contract.bid_discount": 0.03})
+    sim = engine.simulate(s)
+    m = sim.money
+    funding_less_cost = m["variance"] + m["commissioner_kept"]
+    yearly_position = np.diff(m["commissioner_cumulative"], axis=1, prepend=0.0)
+    assert np.allclose(m["provider"] + yearly_position + m["reinvested"], funding_less_cost, atol=1e-9)
+    assert np.all(m["commissioner_kept"] > 0)  # a 3% bid discount at the least
+    paid_in_full = engine.simulate(s.with_values({"contract.bid_discount": 0.0, "risk.withhold": 0.0}))
+    assert np.allclose(paid_in_full.money["commissioner_kept"], 0.0)
