@@ -262,7 +262,8 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     )
     register = yaml.safe_load((data_dir / "calibration.yaml").read_text(encoding="utf-8"))
     tables["calibration"] = pd.DataFrame(
-        [{"parameter": r["parameter"], "where": r["where"], "set_by": ";".join(r["set_by"]), "how": r["how"]} for r in register]
+        [{"parameter": r["parameter"], "where": r["where"], "set_by": ";".join(r["set_by"]), "how": r["how"],
+          "informed_by": ";".join(r.get("informed_by", [])), "informed_how": r.get("informed_how", "")} for r in register]
     )
     sensitivities = yaml.safe_load((data_dir / "sensitivities.yaml").read_text(encoding="utf-8"))
     tables["sensitivities"] = pd.DataFrame(

@@ -220,8 +220,8 @@ class Risk(Frozen):
         104.0,
         gt=100.0,
         le=150.0,
-        description="Outcome index that earns the whole withhold; 100 = no better than doing nothing. The target ramps up "
-        "over five years.",
+        description="Outcome index that earns the whole withhold (and incentive pot); 100 = no better than doing nothing. "
+        "The target ramps up over five years. Assumption: 104, a target a little above the evidence-based central path.",
         json_schema_extra={"unit": "index"},
     )
     quality_gate: float | None = bounded(

@@ -162,9 +162,11 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
             "id": "commissioner_shortfall",
             "label": "Commissioners short",
             "value": pct(h["commissioner_shortfall"]),
-            "detail": f"chance a year's loss on the deal passes their contingency ({contingency} of its budget)",
-            "help": "Share of simulations in which, in at least one year, commissioners lose more on the deal than "
-            "they can find that year (Design › 4 · Risk split: commissioners' contingency).",
+            "detail": f"chance a year's loss to them passes their contingency ({contingency} of its budget)",
+            "help": "Share of simulations in which, in at least one year, commissioners' side of the year's overspend "
+            "(what the settlement leaves them, less what they keep of their funding) is more than they can find that year "
+            "(Design › 4 · Risk split: commissioners' contingency). It counts overspend that would have come without the "
+            "deal too.",
         },
         {
             "id": "deficit",
@@ -378,7 +380,11 @@ def verdict(published: float, model: dict[str, float], higher_is_better: bool = 
         return optimistic if higher_is_better else pessimistic
     if model["p90"] < published:
         return pessimistic if higher_is_better else optimistic
-    if not higher_is_better:
+    if not higher_is_better:  # a site's own growth: a median far below what happened is too hopeful
+        if published > 0 and model["p50"] < published / 2:
+            return "what happened is inside the model's band, but its median is more optimistic"
+        if published > 0 and model["p50"] > 2 * published:
+            return "what happened is inside the model's band, but its median is more pessimistic"
         return "what happened is inside the model's band"
     if published > 0 and model["p50"] > 2 * published:
         return "what happened is inside the model's band, but its median is more optimistic"
@@ -398,13 +404,22 @@ def interval_score(published: float, p10: float, p90: float, alpha: float = ALPH
     return (p90 - p10) + (2 / alpha) * (below + above)
 
 
-def calibrating_figures(cat: Catalogue) -> dict[str, list[str]]:
-    """Each figure that calibrated the model, and the parameters it set (data/calibration.yaml)."""
+def calibrating_figures(cat: Catalogue, column: str = "set_by") -> dict[str, list[str]]:
+    """Each figure that calibrated the model (`set_by`), or that was seen before a change to it
+    (`informed_by`), and the parameters concerned (data/calibration.yaml)."""
     found: dict[str, list[str]] = {}
     for row in cat.records["calibration"]:
-        for figure in str(row["set_by"]).split(";"):
-            found.setdefault(figure, []).append(str(row["parameter"]))
+        for figure in str(row[column] or "").split(";"):
+            if figure:
+                found.setdefault(figure, []).append(str(row["parameter"]))
     return found
+
+
+ROLES = {
+    "set": "calibrated the model: not a test",
+    "seen": "seen before the model changed: not a clean test",
+    "held": "held out: a test",
+}
 
 
 def evidence_figures(cat: Catalogue) -> list[dict]:
@@ -447,7 +462,7 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
     about one care model is held against each of its templates; a pooled finding (several care
     models) against the pooled simulations of all their templates. `role` says whether the figure
     calibrated the model (shown, not a test) or is held out (a test)."""
-    calibrated = calibrating_figures(cat)
+    calibrated, informed = calibrating_figures(cat), calibrating_figures(cat, "informed_by")
     rows = []
     for figure in evidence_figures(cat):
         published = _published(figure)
@@ -455,12 +470,15 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
         matching = [tid for tid in matching_templates(cat, figure) if tid in runs and runs[tid].years >= span[1]]
         if not matching:
             continue
-        sets = calibrated.get(str(figure["id"]), [])
-        role = "calibrated the model: not a test" if sets else "held out: a test"
+        sets = calibrated.get(str(figure["id"]), []) + informed.get(str(figure["id"]), [])
+        role = ROLES["set"] if str(figure["id"]) in calibrated else ROLES["seen"] if sets else ROLES["held"]
         if ";" in str(figure["care_model"]):  # a pooled finding: the pooled model
             draws = np.concatenate([runs[t].effect_draws(figure["measure"], *span) for t in matching])
             p10, p50, p90 = np.quantile(draws, [0.1, 0.5, 0.9])
-            pooled = POOLED.format(models=" and ".join(figure["care_model"].split(";")))
+            models = " and ".join(figure["care_model"].split(";"))
+            pooled = POOLED.format(models=models)
+            if len(matching) == 1:  # one design against a pooled finding: say so, it is not the pooled model
+                pooled = f"{cat.template(matching[0]).info['name']} alone, against a finding pooled over {models}"
             bands = [(pooled, {"p10": p10, "p50": p50, "p90": p90})]
         else:
             bands = [(cat.template(t).info["name"], _model_band(runs[t], figure, span)) for t in matching]
@@ -479,19 +497,32 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
 
 
 def evidence_coverage(check: pd.DataFrame) -> str:
-    """One sentence: how many held-out comparisons fall inside the 80% band, against 80% expected."""
+    """One paragraph: how many clean held-out comparisons fall inside the 80% band (against 80%
+    expected), and what the others are."""
     if check.empty:
         return "No published figure can be held against this projection."
-    tests = check[check["role"].str.startswith("held out")]
-    fit = f"{len(check) - len(tests)} comparisons use figures that calibrated the model: they show its fit, not a test of it."
-    if tests.empty:
-        return f"Out of sample: no published figure is held out yet. {fit}"
-    inside = int(tests["verdict"].str.startswith("what happened is inside").sum())
-    return (
-        f"Out of sample: {inside} of {len(tests)} held-out comparisons fall inside the model's 80% band "
-        f"({inside / len(tests):.0%}, against 80% expected); mean interval score "
-        f"{tests['interval_score'].mean():.1f} points. {fit}"
-    )
+    inside = check["verdict"].str.startswith("what happened is inside")
+    parts = []
+    tests = check["role"] == ROLES["held"]
+    if tests.any():
+        k, n = int((inside & tests).sum()), int(tests.sum())
+        parts.append(
+            f"Out of sample: {k} of {n} held-out comparisons fall inside the model's 80% band ({k / n:.0%}, against 80% "
+            f"expected); mean interval score {check.loc[tests, 'interval_score'].mean():.1f} points"
+            + ("; too few to say how often it holds." if n < 10 else ".")
+        )
+    else:
+        parts.append("Out of sample: no clean held-out figure yet.")
+    seen = check["role"] == ROLES["seen"]
+    if seen.any():
+        parts.append(
+            f"{int(seen.sum())} comparisons were seen before a change to the model, so they are not clean tests "
+            f"({int((inside & seen).sum())} inside the band now)."
+        )
+    fitted = check["role"] == ROLES["set"]
+    if fitted.any():
+        parts.append(f"{int(fitted.sum())} comparisons use figures that calibrated the model: they show its fit, not a test.")
+    return " ".join(parts)
 
 
 def evidence_tables(cat: Catalogue, template_id: str) -> dict[str, pd.DataFrame]:
@@ -539,7 +570,8 @@ def risk_readings(run: Run) -> dict[str, str]:
     return {
         "commissioners": f"Commissioners end the contract at {gbp_m(h['commissioner']['p50'])} (P50; one in ten at "
         f"{gbp_m(h['commissioner']['p10'])} or worse). In {pct(h['commissioner_shortfall'])} of simulations they lose more in "
-        f"some year than their contingency ({contingency} of that year's budget); {short_when}.",
+        f"some year than their contingency ({contingency} of that year's budget), counting overspend that would have come "
+        f"without the deal too; {short_when}.",
         "one_sided": one_sided_reading(run) or "Neither side's downside is several times the other's.",
         "distribution": f"Half the simulations end the contract with the provider side at {gbp_m(provider['p50'])} or "
         f"better; one in ten ends at {gbp_m(provider['p10'])} or worse. It fails below {gbp_m(-capacity)}.",

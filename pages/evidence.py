@@ -32,9 +32,11 @@ st.dataframe(lines.rename(columns={"basis": "Basis"}), hide_index=True, width="s
 
 st.subheader("How the model compares with what the vanguards achieved", anchor=False)
 st.markdown(
-    "Each published figure beside the model's projection of it, for every template of the same care model "
-    "with its own defaults: how many percentage points less emergency admissions grew than they would have "
-    "without the design (P50, with the P10–P90 band of the simulations)."
+    "Each published figure beside the model's projection of it (P50, with the P10–P90 band of the simulations): "
+    "for a national finding, how many percentage points less emergency admissions grew than without the design, "
+    "for every template of that care model with its own defaults; for a site's own figure, how much its emergency "
+    "admission rate grew, against that template alone. *role* says whether the figure calibrated the model, was seen "
+    "before it changed, or is held out as a test."
 )
 runs = {tid: state.projection(state.template(tid).scenario).run for tid in names}
 check = views.evidence_check(cat, runs)

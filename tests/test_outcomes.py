@@ -160,7 +160,8 @@ def test_verdicts_read_the_published_figure_against_the_band(band, reading):
         (15.6, "the model is more optimistic than what happened"),  # admissions rose more than the model's P90
         (-5.0, "the model is more pessimistic than what happened"),
         (4.0, "what happened is inside the model's band"),
-        (1.0, "what happened is inside the model's band"),  # no median flag for a site's own growth
+        (9.0, "what happened is inside the model's band, but its median is more optimistic"),  # 3.6 is under half of 9
+        (1.0, "what happened is inside the model's band, but its median is more pessimistic"),
     ],
 )
 def test_a_sites_growth_in_admissions_reads_the_other_way(published, reading):
@@ -180,16 +181,18 @@ def _check_rows(verdicts: list[str], roles: list[str], scores: list[float]) -> p
     return pd.DataFrame({"verdict": verdicts, "role": roles, "interval_score": scores})
 
 
-def test_coverage_counts_only_held_out_figures():
+def test_coverage_counts_only_clean_held_out_figures():
     inside, above = "what happened is inside the model's band", "the model is more optimistic than what happened"
-    held, fitted = "held out: a test", "calibrated the model: not a test"
-    both = _check_rows([inside, above, inside, inside], [held, held, held, fitted], [2.0, 12.0, 4.0, 1.0])
-    assert views.evidence_coverage(both).startswith(
+    held, seen, fitted = views.ROLES["held"], views.ROLES["seen"], views.ROLES["set"]
+    rows = _check_rows([inside, above, inside, inside, above], [held, held, held, fitted, seen], [2.0, 12.0, 4.0, 1.0, 9.0])
+    assert views.evidence_coverage(rows) == (
         "Out of sample: 2 of 3 held-out comparisons fall inside the model's 80% band (67%, against 80% expected); "
-        "mean interval score 6.0 points. 1 comparisons use figures that calibrated the model"
+        "mean interval score 6.0 points; too few to say how often it holds. 1 comparisons were seen before a change "
+        "to the model, so they are not clean tests (0 inside the band now). 1 comparisons use figures that calibrated "
+        "the model: they show its fit, not a test."
     )
     only_fit = _check_rows([inside], [fitted], [1.0])
-    assert views.evidence_coverage(only_fit).startswith("Out of sample: no published figure is held out yet.")
+    assert views.evidence_coverage(only_fit).startswith("Out of sample: no clean held-out figure yet.")
 
 
 def test_every_pacs_and_mcp_template_is_held_against_the_evidence_and_the_pooled_finding_against_the_pooled_model():
@@ -198,16 +201,17 @@ def test_every_pacs_and_mcp_template_is_held_against_the_evidence_and_the_pooled
     check = views.evidence_check(cat, runs)
     names = {cat.template(t).info["name"] for t in PACS + MCP}
     assert set(check["template"]) == names | {"PACS and MCP templates pooled"}
-    held = check[check["role"] == "held out: a test"]
-    assert sorted(held["template"]) == ["Dudley", "South Somerset (Symphony)"]  # the sites' own figures, on their own
-    assert set(held["compared"]) == {"the site's own growth, %"}
+    seen = check[check["role"] == views.ROLES["seen"]]
+    assert sorted(seen["template"]) == ["Dudley", "South Somerset (Symphony)"]  # the sites' own figures, on their own
+    assert set(seen["compared"]) == {"the site's own growth, %"}
     pooled = check[check["template"] == "PACS and MCP templates pooled"]
     assert pooled["published_points"].tolist() == [3.2]  # Morciano's pooled finding, once, against the pooled model
-    fitted = check[check["role"] == "calibrated the model: not a test"]
+    fitted = check[check["role"] == views.ROLES["set"]]
     assert set(fitted["published_points"]) == {2.1, 1.3, 3.2}
-    coverage = views.evidence_coverage(check)
-    inside = int(held["verdict"].str.startswith("what happened is inside").sum())
-    assert coverage.startswith(f"Out of sample: {inside} of 2 held-out comparisons fall inside the model's 80% band")
+    # the two site figures were compared before the measured steps were added: not clean tests any more
+    assert views.evidence_coverage(check).startswith("Out of sample: no clean held-out figure yet. 2 comparisons were seen")
+    alone = views.evidence_check(cat, {"dudley": runs["dudley"]})
+    assert "Dudley alone, against a finding pooled over PACS and MCP" in set(alone["template"])
     assert (check["interval_score"] >= check["model_p90"] - check["model_p10"] - 0.02).all()
 
 
