@@ -80,9 +80,11 @@ def project(
     for rows in domains:
         share_of_index[rows] = 1 / (len(rows) * len(domains))
 
+    scaled = share_of_index[:, None] / expected  # (measures, years): each measure's weight over its expected path
+
     def index_of(paths: np.ndarray) -> np.ndarray:
-        improvement = 1 - paths / expected[:, :, None]
-        return (100 + 100 * (share_of_index @ improvement.reshape(len(measures), -1))).reshape(len(years), sims).T
+        # 100 + 100 x sum of weight x (1 - path / expected), without building the (measures, years, sims) ratio
+        return (100 * (1 + share_of_index.sum()) - 100 * np.einsum("mt,mts->ts", scaled, paths)).T
 
     values: dict[str, np.ndarray] = {}
     for m, rate, path in zip(measures, rates, no_change, strict=True):
