@@ -683,3 +683,19 @@ def test_a_sweep_file_from_the_command_line_opens_on_the_data_page(tmp_path):
     assert len(heat["data"][0]["z"]) == 2 and len(heat["data"][0]["z"][0]) == 2
     at.get("file_uploader")[0].set_value(("junk.parquet", b"not parquet", "application/octet-stream")).run()
     assert not at.exception and "not a Parquet file" in at.error[0].value
+
+
+def test_a_bad_custom_template_is_named_on_home_and_the_app_carries_on(own_templates):
+    from lib import catalogue
+
+    own_templates.mkdir(parents=True, exist_ok=True)
+    (own_templates / "custom_broken.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    (own_templates / "custom_folder.yaml").mkdir()
+    catalogue.refresh()
+    at = open_page(app(), "home")
+    notes = [w.value.replace("\\", "") for w in at.warning]  # shown as text: markup characters escaped
+    assert any("custom_broken.yaml skipped: not readable YAML text" in n for n in notes), notes
+    assert any("custom_folder.yaml skipped: not a regular file" in n for n in notes)
+    assert "start-salford" in [b.key for b in at.button]
+    for page in ("design", "projections", "evidence", "compare"):
+        assert not open_page(at, page).exception
