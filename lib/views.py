@@ -144,8 +144,10 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
         {
             "id": "failure",
             "label": "Provider fails",
-            "value": pct(h["failure"]),
-            "detail": f"chance its loss passes reserves + guarantees ({capacity})",
+            "value": pct(h["failure"]) if scenario.pooled_lines else "nothing pooled",
+            "detail": f"chance its loss passes reserves + guarantees ({capacity})"
+            if scenario.pooled_lines
+            else "no pooled contract to fail; providers can still lose income at stake",
             "help": "Share of simulations in which the provider side's cumulative loss exceeds what it can absorb: "
             "the UnitingCare outcome. Later years are then carried by commissioners.",
         },
@@ -577,8 +579,12 @@ def risk_readings(run: Run) -> dict[str, str]:
         f"better; one in ten ends at {gbp_m(provider['p10'])} or worse. It fails below {gbp_m(-capacity)}.",
         "failure": f"By the end of year {years} the provider side has failed in {pct(h['failure'])} of simulations; {when}.",
         "shortfall": f"In the worst tenth of simulations the provider side ends, on average, at {gbp_m(shortfall)}: "
-        + ("more than it can absorb" if shortfall < -capacity else "within what it can absorb")
-        + f" ({gbp_m(capacity)} of reserves and guarantees).",
+        + (
+            ("more than it can absorb" if shortfall < -capacity else "within what it can absorb")
+            + f" ({gbp_m(capacity)} of reserves and guarantees)."
+            if run.scenario.pooled_lines
+            else "income at stake that it did not earn; with nothing pooled there is no contract to fail."
+        ),
         "partners": _partner_reading(worst),
     }
 
