@@ -1,9 +1,11 @@
 """A place's own baseline: a CSV of spend by service line (and, if known, demand growth), checked
 line by line and saved as a custom template that behaves like the built-in ones.
 
-The file: a header row, then one row per service line:
-  line_id,spend_gbp_m,demand_growth
-  acute_emergency,61.2,0.04
+The file: a header row, then one row per service line, and if known a row per outcome measure
+with the place's own rate per 1,000 in year 0 (England's is used for any left out):
+  line_id,spend_gbp_m,demand_growth,rate_per_1000
+  acute_emergency,61.2,0.04,
+  emergency_admissions,,,98.5
 Lines left out are filled from national spend per head times the place's population, and say so.
 Cells are only ever read as text or numbers: a cell that looks like a spreadsheet formula is
 reported (or kept) as text, never evaluated.
@@ -20,7 +22,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -32,6 +34,7 @@ MAX_BYTES = 200_000
 LINE_COLUMNS = ("line_id", "service_line", "service line id", "line")
 SPEND_COLUMNS = ("spend_gbp_m", "spend", "spend £m")
 GROWTH_COLUMNS = ("demand_growth", "growth")
+RATE_COLUMNS = ("rate_per_1000", "rate")  # an outcome measure's own rate in year 0, on its own row
 PREFIX = "custom_"
 FILLED = "not in the upload: filled from national spend per head x population"
 
@@ -51,6 +54,7 @@ class Baseline:
     spend_gbp_m: dict[str, float]  # every service line
     demand_growth: dict[str, float]  # only the lines the file gave
     filled: list[str]  # lines filled from per-head national spend
+    outcome_rates: dict[str, float] = field(default_factory=dict)  # per 1,000 in year 0, only the measures the file gave
 
     @property
     def template_id(self) -> str:
@@ -107,44 +111,82 @@ def read(data: bytes, name: str, population: int) -> Baseline:
     if not rows:
         raise BaselineError([*problems, "The file is empty: it needs a header row and one row per service line."])
     header = [h.strip().lower() for h in rows[0]]
-    wanted = (("line", LINE_COLUMNS), ("spend", SPEND_COLUMNS), ("growth", GROWTH_COLUMNS))
+    wanted = (("line", LINE_COLUMNS), ("spend", SPEND_COLUMNS), ("growth", GROWTH_COLUMNS), ("rate", RATE_COLUMNS))
     columns = {key: _column(header, names) for key, names in wanted}
     for key, names in (("line", LINE_COLUMNS), ("spend", SPEND_COLUMNS)):
         if columns[key] is None:
             problems.append(f"Column missing: the header needs {names[0]!r} (found: {', '.join(header) or 'nothing'}).")
     if problems:
         raise BaselineError(problems)
-    spend, growth = _rows(rows[1:], columns, problems)
+    measures = {m["id"] for m in catalogue.current().records["outcome_measures"]}
+    numbered = list(enumerate(rows[1:], start=2))  # row numbers count the header as 1
+    rates = _rates([(n, r) for n, r in numbered if _is_measure_row(r, columns, measures)], columns, problems)
+    spend, growth = _rows([(n, r) for n, r in numbered if not _is_measure_row(r, columns, measures)], columns, problems)
     if problems:
         raise BaselineError(problems)
     lines = catalogue.current().records["service_lines"]
     filled = [r["id"] for r in lines if r["id"] not in spend]
     for r in lines:
         spend.setdefault(r["id"], round(r["spend_per_head_gbp"] * population / 1e6, 3))
-    return Baseline(name, population, spend, growth, filled)
+    return Baseline(name, population, spend, growth, filled, rates)
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
     return next((header.index(n) for n in names if n in header), None)
 
 
-def _rows(rows: list[list[str]], columns: dict[str, int | None], problems: list[str]) -> tuple[dict, dict]:
+def _cell(row: list[str], columns: dict[str, int | None], key: str) -> str:
+    index = columns[key]
+    return row[index].strip() if index is not None and index < len(row) else ""
+
+
+def _is_measure_row(row: list[str], columns: dict[str, int | None], measures: set[str]) -> bool:
+    return _cell(row, columns, "line") in measures
+
+
+def _rates(rows: list[tuple[int, list[str]]], columns: dict[str, int | None], problems: list[str]) -> dict[str, float]:
+    """The place's own outcome rates: rows naming an outcome measure, with rate_per_1000."""
+    spec = field_spec("outcome_baseline.emergency_admissions")
+    rates: dict[str, float] = {}
+    for number, row in rows:
+        measure, given = _cell(row, columns, "line"), _cell(row, columns, "rate")
+        if columns["rate"] is None:
+            problems.append(f"Row {number}: {measure} is an outcome measure: give its rate in a column 'rate_per_1000'.")
+            continue
+        if measure in rates:
+            problems.append(f"Row {number}: {measure} appears twice; give each outcome measure once.")
+            continue
+        value = _number(given)
+        if value is None or not spec.low < value <= spec.high:
+            problems.append(
+                f"Row {number}: the rate for {measure} must be per 1,000 people a year, more than {spec.low:g} and at most "
+                f"{spec.high:,.0f}, not {given!r}."
+            )
+            continue
+        rates[measure] = value
+    return rates
+
+
+def _rows(rows: list[tuple[int, list[str]]], columns: dict[str, int | None], problems: list[str]) -> tuple[dict, dict]:
     known = set(catalogue.current().line_ids)
     growth_spec = field_spec("demand_growth.acute_emergency")
     spend_spec = field_spec("baseline.acute_emergency")
     spend: dict[str, float] = {}
     growth: dict[str, float] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         if not any(cell.strip() for cell in row):
             continue
 
         def cell(key: str, row: list[str] = row) -> str:
-            index = columns[key]
-            return row[index].strip() if index is not None and index < len(row) else ""
+            return _cell(row, columns, key)
 
         line = cell("line")
         if line not in known:
-            problems.append(f"Row {number}: unknown service line {line!r}; known: {', '.join(sorted(known))}.")
+            measures = ", ".join(m["id"] for m in catalogue.current().records["outcome_measures"])
+            problems.append(
+                f"Row {number}: unknown service line {line!r}; known: {', '.join(sorted(known))} "
+                f"(or an outcome measure, with its rate_per_1000: {measures})."
+            )
             continue
         if line in spend:
             problems.append(f"Row {number}: {line} appears twice; give each service line once.")
@@ -220,7 +262,8 @@ def save(baseline: Baseline, replace: bool = False) -> str:
         "facts": [{"id": "scope", "label": "Baseline", "value": f"Uploaded for {baseline.name}", "source": source}],
         "headline": {"text": f"Your own baseline: {sum(baseline.spend_gbp_m.values()):,.1f}m across the place", "source": source},
         "preset": {path: {"value": value, "source": blank.preset_sources[path]} for path, value in blank.presets.items()}
-        | {f"demand_growth.{line}": {"value": rate, "source": source} for line, rate in baseline.demand_growth.items()},
+        | {f"demand_growth.{line}": {"value": rate, "source": source} for line, rate in baseline.demand_growth.items()}
+        | {f"outcome_baseline.{m}": {"value": rate, "source": source} for m, rate in baseline.outcome_rates.items()},
     }
     try:
         catalogue.check_custom(entry, catalogue.current().tables["service_lines"])

@@ -289,6 +289,7 @@ def project_outcomes(scenario: Scenario, cat: Catalogue, place: Place, draws: Dr
         (costs.with_levers["scope"], costs.with_levers["scope_hospital"]),
         (costs.no_change["scope"], costs.no_change["scope_hospital"]),
         (place.baseline @ scope, place.baseline @ place.weights["scope_hospital"]),
+        scenario.outcome_baseline,
     )
 
 

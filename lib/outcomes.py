@@ -43,12 +43,14 @@ def project(
     scope_cost: tuple[np.ndarray, np.ndarray],
     no_change_scope_cost: tuple[np.ndarray, np.ndarray],
     year_0_scope_cost: tuple[float, float],
+    year_0_rates: dict[str, float] | None = None,
 ) -> OutcomeResult:
     """Outcomes for every simulation. `realisation` holds each lever's (sims,) draws and
     `coverage` the share of its services in the model's scope; `growth_shift` (sims,) moves every
     measure's yearly growth; `drift` (years, sims) is the measured level against the trend: the
     product of each year's one-off step in what is counted (a random walk about it); the cost pairs are
-    (all spend in scope, hospital spend in scope) with the levers, without them, and in year 0."""
+    (all spend in scope, hospital spend in scope) with the levers, without them, and in year 0;
+    `year_0_rates` the place's own rates per 1,000 where it has them."""
     lever_ids = list(realisation)
     sims = growth_shift.shape[0]
     rho = np.stack([realisation[k] * coverage[k] for k in lever_ids]) if lever_ids else np.zeros((0, sims))
@@ -63,7 +65,8 @@ def project(
     cut = (weights.transpose(0, 2, 1).reshape(-1, len(lever_ids)) @ rho).reshape(len(measures), len(years), sims)
     np.clip(cut, -MAX_CHANGE, MAX_CHANGE, out=cut)
 
-    base = np.array([m["baseline_per_1000"] for m in measures], dtype=float)
+    rates_0 = {m["id"]: float(m["baseline_per_1000"]) for m in measures} | (year_0_rates or {})  # a place's own, else England's
+    base = np.array([rates_0[m["id"]] for m in measures], dtype=float)
     growth = np.array([m["counterfactual_growth"] for m in measures], dtype=float)
     expected = base[:, None] * (1 + growth[:, None]) ** years[None, :]  # (measures, years): the central path
     yearly = 1 + growth[:, None] + growth_shift[None, :]  # (measures, sims)
@@ -93,7 +96,7 @@ def project(
     values |= {"outcome_index": index, "outcome_index" + NO_CHANGE: index_of(no_change)}
     values["outside_hospital_share"] = outside_hospital(*scope_cost)
     values["outside_hospital_share" + NO_CHANGE] = outside_hospital(*no_change_scope_cost)
-    year_0 = {m["id"]: float(m["baseline_per_1000"]) for m in measures} | {"outcome_index": 100.0}
+    year_0 = {m["id"]: rates_0[m["id"]] for m in measures} | {"outcome_index": 100.0}
     year_0["outside_hospital_share"] = float(outside_hospital(*np.array(year_0_scope_cost, dtype=float)))
     return OutcomeResult(values=values, index=index, year_0=year_0)
 

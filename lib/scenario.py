@@ -29,6 +29,9 @@ def bounded(default: Any, low: float, high: float, unit: str, help: str, **kw: A
 Share = Annotated[float, bounded(..., 0.0, 1.0, "fraction", "share of the service line's budget pooled into the contract")]
 MoneyGbpM = Annotated[float, bounded(..., 0.0, 100_000.0, "£m a year", "spend on the service line in year 0")]
 Growth = Annotated[float, bounded(..., -0.1, 0.2, "fraction a year", "the service line's yearly demand growth, in cash")]
+PerThousand = Annotated[
+    float, bounded(..., 0.0, 5000.0, "per 1,000 a year", "the outcome's rate in year 0: England's unless the place's is given")
+]
 
 
 class ScenarioError(ValueError):
@@ -350,6 +353,9 @@ class Scenario(Frozen):
     )
     baseline: dict[str, MoneyGbpM] = Field(default_factory=dict, description="£m spent on each line in year 0")
     demand_growth: dict[str, Growth] = Field(default_factory=dict, description="each line's yearly demand growth")
+    outcome_baseline: dict[str, PerThousand] = Field(
+        default_factory=dict, description="each outcome's rate per 1,000 in year 0 (England's unless the place's own is given)"
+    )
     pooling: dict[str, Share] = Field(default_factory=dict, description="share of each line pooled into the contract")
     scope: list[str] = Field(default_factory=list, description="lines aligned in the model but not pooled")
     contract: Contract = Contract()
@@ -367,6 +373,12 @@ class Scenario(Frozen):
     @classmethod
     def _known_lines(cls, value: dict[str, float], info: Any) -> dict[str, float]:
         _check_keys(info.field_name, value, catalogue.current().line_ids)
+        return value
+
+    @field_validator("outcome_baseline")
+    @classmethod
+    def _known_measures(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_keys("outcome_baseline", value, [m["id"] for m in catalogue.current().records["outcome_measures"]])
         return value
 
     @field_validator("pooling")
@@ -432,6 +444,7 @@ class Scenario(Frozen):
             "population": population,
             "baseline": {r["line_id"]: float(r["baseline_gbp_m"]) for r in lines},
             "demand_growth": {r["id"]: float(r["demand_growth"]) for r in cat.records["service_lines"]},
+            "outcome_baseline": {m["id"]: float(m["baseline_per_1000"]) for m in cat.records["outcome_measures"]},
             "pooling": {r["line_id"]: float(r["pooled_share"]) for r in lines if r["line_id"] in poolable},
             "scope": [r["line_id"] for r in lines if r["in_scope"] and r["pooled_share"] == 0],
             "levers": levers,

@@ -147,8 +147,10 @@ with tabs[3]:
     if tabs[3].open:
         st.markdown(
             "Run the model on your own place's figures: a CSV with one row per service line, its spend in £m a year "
-            "and, if you know it, its demand growth (a fraction a year). Lines you leave out are filled from national "
-            "spend per head times your population, and marked so. It is saved as a custom template that opens like the "
+            "and, if you know it, its demand growth (a fraction a year); and, if you know them, a row per outcome measure "
+            "with your place's own rate per 1,000 in a `rate_per_1000` column. Lines you leave out are filled from national "
+            "spend per head times your population, and marked so; outcomes you leave out start from England's rates. "
+            "It is saved as a custom template that opens like the "
             "vanguards everywhere (Home, Design, Projections, compare, the board pack, `--template` on the command line)."
         )
         example = baseline.example_csv()

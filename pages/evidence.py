@@ -29,11 +29,15 @@ st.dataframe(tables["presets"].rename(columns=str.capitalize), hide_index=True, 
 st.markdown(f"**Services in scope** ({shown(info['lines_source'])})")
 lines = tables["lines"].rename(columns={"line": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m"})
 st.dataframe(lines.rename(columns={"basis": "Basis"}), hide_index=True, width="stretch", key="evidence-lines")
-st.caption(
-    "Outcomes start from England's rates, **national, not local**: no local figure has been entered for this place, "
-    "so its year-0 rates and no-change trend are England's, and the band's spread between places (Modelling "
-    "assumptions, below) stands in for what is not known about it."
-)
+local = sorted(p.split(".", 1)[1] for p in cat.template(chosen).presets if p.startswith("outcome_baseline."))
+if local:
+    st.caption(f"Outcomes start from this place's own rates for {', '.join(local)}; England's for the others.")
+else:
+    st.caption(
+        "Outcomes start from England's rates, **national, not local**: no local figure has been entered for this place, "
+        "so its year-0 rates and no-change trend are England's, and the band's spread between places (Modelling "
+        "assumptions, below) stands in for what is not known about it."
+    )
 
 st.subheader("How the model compares with what the vanguards achieved", anchor=False)
 st.markdown(

@@ -236,3 +236,36 @@ def test_two_uploads_at_once_never_overwrite_each_other(own_templates):
         said = sorted(out.split()[0] for out, _ in outcomes)
         assert said == ["refused", "saved"], outcomes  # one place saved, the other told why: never both
         assert len(list(own_templates.glob("*.yaml"))) == 1 and not list(own_templates.glob("*.part"))
+
+
+def test_a_places_own_outcome_rates_set_where_its_paths_start(own_templates):
+    data = GOOD + b"emergency_admissions,,,98.5\n"
+    with_rates = b"line_id,spend_gbp_m,demand_growth,rate_per_1000\n" + data.split(b"\n", 1)[1]
+    made = baseline.read(with_rates, "Rateshire", 300_000)
+    assert made.outcome_rates == {"emergency_admissions": 98.5} and made.spend_gbp_m["acute_emergency"] == 61.2
+    tid = baseline.save(made)
+    own, national = Scenario.from_template(tid), Scenario.from_template("blank")
+    assert own.outcome_baseline["emergency_admissions"] == 98.5
+    assert own.outcome_baseline["ae_attendances"] == national.outcome_baseline["ae_attendances"]  # England's where not given
+    run = results.project(own.with_value("sims", 200))
+    assert run.year_0()["emergency_admissions"] == 98.5
+    path, england = run.measure("emergency_admissions_no_change")["p50"], results.project(
+        national.with_value("sims", 200)).measure("emergency_admissions_no_change")["p50"]  # fmt: skip
+    assert path.iloc[0] == pytest.approx(england.iloc[0] * 98.5 / 105, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("rows", "says"),
+    [
+        (b"line_id,spend_gbp_m\nemergency_admissions,98\n", "give its rate in a column 'rate_per_1000'"),
+        (b"line_id,spend_gbp_m,rate_per_1000\nemergency_admissions,,0\n", "more than 0 and at most 5,000, not '0'"),
+        (b"line_id,spend_gbp_m,rate_per_1000\nemergency_admissions,,lots\n", "not 'lots'"),
+        (b"line_id,spend_gbp_m,rate_per_1000\nemergency_admissions,,90\nemergency_admissions,,91\n",
+         "Row 3: emergency_admissions appears twice"),
+        (b"line_id,spend_gbp_m,rate_per_1000\nadmissions,,90\n", "or an outcome measure, with its rate_per_1000"),
+    ],
+)  # fmt: skip
+def test_outcome_rates_are_checked_like_spend(rows, says):
+    with pytest.raises(baseline.BaselineError) as caught:
+        baseline.read(rows, "Testshire", 300_000)
+    assert any(says in p for p in caught.value.problems), caught.value.problems

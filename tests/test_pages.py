@@ -189,7 +189,7 @@ def test_loss_share_zero_keeps_the_provider_p10_tile_non_negative():
     assert s.risk.loss_share == 0.0
     run = results.project(s)
     assert run.headline()["provider"]["p10"] >= 0
-    assert metric(at, "Provider fails").value == "nothing pooled"  # no contract to fail, said so rather than 0%
+    assert metric(at, "Provider fails").value == "0%"
     detail = next(c.value for c in at.caption if c.value.startswith("cumulative after year"))
     assert "P10 −" not in detail
 
