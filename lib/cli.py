@@ -199,19 +199,15 @@ def run_scenarios(args: argparse.Namespace) -> None:
         kept = saved.save(args.name, build_scenario(args), args.group, replace=args.replace)
         print(f"saved {json.dumps(kept.name)} ({kept.scenario.template}{', group ' + kept.group if kept.group else ''})")
     elif args.action == "list":
-        rows = saved.listing(args.group)
-        if args.format == "json":
-            print(json.dumps(json.loads(rows.to_json(orient="records", date_format="iso")), indent=1))
-        else:
-            for r in rows.itertuples():
-                print(f"{r.name:<40} {r.group or '':<20} {r.template:<15} {r.saved_at:%Y-%m-%d %H:%M}")
+        print_rows(
+            saved.listing(args.group), args.format,
+            lambda r: f"{r.name:<40} {r.group or '':<20} {r.template:<15} {r.saved_at:%Y-%m-%d %H:%M}",
+        )  # fmt: skip
     elif args.action == "history":
-        rows = saved.history(args.name)
-        if args.format == "json":
-            print(json.dumps(json.loads(rows.to_json(orient="records", date_format="iso")), indent=1))
-        else:
-            for r in rows.itertuples():
-                print(f"{r.version:>6} {r.why:<9} {r.retired_at:%Y-%m-%d %H:%M}  {r.name:<40} {r.group or '':<20} {r.template}")
+        print_rows(
+            saved.history(args.name), args.format,
+            lambda r: f"{r.version:>6} {r.why:<9} {r.retired_at:%Y-%m-%d %H:%M}  {r.name:<40} {r.group or '':<20} {r.template}",
+        )  # fmt: skip
     elif args.action == "restore":
         kept = saved.restore(args.version, args.name, replace=args.replace)
         print(f"restored {json.dumps(kept.name)}")
@@ -233,6 +229,15 @@ def run_scenarios(args: argparse.Namespace) -> None:
         print(f"saved {json.dumps(kept.name)}")
     elif args.action == "link":
         print(f"/design?s={links.encode(saved.load(args.name)[0].scenario)}")
+
+
+def print_rows(rows, fmt: str, line) -> None:  # noqa: ANN001 - a frame and a row formatter
+    """Saved designs (or their history) as JSON records, or one formatted line each."""
+    if fmt == "json":
+        print(json.dumps(json.loads(rows.to_json(orient="records", date_format="iso")), indent=1))
+        return
+    for r in rows.itertuples():
+        print(line(r))
 
 
 def named_scenario(name: str) -> Scenario:

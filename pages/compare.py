@@ -94,17 +94,16 @@ else:
     if c4.button("Delete", key="manage-delete", icon=":material/delete:"):
         st.session_state["manage-delete-pending"] = name
     if st.session_state.get("manage-delete-pending") == name:
-        st.warning(
+        said = parts.ask(
             f"Delete **{parts.plain(name)}**? It can be restored for {saved.KEEP_DAYS} days from the list below.",
-            icon=":material/warning:",
-        )
-        answer = st.container(horizontal=True)
-        if answer.button("Yes, delete it", key="manage-delete-yes", type="primary"):
+            ("Yes, delete it", "manage-delete-yes"), ("No, keep it", "manage-delete-no"),
+        )  # fmt: skip
+        if said is not None:
             st.session_state.pop("manage-delete-pending")
-            parts.attempt(lambda: saved.delete(name))
-        if answer.button("No, keep it", key="manage-delete-no"):
-            st.session_state.pop("manage-delete-pending")
-            st.rerun()
+            if said:
+                parts.attempt(lambda: saved.delete(name))  # draws the page again, or says why not
+            else:
+                st.rerun()
     for change in changes:
         st.caption(parts.plain(change))
 
@@ -121,18 +120,17 @@ if uploaded is not None and st.button("Import", key="import-go"):
         st.rerun()
 if pending := st.session_state.get("import-pending"):
     taken_name, text = pending
-    st.warning(
+    said = parts.ask(
         f"A design is already saved as **{parts.plain(taken_name)}**. Replace it with the imported one? The one it "
         f"replaces can be restored for {saved.KEEP_DAYS} days.",
-        icon=":material/warning:",
-    )
-    answer = st.container(horizontal=True)
-    if answer.button("Replace it", key="import-replace", type="primary"):
+        ("Replace it", "import-replace"), ("Cancel the import", "import-cancel"),
+    )  # fmt: skip
+    if said is not None:
         st.session_state.pop("import-pending")
-        parts.attempt(lambda: saved.import_text(text, replace=True))
-    if answer.button("Cancel the import", key="import-cancel"):
-        st.session_state.pop("import-pending")
-        st.rerun()
+        if said:
+            parts.attempt(lambda: saved.import_text(text, replace=True))  # draws the page again, or says why not
+        else:
+            st.rerun()
 
 # ---- replaced and deleted: the bin -----------------------------------------------------------------
 bin_ = saved.history()

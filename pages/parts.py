@@ -55,20 +55,31 @@ def save_design(name: str, group: str, replace: bool = False) -> None:
     st.rerun()
 
 
+def ask(question: str, yes: tuple[str, str], no: tuple[str, str]) -> bool | None:
+    """A question before something is replaced or removed: True for yes, False for no, None until
+    answered. `yes` and `no` are (label, widget key)."""
+    st.warning(question, icon=":material/warning:")
+    answer = st.container(horizontal=True)
+    if answer.button(yes[0], key=yes[1], type="primary"):
+        return True
+    if answer.button(no[0], key=no[1]):
+        return False
+    return None
+
+
 def confirm_replace() -> None:
     """Ask before a save replaces a design already saved under its name."""
     if PENDING_SAVE not in st.session_state:
         return
     name, group = st.session_state[PENDING_SAVE]
-    st.warning(
+    said = ask(
         f"A design is already saved as **{plain(name)}**. Replace it with this one? The one it replaces can be "
         f"restored for {saved.KEEP_DAYS} days from *Saved and compared*.",
-        icon=":material/warning:",
-    )
-    answer = st.container(horizontal=True)
-    if answer.button("Replace it", key="save-replace", type="primary"):
+        ("Replace it", "save-replace"), ("Choose another name", "save-cancel"),
+    )  # fmt: skip
+    if said:
         save_design(name, group, replace=True)
-    if answer.button("Choose another name", key="save-cancel"):
+    elif said is False:
         st.session_state.pop(PENDING_SAVE, None)
         st.rerun()
 
