@@ -92,7 +92,7 @@ def read(data: bytes, name: str, population: int) -> Baseline:
     name = name.strip()
     if not 1 <= len(name) <= 80:
         problems.append("Place name: give 1 to 80 characters.")
-    elif not _printable(name):
+    elif not catalogue.printable(name):
         problems.append("Place name: use letters, digits, spaces and punctuation (no control or unpaired characters).")
     pop = field_spec("population")
     if not pop.low <= population <= pop.high:
@@ -220,14 +220,6 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return value if value == value and abs(value) != float("inf") else None  # no NaN or infinity
-
-
-def _printable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return text.isprintable()
 
 
 def _saved_name(path: Path) -> str | None:

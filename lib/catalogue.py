@@ -93,14 +93,19 @@ def custom_dir() -> Path:
 MAX_CUSTOM_BYTES = 200_000  # a custom template is a few kB; a bigger file is not read
 
 
-def _custom_files() -> list[Path]:
-    """The custom template files: regular files only (a folder, a device, a pipe or a dangling link
-    named *.yaml is passed over: reading one could fail, hang or never end)."""
+def _custom_listing() -> tuple[list[Path], list[str]]:
+    """The custom template files, and the names of anything else called *.yaml there (a folder, a
+    device, a pipe or a dangling link: reading one could fail, hang or never end, so it is passed over)."""
     folder = custom_dir()
     try:
-        return sorted(p for p in folder.glob("*.yaml") if p.is_file()) if folder.is_dir() else []
+        found = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        return [p for p in found if p.is_file()], [p.name for p in found if not p.is_file()]
     except OSError:
-        return []
+        return [], []
+
+
+def _custom_files() -> list[Path]:
+    return _custom_listing()[0]
 
 
 def _custom_bytes(path: Path) -> bytes:
@@ -120,14 +125,10 @@ class CustomTemplateError(ValueError):
 
 def _custom_templates(lines: pd.DataFrame, taken: set[str]) -> tuple[list[dict], list[str]]:
     """Every readable custom template file, each checked alone; one sentence for each one skipped."""
-    found, skipped = [], []
-    folder = custom_dir()
-    try:
-        odd = sorted(p.name for p in folder.glob("*.yaml") if not p.is_file()) if folder.is_dir() else []
-    except OSError:
-        odd = []
-    skipped += [f"custom template {name} skipped: not a regular file (a folder, link, device or pipe)" for name in odd]
-    for path in _custom_files():
+    files, odd = _custom_listing()
+    found: list[dict] = []
+    skipped = [f"custom template {name} skipped: not a regular file (a folder, link, device or pipe)" for name in odd]
+    for path in files:
         try:
             entry = check_custom(_read_yaml(path), lines, taken)
             _template_tables([entry], lines)  # builds on its own, or is skipped
@@ -228,7 +229,7 @@ def _check_leaves(node: object, where: str) -> None:
         elif isinstance(item, list):
             stack.extend((v, f"{at}.{i}") for i, v in enumerate(item))
         elif isinstance(item, str):
-            if not _printable(item):
+            if not printable(item, also="\n\t"):
                 raise CustomTemplateError(f"{at} holds text that is not printable UTF-8")
         elif isinstance(item, bool) or item is None:
             continue
@@ -239,12 +240,18 @@ def _check_leaves(node: object, where: str) -> None:
             raise CustomTemplateError(f"{at} holds a {type(item).__name__}, not text or a number")
 
 
-def _printable(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """Text that can be written as UTF-8 (a lone surrogate cannot)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return all(ch.isprintable() or ch in "\n\t" for ch in text)
+    return True
+
+
+def printable(text: str, also: str = "") -> bool:
+    """UTF-8 text of printable characters (and those in `also`): what a typed name or a template may hold."""
+    return is_utf8(text) and all(ch.isprintable() or ch in also for ch in text)
 
 
 def load(data_dir: Path = DATA_DIR) -> Catalogue:
@@ -310,9 +317,10 @@ def _custom_state() -> tuple:
     state = []
     for p in _custom_files():
         try:
-            state.append((p.name, p.stat().st_mtime_ns, p.stat().st_size))
+            facts = p.stat()
         except OSError:  # gone since it was listed
             continue
+        state.append((p.name, facts.st_mtime_ns, facts.st_size))
     return tuple(state)
 
 

@@ -47,6 +47,8 @@ KEEP_DAYS = 30  # how long a replaced or deleted design can be restored
 MAX_IMPORT_BYTES = 1_000_000  # an exported design is a few kB
 
 COLUMNS = ["name", "grp", "template", "scenario_json", "template_json", "reference_stamp", "app_version", "saved_at"]
+INSERT = f"INSERT INTO scenarios VALUES ({', '.join('?' * len(COLUMNS))})"
+LISTED = ["name", "group", "template", "saved_at", "reference_stamp", "app_version"]  # what `listing` gives
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS scenarios (
         name VARCHAR PRIMARY KEY, grp VARCHAR, template VARCHAR, scenario_json VARCHAR,
@@ -210,7 +212,7 @@ def save(name: str, scenario: Scenario, group: str | None = None, replace: bool 
             if not replace:
                 raise NameTaken(name)
             _retire(con, name, "replaced")
-        con.execute(f"INSERT INTO scenarios VALUES ({', '.join('?' * len(COLUMNS))})", values)
+        con.execute(INSERT, values)
     return Saved(name, group, scenario, template, stamp, lib.__version__, saved_at)
 
 
@@ -223,7 +225,7 @@ def listing(group: str | None = None) -> pd.DataFrame:
     """Every saved design (of one group): name, group (None for none), template, when, under which data and app."""
     with _transaction() as con:
         frame = _frame(con, "WHERE grp = ?", [group]) if group else _frame(con)
-    frame = frame[["name", "grp", "template", "saved_at", "reference_stamp", "app_version"]].rename(columns={"grp": "group"})
+    frame = frame.rename(columns={"grp": "group"})[LISTED]
     return _no_nan_group(frame)
 
 
@@ -332,7 +334,7 @@ def restore(version: int, name: str | None = None, replace: bool = False) -> Sav
             if not replace:
                 raise NameTaken(row["name"])
             _retire(con, row["name"], "replaced")
-        con.execute(f"INSERT INTO scenarios VALUES ({', '.join('?' * len(COLUMNS))})", [row[c] for c in COLUMNS])
+        con.execute(INSERT, [row[c] for c in COLUMNS])
         con.execute("DELETE FROM scenario_history WHERE version = ?", [int(version)])
     return _opened(row)[0]
 

@@ -116,7 +116,7 @@ def _check_kind(path: str, value: Any, kind: _Kind) -> None:
     elif base == "text":
         if not isinstance(value, str):
             raise ScenarioError(path, value, "text")
-        if not _encodable(value):
+        if not catalogue.is_utf8(value):
             raise ScenarioError(path, value.encode("utf-8", "backslashreplace").decode()[:40], "text (a lone surrogate is not)")
     elif base == "dict":
         if not isinstance(value, dict):
@@ -127,14 +127,6 @@ def _check_kind(path: str, value: Any, kind: _Kind) -> None:
         raise ScenarioError(path, value, "a list")
     elif base == "model" and not isinstance(value, dict | BaseModel):
         raise ScenarioError(path, value, "an object of fields (see `python -m lib fields`)")
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Frozen(BaseModel):

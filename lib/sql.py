@@ -17,12 +17,9 @@ downloads); no analyst's text ever runs on it.
 from __future__ import annotations
 
 import atexit
-import io
 import os
-import pickle
 import queue
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -34,7 +31,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from lib import catalogue, saved, store
+from lib import catalogue, saved, sql_worker, store
 from lib.results import Run
 
 ROW_LIMIT = 1000
@@ -95,16 +92,10 @@ class _Worker:
         self.idle_size_mb = float(ready["idle_size_mb"])
 
     def _read(self) -> None:
-        pipe = self.process.stdout
         while True:
-            head = pipe.read(8)
-            if len(head) < 8:
-                self.answers.put(None)
-                return
-            try:
-                self.answers.put(pickle.loads(pipe.read(struct.unpack(">Q", head)[0])))
-            except (pickle.UnpicklingError, EOFError, MemoryError):
-                self.answers.put(None)
+            answer = sql_worker.receive(self.process.stdout)
+            self.answers.put(answer)
+            if answer is None:  # the worker has gone
                 return
 
     def _answer(self, wait_s: float) -> dict | None:
@@ -114,14 +105,7 @@ class _Worker:
             return None
 
     def rss_mb(self, field: str = "VmRSS") -> float:
-        try:
-            with open(f"/proc/{self.process.pid}/status") as handle:
-                for line in handle:
-                    if line.startswith(field + ":"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
+        return sql_worker.status_mb(field, self.process.pid)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -141,10 +125,8 @@ class _Worker:
 
     def ask(self, request: dict, timeout_s: float) -> dict:
         """Send one query; its answer, or {"refused": "timeout" | "memory" | "died"} when it is stopped."""
-        body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self.process.stdin.write(struct.pack(">Q", len(body)) + body)
-            self.process.stdin.flush()
+            sql_worker.send(self.process.stdin, request)
         except OSError:
             return {"refused": "died"}
         deadline = time.monotonic() + timeout_s + GRACE_S
@@ -217,13 +199,6 @@ atexit.register(_pool.close)
 # ---- the console ----------------------------------------------------------------------------------
 
 
-def _arrow_bytes(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
 def _tables(run: Run | None) -> dict[str, bytes]:
     """The run's tables and the saved-scenarios listing, as Arrow streams for the worker."""
     tables = dict(run.arrow_tables()) if run else {}
@@ -232,7 +207,7 @@ def _tables(run: Run | None) -> dict[str, bytes]:
     except saved.SavedError as exc:
         raise SqlRefused(f"The saved scenarios cannot be read just now ({exc}); try again in a moment.") from None
     tables["saved_scenarios"] = pa.Table.from_pandas(listing, preserve_index=False)
-    return {name: _arrow_bytes(table) for name, table in tables.items()}
+    return {name: sql_worker.arrow_stream(table) for name, table in tables.items()}
 
 
 def run_sql(sql: str, run: Run | None = None, limit: int = ROW_LIMIT, timeout_s: float = TIME_LIMIT_S) -> SqlResult:
@@ -303,7 +278,7 @@ def tables_connection(run: Run | None) -> duckdb.DuckDBPyConnection:
     try:
         listing = saved.listing()
     except saved.SavedError:  # the app's own view carries on: the table's columns, no rows
-        listing = pd.DataFrame(columns=["name", "group", "template", "saved_at", "reference_stamp", "app_version"])
+        listing = pd.DataFrame(columns=saved.LISTED)
     con.register("saved_scenarios", listing)
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

@@ -232,26 +232,34 @@ def arrow_stream(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def status_mb(field: str) -> float:
-    """A figure of this process from /proc (VmRSS, VmHWM, VmSize), in MB."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
+def status_mb(field: str, pid: int | str = "self") -> float:
+    """A figure of a process from /proc (VmRSS, VmHWM, VmSize), in MB; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
-def send(out, message: dict) -> None:
+def send(out, message: dict) -> None:  # noqa: ANN001 - a binary stream
+    """One message on the channel: its length in 8 bytes, then its pickle (both ends use these two)."""
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     out.write(struct.pack(">Q", len(body)) + body)
     out.flush()
 
 
-def receive(inp) -> dict | None:
+def receive(inp) -> dict | None:  # noqa: ANN001 - a binary stream
+    """The next message, or None once the other end has gone (or sent something unreadable)."""
     head = inp.read(8)
     if len(head) < 8:
         return None
-    return pickle.loads(inp.read(struct.unpack(">Q", head)[0]))
+    try:
+        return pickle.loads(inp.read(struct.unpack(">Q", head)[0]))
+    except (pickle.UnpicklingError, EOFError, MemoryError):
+        return None
 
 
 def main() -> None:

@@ -180,10 +180,6 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     ]
 
 
-def tile(run: Run, tile_id: str) -> dict[str, str]:
-    return next(t for t in headline_tiles(run) if t["id"] == tile_id)
-
-
 ONE_SIDED = 3.0  # one side's worst-tenth loss this many times the other's reads as a one-sided deal
 
 
@@ -373,25 +369,18 @@ def differing_assumptions(scenarios: dict[str, Scenario]) -> pd.DataFrame:
 
 def verdict(published: float, model: dict[str, float], higher_is_better: bool = True) -> str:
     """A plain reading of a published figure against the model's P10-P90 band of it, flagged in
-    both directions: outside the band, or (for an effect) inside it with a median twice or half
-    what happened. An effect (points of growth saved) is better higher; a site's own growth in
-    emergency admissions is better lower, so a figure above that band means the model was too hopeful."""
-    optimistic = "the model is more optimistic than what happened"
-    pessimistic = "the model is more pessimistic than what happened"
-    if model["p10"] > published:
-        return optimistic if higher_is_better else pessimistic
+    both directions: outside the band, or inside it with a median twice or half what happened. An
+    effect (points of growth saved) is better higher; a site's own growth in emergency admissions
+    is better lower, so a figure above that band means the model was too hopeful."""
+    above, below = ("optimistic", "pessimistic") if higher_is_better else ("pessimistic", "optimistic")
+    if model["p10"] > published:  # the model's band sits above what happened
+        return f"the model is more {above} than what happened"
     if model["p90"] < published:
-        return pessimistic if higher_is_better else optimistic
-    if not higher_is_better:  # a site's own growth: a median far below what happened is too hopeful
-        if published > 0 and model["p50"] < published / 2:
-            return "what happened is inside the model's band, but its median is more optimistic"
-        if published > 0 and model["p50"] > 2 * published:
-            return "what happened is inside the model's band, but its median is more pessimistic"
-        return "what happened is inside the model's band"
+        return f"the model is more {below} than what happened"
     if published > 0 and model["p50"] > 2 * published:
-        return "what happened is inside the model's band, but its median is more optimistic"
+        return f"what happened is inside the model's band, but its median is more {above}"
     if published > 0 and model["p50"] < published / 2:
-        return "what happened is inside the model's band, but its median is more pessimistic"
+        return f"what happened is inside the model's band, but its median is more {below}"
     return "what happened is inside the model's band"
 
 
