@@ -94,16 +94,12 @@ else:
     if c4.button("Delete", key="manage-delete", icon=":material/delete:"):
         st.session_state["manage-delete-pending"] = name
     if st.session_state.get("manage-delete-pending") == name:
-        said = parts.ask(
+        parts.confirm(
+            "manage-delete-pending",
             f"Delete **{parts.plain(name)}**? It can be restored for {saved.KEEP_DAYS} days from the list below.",
             ("Yes, delete it", "manage-delete-yes"), ("No, keep it", "manage-delete-no"),
+            lambda: saved.delete(name),
         )  # fmt: skip
-        if said is not None:
-            st.session_state.pop("manage-delete-pending")
-            if said:
-                parts.attempt(lambda: saved.delete(name))  # draws the page again, or says why not
-            else:
-                st.rerun()
     for change in changes:
         st.caption(parts.plain(change))
 
@@ -120,17 +116,13 @@ if uploaded is not None and st.button("Import", key="import-go"):
         st.rerun()
 if pending := st.session_state.get("import-pending"):
     taken_name, text = pending
-    said = parts.ask(
+    parts.confirm(
+        "import-pending",
         f"A design is already saved as **{parts.plain(taken_name)}**. Replace it with the imported one? The one it "
         f"replaces can be restored for {saved.KEEP_DAYS} days.",
         ("Replace it", "import-replace"), ("Cancel the import", "import-cancel"),
+        lambda: saved.import_text(text, replace=True),
     )  # fmt: skip
-    if said is not None:
-        st.session_state.pop("import-pending")
-        if said:
-            parts.attempt(lambda: saved.import_text(text, replace=True))  # draws the page again, or says why not
-        else:
-            st.rerun()
 
 # ---- replaced and deleted: the bin -----------------------------------------------------------------
 bin_ = saved.history()

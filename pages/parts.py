@@ -67,6 +67,19 @@ def ask(question: str, yes: tuple[str, str], no: tuple[str, str]) -> bool | None
     return None
 
 
+def confirm(pending: str, question: str, yes: tuple[str, str], no: tuple[str, str], action: Callable[[], object]) -> None:
+    """Ask `question` while `pending` is in the session; yes does `action` (as `attempt` does), no
+    leaves everything as it was. Either answer ends the question."""
+    said = ask(question, yes, no)
+    if said is None:
+        return
+    st.session_state.pop(pending, None)
+    if said:
+        attempt(action)  # draws the page again, or says why not
+    else:
+        st.rerun()
+
+
 def confirm_replace() -> None:
     """Ask before a save replaces a design already saved under its name."""
     if PENDING_SAVE not in st.session_state:
