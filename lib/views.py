@@ -552,11 +552,16 @@ def risk_readings(run: Run) -> dict[str, str]:
     partners = run.partner_summary()
     at_risk = partners[partners["role"] == "full_risk"]
     worst = at_risk.sort_values("p_over_capacity").iloc[-1] if len(at_risk) else None
-    when = f"one in ten has failed by year {int(first['year'].iloc[0])}" if len(first) else "never one in ten in any year"
+    when = "never one in ten in any year"
+    if len(first):
+        when = f"one in ten or more ({pct(first['failed_by'].iloc[0])}) has failed by year {int(first['year'].iloc[0])}"
     short_by = by_year[by_year["commissioners_short_by"] >= 0.1]
     short_when = "never one in ten by any year"
     if len(short_by):
-        short_when = f"one in ten has had such a year by year {int(short_by['year'].iloc[0])}"
+        short_when = (
+            f"one in ten or more ({pct(short_by['commissioners_short_by'].iloc[0])}) has had such a year by year "
+            f"{int(short_by['year'].iloc[0])}"
+        )
     contingency = pct(run.scenario.risk.commissioner_contingency)
     return {
         "commissioners": f"Commissioners end the contract at {gbp_m(h['commissioner']['p50'])} (P50; one in ten at "

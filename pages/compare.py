@@ -1,5 +1,7 @@
 """Saved designs: open, manage and compare them; the facilitator's view of a group."""
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from lib import charts, saved, views
@@ -70,7 +72,21 @@ else:
     st.caption("Choose at least two designs: saved ones, templates, or your design as it stands.")
 
 # ---- open and manage ---------------------------------------------------------------------------------
+def noted(note: str | Callable[[object], str], action: Callable[[], object]) -> Callable[[], object]:
+    """`action`, leaving `note` (or what it makes of the action's result) to be shown once the page is
+    drawn again: a change says what it did."""
+
+    def act() -> object:
+        done = action()
+        st.session_state["manage-note"] = note(done) if callable(note) else note
+        return done
+
+    return act
+
+
 st.subheader("Open or manage a saved design", anchor=False)
+if note := st.session_state.pop("manage-note", None):
+    st.success(parts.plain(note), icon=":material/check:")
 if listing.empty:
     st.caption("Nothing saved yet.")
 else:
@@ -98,7 +114,7 @@ else:
             "manage-delete-pending",
             f"Delete **{parts.plain(name)}**? It can be restored for {saved.KEEP_DAYS} days from the list below.",
             ("Yes, delete it", "manage-delete-yes"), ("No, keep it", "manage-delete-no"),
-            lambda: saved.delete(name),
+            noted(f"Deleted {name}: it can be restored for {saved.KEEP_DAYS} days below.", lambda: saved.delete(name)),
         )  # fmt: skip
     for change in changes:
         st.caption(parts.plain(change))
@@ -137,4 +153,5 @@ with st.expander(f"Replaced and deleted designs ({len(bin_)}, kept {saved.KEEP_D
         version = st.selectbox("Design to restore", list(labels), format_func=labels.get, key="bin-version")
         restore_as = st.text_input("Restore as (empty: its own name)", key="bin-name", max_chars=80)
         if st.button("Restore it", key="bin-restore", icon=":material/restore_from_trash:"):
-            parts.attempt(lambda: saved.restore(version, restore_as.strip() or None))
+            restore = lambda: saved.restore(version, restore_as.strip() or None)  # noqa: E731
+            parts.attempt(noted(lambda kept: f"Restored {kept.name}.", restore))

@@ -159,29 +159,38 @@ with tabs[3]:
         c1, c2 = st.columns(2)
         place = c1.text_input("Place name", key="baseline-name", max_chars=80)
         people = c2.number_input("Population", 1_000, 20_000_000, 250_000, 1_000, key="baseline-population")
-        def save_place(replace: bool) -> None:
+        def save_place(replace: bool) -> bool:
+            """True once the place is saved; otherwise the question or the problems are on the page."""
             st.session_state.pop("baseline-pending", None)
             try:
                 made = baseline.read(upload.getvalue(), place, int(people))
                 template_id = baseline.save(made, replace=replace)
             except baseline.PlaceExists:
+                st.session_state.pop("baseline-made", None)  # an earlier "Saved" would read as this file's answer
                 st.session_state["baseline-pending"] = place.strip()
             except baseline.BaselineError as exc:
                 problems = "\n".join(f"- {parts.plain(p)}" for p in exc.problems)
                 st.error(f"The file was not saved:\n{problems}", icon=":material/error:")
             else:
-                st.session_state["baseline-made"] = (template_id, made.name, made.filled)
+                st.session_state["baseline-made"] = (template_id, made.name, made.filled, "Replaced" if replace else "Saved")
+                return True
+            return False
 
         if st.button("Check and save as a template", key="baseline-save", type="primary", disabled=upload is None):
             save_place(replace=False)
         if (pending := st.session_state.get("baseline-pending")) and upload is not None:
-            st.warning(f"A place called **{parts.plain(pending)}** is already saved. Replace it with this file?")
-            if st.button("Replace it", key="baseline-replace"):
-                save_place(replace=True)
+            said = parts.ask(
+                f"A place called **{parts.plain(pending)}** is already saved. Replace it with this file?",
+                ("Replace it", "baseline-replace"), ("Keep it: choose another name", "baseline-cancel"),
+            )  # fmt: skip
+            if said is not None:
+                st.session_state.pop("baseline-pending", None)
+                if not said or save_place(replace=True):  # a refusal stays on the page to be read
+                    st.rerun()
         if "baseline-made" in st.session_state:
-            template_id, name, filled = st.session_state["baseline-made"]
+            template_id, name, filled, done = st.session_state["baseline-made"]
             note = f" Filled from national averages: {', '.join(filled)}." if filled else ""
-            st.success(f"Saved **{parts.plain(name)}** as template `{template_id}`.{note}", icon=":material/check_circle:")
+            st.success(f"{done} **{parts.plain(name)}** as template `{template_id}`.{note}", icon=":material/check_circle:")
             if st.button("Open it on the Design page", key="baseline-open"):
                 state.start_from(template_id)
                 st.switch_page("pages/design.py")

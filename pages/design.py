@@ -24,7 +24,7 @@ with keep.popover("Save", icon=":material/save:", help="Save this design under a
     group = st.text_input("Group (optional)", max_chars=80, key="save-group", placeholder="e.g. Table 3")
     if st.button("Save the design", key="save-go", type="primary"):
         parts.save_design(name, group)
-parts.confirm_replace()
+    parts.confirm_replace()  # asked here, where the person is looking, with the name field above to change
 if note := st.session_state.pop("saved-note", None):
     st.success(parts.plain(note), icon=":material/check:")
 

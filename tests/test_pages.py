@@ -440,8 +440,10 @@ def test_delete_asks_first_and_a_deleted_design_comes_back(tmp_path, monkeypatch
     at.button(key="manage-delete").click().run()
     at.button(key="manage-delete-yes").click().run()
     assert not saved.exists("Keep me")
+    assert any("Deleted Keep me" in m.value for m in at.success)  # a change says what it did
     at.button(key="bin-restore").click().run()
     assert not at.exception and saved.load("Keep me")[0].group == "Bin"
+    assert any("Restored Keep me" in m.value for m in at.success)
 
 
 def test_projections_quick_controls_include_the_pooled_share_of_each_line():
@@ -650,9 +652,16 @@ def test_an_uploaded_baseline_becomes_a_template_that_opens_everywhere(own_templ
     at.text_input(key="baseline-name").input("Uploadshire *bold*").run()
     at.button(key="baseline-save").click().run()
     assert any("already saved" in w.value for w in at.warning)
+    assert not at.success  # the earlier "Saved" is not left to read as this file's answer
     assert baseline.Scenario.from_template(tid).baseline["acute_emergency"] == 70
+    at.button(key="baseline-cancel").click().run()
+    assert not any("already saved" in w.value for w in at.warning)
+    assert baseline.Scenario.from_template(tid).baseline["acute_emergency"] == 70
+    at.button(key="baseline-save").click().run()
     at.button(key="baseline-replace").click().run()
     assert not at.exception and baseline.Scenario.from_template(tid).baseline["acute_emergency"] == 80
+    assert not any("already saved" in w.value for w in at.warning)
+    assert any(m.value.startswith("Replaced") for m in at.success)
 
 
 def test_a_chart_s_table_opens_its_query_in_the_sql_console():
