@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-CSV_TABLES = ("service_lines", "outcome_measures", "levers", "routes", "lead_types", "org_forms", "evidence")
+CSV_TABLES = ("service_lines", "outcome_measures", "levers", "target_groups", "routes", "lead_types", "org_forms", "evidence")
 SCHEMA_VERSION = "6"  # bump when the tables built from the text change shape
 
 
@@ -70,6 +70,10 @@ class Catalogue:
     @property
     def lever_ids(self) -> list[str]:
         return [row["id"] for row in self.records["levers"]]
+
+    def group(self, group_id: str) -> dict:
+        """A target group's row: its share of the spend and of each outcome measure's activity."""
+        return next(row for row in self.records["target_groups"] if row["id"] == group_id)
 
     @property
     def template_ids(self) -> list[str]:

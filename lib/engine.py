@@ -236,7 +236,12 @@ def _costs_by_part(scenario: Scenario, cat: Catalogue, place: Place, draws: Draw
     for part, w in place.weights.items():
         same_as[part] = next((p for p in same_as.values() if np.array_equal(place.weights[p], w)), part)
     lever_rows = {row["id"]: row for row in cat.records["levers"]}
-    ramps = {k: scenario.levers[k].effect * levers.ramp(years, scenario.levers[k].years_to_full) for k in draws.realisation}
+    ramps = {  # a lever aimed at a group reaches the group's share of the spend it acts on
+        k: scenario.levers[k].effect
+        * float(cat.group(scenario.levers[k].group)["spend_share"])
+        * levers.ramp(years, scenario.levers[k].years_to_full)
+        for k in draws.realisation
+    }
     columns, blocks = [], {}
     for part in dict.fromkeys(same_as.values()):
         w = place.weights[part]
@@ -282,6 +287,7 @@ def project_outcomes(scenario: Scenario, cat: Catalogue, place: Place, draws: Dr
         years,
         cat.records["outcome_measures"],
         scenario.levers,
+        {k: cat.group(lever.group) for k, lever in scenario.levers.items()},
         draws.realisation,
         coverage,
         draws.outcome_shift,
@@ -290,6 +296,7 @@ def project_outcomes(scenario: Scenario, cat: Catalogue, place: Place, draws: Dr
         (costs.no_change["scope"], costs.no_change["scope_hospital"]),
         (place.baseline @ scope, place.baseline @ place.weights["scope_hospital"]),
         scenario.outcome_baseline,
+        scenario.outcome_growth,
     )
 
 

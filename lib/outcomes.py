@@ -36,6 +36,7 @@ def project(
     years: np.ndarray,
     measures: tuple[dict, ...],
     levers: dict[str, Lever],
+    groups: dict[str, dict],
     realisation: dict[str, np.ndarray],
     coverage: dict[str, float],
     growth_shift: np.ndarray,
@@ -44,20 +45,29 @@ def project(
     no_change_scope_cost: tuple[np.ndarray, np.ndarray],
     year_0_scope_cost: tuple[float, float],
     year_0_rates: dict[str, float] | None = None,
+    yearly_growth: dict[str, float] | None = None,
 ) -> OutcomeResult:
-    """Outcomes for every simulation. `realisation` holds each lever's (sims,) draws and
+    """Outcomes for every simulation. `groups` holds the row of the group each lever reaches
+    (its share of each measure's activity: the lever moves only that share); `realisation` holds each lever's (sims,) draws and
     `coverage` the share of its services in the model's scope; `growth_shift` (sims,) moves every
     measure's yearly growth; `drift` (years, sims) is the measured level against the trend: the
     product of each year's one-off step in what is counted (a random walk about it); the cost pairs are
     (all spend in scope, hospital spend in scope) with the levers, without them, and in year 0;
-    `year_0_rates` the place's own rates per 1,000 where it has them."""
+    `year_0_rates` the place's own rates per 1,000 and `yearly_growth` its own no-change growth
+    per person, where it has them (England's otherwise)."""
     lever_ids = list(realisation)
     sims = growth_shift.shape[0]
     rho = np.stack([realisation[k] * coverage[k] for k in lever_ids]) if lever_ids else np.zeros((0, sims))
-    # weights[m, k, t] = measure m's weight on lever k x effect_k x ramp_k(t - lag_m)
+    # weights[m, k, t] = measure m's weight on lever k x the share of m's activity lever k reaches x effect_k x ramp_k(t - lag_m)
     weights = np.array(
         [
-            [float(m[f"lever_{k}"]) * levers[k].effect * ramp(years - m["lag_years"], levers[k].years_to_full) for k in lever_ids]
+            [
+                float(m[f"lever_{k}"])
+                * float(groups[k][m["id"]])
+                * levers[k].effect
+                * ramp(years - m["lag_years"], levers[k].years_to_full)
+                for k in lever_ids
+            ]
             for m in measures
         ]
     ).reshape(len(measures), len(lever_ids), len(years))
@@ -67,7 +77,8 @@ def project(
 
     rates_0 = {m["id"]: float(m["baseline_per_1000"]) for m in measures} | (year_0_rates or {})  # a place's own, else England's
     base = np.array([rates_0[m["id"]] for m in measures], dtype=float)
-    growth = np.array([m["counterfactual_growth"] for m in measures], dtype=float)
+    growth_0 = {m["id"]: float(m["counterfactual_growth"]) for m in measures} | (yearly_growth or {})
+    growth = np.array([growth_0[m["id"]] for m in measures], dtype=float)
     expected = base[:, None] * (1 + growth[:, None]) ** years[None, :]  # (measures, years): the central path
     yearly = 1 + growth[:, None] + growth_shift[None, :]  # (measures, sims)
     no_change = np.empty((len(measures), len(years), sims))

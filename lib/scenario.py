@@ -29,6 +29,16 @@ def bounded(default: Any, low: float, high: float, unit: str, help: str, **kw: A
 Share = Annotated[float, bounded(..., 0.0, 1.0, "fraction", "share of the service line's budget pooled into the contract")]
 MoneyGbpM = Annotated[float, bounded(..., 0.0, 100_000.0, "£m a year", "spend on the service line in year 0")]
 Growth = Annotated[float, bounded(..., -0.1, 0.2, "fraction a year", "the service line's yearly demand growth, in cash")]
+OutcomeGrowth = Annotated[
+    float,
+    bounded(
+        ...,
+        -0.1,
+        0.2,
+        "fraction a year",
+        "the outcome's yearly growth per person with no change: England's unless the place's is given",
+    ),
+]
 PerThousand = Annotated[
     float, bounded(..., 0.0, 5000.0, "per 1,000 a year", "the outcome's rate in year 0: England's unless the place's is given")
 ]
@@ -279,6 +289,13 @@ class Lever(Frozen):
         -0.3, -1.0, 1.5, "fraction", "Low end of the 80% interval of the share of the effect realised; below 0 adds activity."
     )
     realisation_high: float = bounded(1.0, -1.0, 1.5, "fraction", "High end of the 80% interval of the share realised.")
+    group: str = listed(
+        "everyone",
+        "target_groups",
+        "Who the site's programme reaches with this lever. The effect applies to that group's activity only, "
+        "so each outcome moves by the group's share of it (older people: 45% of emergency admissions, 62% of bed days, "
+        "85% of delayed transfers; data/target_groups.csv).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Lever:
@@ -348,6 +365,10 @@ class Scenario(Frozen):
     outcome_baseline: dict[str, PerThousand] = Field(
         default_factory=dict, description="each outcome's rate per 1,000 in year 0 (England's unless the place's own is given)"
     )
+    outcome_growth: dict[str, OutcomeGrowth] = Field(
+        default_factory=dict,
+        description="each outcome's yearly growth per person with no change (England's unless the place's own is given)",
+    )
     pooling: dict[str, Share] = Field(default_factory=dict, description="share of each line pooled into the contract")
     scope: list[str] = Field(default_factory=list, description="lines aligned in the model but not pooled")
     contract: Contract = Contract()
@@ -367,10 +388,10 @@ class Scenario(Frozen):
         _check_keys(info.field_name, value, catalogue.current().line_ids)
         return value
 
-    @field_validator("outcome_baseline")
+    @field_validator("outcome_baseline", "outcome_growth")
     @classmethod
-    def _known_measures(cls, value: dict[str, float]) -> dict[str, float]:
-        _check_keys("outcome_baseline", value, [m["id"] for m in catalogue.current().records["outcome_measures"]])
+    def _known_measures(cls, value: dict[str, float], info: Any) -> dict[str, float]:
+        _check_keys(info.field_name, value, [m["id"] for m in catalogue.current().records["outcome_measures"]])
         return value
 
     @field_validator("pooling")
@@ -437,6 +458,7 @@ class Scenario(Frozen):
             "baseline": {r["line_id"]: float(r["baseline_gbp_m"]) for r in lines},
             "demand_growth": {r["id"]: float(r["demand_growth"]) for r in cat.records["service_lines"]},
             "outcome_baseline": {m["id"]: float(m["baseline_per_1000"]) for m in cat.records["outcome_measures"]},
+            "outcome_growth": {m["id"]: float(m["counterfactual_growth"]) for m in cat.records["outcome_measures"]},
             "pooling": {r["line_id"]: float(r["pooled_share"]) for r in lines if r["line_id"] in poolable},
             "scope": [r["line_id"] for r in lines if r["in_scope"] and r["pooled_share"] == 0],
             "levers": levers,
