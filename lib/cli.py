@@ -269,7 +269,10 @@ def print_comparison(names: list[str], sims: int | None, fmt: str) -> None:
 
 def print_evidence(sims: int, fmt: str) -> None:
     cat = catalogue.current()
-    runs = {tid: results.project(Scenario.from_template(tid).with_value("sims", sims)) for tid in usable_templates()[0]}
+    runs = {
+        tid: results.project(views.evidence_scenario(cat, Scenario.from_template(tid).with_value("sims", sims)))
+        for tid in usable_templates()[0]
+    }
     check = views.evidence_check(cat, runs)
     if fmt == "json":
         print(json.dumps({"coverage": views.evidence_coverage(check), "comparisons": check.to_dict("records")}, indent=1))

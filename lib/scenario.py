@@ -447,6 +447,7 @@ class Scenario(Frozen):
                 "investment_gbp_m": round(float(row["investment_gbp_per_head"]) * population / 1e6, 3),
                 "realisation_low": float(row["realisation_low"]),
                 "realisation_high": float(row["realisation_high"]),
+                "group": "everyone",
             }
             for row in cat.records["levers"]
         }

@@ -463,7 +463,9 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
             continue
         sets = calibrated.get(str(figure["id"]), []) + informed.get(str(figure["id"]), [])
         role = ROLES["set"] if str(figure["id"]) in calibrated else ROLES["seen"] if sets else ROLES["held"]
-        if ";" in str(figure["care_model"]):  # a pooled finding: the pooled model
+        own_site = isinstance(figure.get("template"), str) and bool(figure["template"])
+        if ";" in str(figure["care_model"]) or (figure["kind"] == "growth" and not own_site):
+            # a pooled finding, or a site with no template of its own: the pooled model of its care models
             draws = np.concatenate([runs[t].effect_draws(figure["measure"], *span) for t in matching])
             p10, p50, p90 = np.quantile(draws, [0.1, 0.5, 0.9])
             models = " and ".join(figure["care_model"].split(";"))
@@ -485,6 +487,19 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
                 | {"how_compared": figure["note"]}
             )
     return pd.DataFrame(rows)
+
+
+def evidence_years(cat: Catalogue, template_id: str) -> int:
+    """The longest span of the published figures held against a template: its projection for the
+    evidence check runs at least that long, so a figure is compared over its own years."""
+    spans = [int(f["to_year"]) for f in evidence_figures(cat) if template_id in matching_templates(cat, f)]
+    return max(spans, default=0)
+
+
+def evidence_scenario(cat: Catalogue, scenario: Scenario) -> Scenario:
+    """The design, run for long enough to meet every figure held against its template."""
+    years = max(scenario.contract.years, evidence_years(cat, scenario.template))
+    return scenario if years == scenario.contract.years else scenario.with_value("contract.years", years)
 
 
 def evidence_coverage(check: pd.DataFrame) -> str:

@@ -47,7 +47,7 @@ st.markdown(
     "admission rate grew, against that template alone. *role* says whether the figure calibrated the model, was seen "
     "before it changed, or is held out as a test."
 )
-runs = {tid: state.projection(state.template(tid).scenario).run for tid in names}
+runs = {tid: state.projection(views.evidence_scenario(cat, state.template(tid).scenario)).run for tid in names}
 check = views.evidence_check(cat, runs)
 st.markdown(f"**{views.evidence_coverage(check)}**")
 st.dataframe(check, hide_index=True, width="stretch", key="evidence-check")
