@@ -287,12 +287,21 @@ class Run:
     def growth(self, measure: str, end_years: list[int]) -> dict[str, float]:
         """P10/P50/P90 of how much a measure grew with the design, in %: its mean over `end_years`
         (a period that straddles contract years) against the baseline year."""
+        sql, params = self._growth_sql(measure, end_years)
+        quantiles = f"SELECT quantile_cont(g, [0.1, 0.5, 0.9]) AS q FROM ({sql})"
+        row = self._columns(f"SELECT q[1] AS p10, q[2] AS p50, q[3] AS p90 FROM ({quantiles})", params)
+        return {k: float(row[k][0]) for k in ("p10", "p50", "p90")}
+
+    def growth_draws(self, measure: str, end_years: list[int]) -> np.ndarray:
+        """Each simulation's growth, as `growth` summarises it (to pool several templates' runs)."""
+        sql, params = self._growth_sql(measure, end_years)
+        return np.asarray(self._columns(f"SELECT g FROM ({sql}) ORDER BY sim", params)["g"], dtype=float)
+
+    def _growth_sql(self, measure: str, end_years: list[int]) -> tuple[str, list]:
         cols = ", ".join(f'max(CASE WHEN year = {int(y)} THEN "{measure}" END) AS y{int(y)}' for y in end_years)
         mean = " + ".join(f"y{int(y)}" for y in end_years)
         per_sim = f"SELECT sim, {cols} FROM sim_year GROUP BY sim"
-        quantiles = f"SELECT quantile_cont(100 * (({mean}) / {len(end_years)} / ? - 1), [0.1, 0.5, 0.9]) AS q FROM ({per_sim})"
-        row = self._columns(f"SELECT q[1] AS p10, q[2] AS p50, q[3] AS p90 FROM ({quantiles})", [self.year_0()[measure]])
-        return {k: float(row[k][0]) for k in ("p10", "p50", "p90")}
+        return f"SELECT sim, 100 * (({mean}) / {len(end_years)} / ? - 1) AS g FROM ({per_sim})", [self.year_0()[measure]]
 
     def year_0(self) -> dict[str, float]:
         """Each outcome measure in the baseline year."""

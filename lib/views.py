@@ -440,6 +440,13 @@ def _model_band(run: Run, figure: dict, span: tuple[int, int]) -> dict[str, floa
     return run.effect(figure["measure"], *span)
 
 
+def _model_draws(run: Run, figure: dict, span: tuple[int, int]) -> np.ndarray:
+    """Each simulation's value of what `_model_band` summarises, to pool several templates' runs."""
+    if figure["kind"] == "growth":
+        return run.growth_draws(figure["measure"], [span[1] - 1, span[1]])
+    return run.effect_draws(figure["measure"], *span)
+
+
 POOLED = "{models} templates pooled"
 COMPARED = {
     "effect": "points less growth than elsewhere",
@@ -466,7 +473,7 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
         own_site = isinstance(figure.get("template"), str) and bool(figure["template"])
         if ";" in str(figure["care_model"]) or (figure["kind"] == "growth" and not own_site):
             # a pooled finding, or a site with no template of its own: the pooled model of its care models
-            draws = np.concatenate([runs[t].effect_draws(figure["measure"], *span) for t in matching])
+            draws = np.concatenate([_model_draws(runs[t], figure, span) for t in matching])
             p10, p50, p90 = np.quantile(draws, [0.1, 0.5, 0.9])
             models = " and ".join(figure["care_model"].split(";"))
             pooled = POOLED.format(models=models)

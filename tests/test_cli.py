@@ -151,7 +151,8 @@ def test_evidence_check_as_json():
     assert {"Salford", "Dudley", "West Wakefield"} <= {r["template"] for r in rows}
     for row in rows:
         assert row["model_p10"] <= row["model_p50"] <= row["model_p90"]
-        assert row["verdict"] and row["source"] and row["published_points"] > 0
+        assert row["verdict"] and row["source"] and isinstance(row["published_points"], float)
+    assert {"0→6", "0→1"} <= {r["years"] for r in rows}  # each figure over its own years (Mid-Nottinghamshire's sixth)
 
 
 def test_project_reports_each_outcomes_no_change_path_and_year_0():

@@ -195,21 +195,36 @@ def test_coverage_counts_only_clean_held_out_figures():
     assert views.evidence_coverage(only_fit).startswith("Out of sample: no clean held-out figure yet.")
 
 
-def test_every_pacs_and_mcp_template_is_held_against_the_evidence_and_the_pooled_finding_against_the_pooled_model():
+def test_every_figure_is_held_against_its_own_template_or_its_care_models_pooled_and_over_its_own_years():
     cat = catalogue.current()
-    runs = {t: results.project(Scenario.from_template(t).with_value("sims", 1000)) for t in PACS + MCP}
+    runs = {
+        t: results.project(views.evidence_scenario(cat, Scenario.from_template(t).with_value("sims", 1000))) for t in PACS + MCP
+    }
+    assert runs["mid_notts"].years == 6  # a five-year alliance, run on to meet a year-6 finding
     check = views.evidence_check(cat, runs)
     names = {cat.template(t).info["name"] for t in PACS + MCP}
-    assert set(check["template"]) == names | {"PACS and MCP templates pooled"}
+    pooled_names = {"PACS and MCP templates pooled", "PACS templates pooled", "MCP templates pooled"}
+    assert set(check["template"]) == names | pooled_names
     seen = check[check["role"] == views.ROLES["seen"]]
-    assert sorted(seen["template"]) == ["Dudley", "South Somerset (Symphony)"]  # the sites' own figures, on their own
-    assert set(seen["compared"]) == {"the site's own growth, %"}
+    assert sorted(seen["template"]) == ["Dudley", "South Somerset (Symphony)"]  # compared before the measured steps
+    assert set(seen["measure"]) == {"emergency_admissions"}
     pooled = check[check["template"] == "PACS and MCP templates pooled"]
     assert pooled["published_points"].tolist() == [3.2]  # Morciano's pooled finding, once, against the pooled model
     fitted = check[check["role"] == views.ROLES["set"]]
     assert set(fitted["published_points"]) == {2.1, 1.3, 3.2}
-    # the two site figures were compared before the measured steps were added: not clean tests any more
-    assert views.evidence_coverage(check).startswith("Out of sample: no clean held-out figure yet. 2 comparisons were seen")
+    # every figure the register names nowhere is a test: one row each, on its own span
+    named = set(views.calibrating_figures(cat)) | set(views.calibrating_figures(cat, "informed_by"))
+    tests = [f for f in views.evidence_figures(cat) if f["id"] not in named]
+    held = check[check["role"] == views.ROLES["held"]]
+    assert len(held) == len(tests) >= 12
+    assert sorted(held["years"]) == sorted(f"{int(f['from_year'])}→{int(f['to_year'])}" for f in tests)
+    k = int(held["verdict"].str.startswith("what happened is inside").sum())
+    assert views.evidence_coverage(check).startswith(f"Out of sample: {k} of {len(tests)} held-out comparisons")
+    # a site with no template of its own (Calderdale) is held against its care model's templates pooled
+    calderdale = check[check["finding"].str.startswith("Calderdale MCP")].iloc[0]
+    assert calderdale["template"] == "MCP templates pooled"
+    draws = np.concatenate([runs[t].growth_draws("emergency_admissions", [2, 3]) for t in MCP])
+    assert calderdale["model_p50"] == pytest.approx(np.quantile(draws, 0.5), abs=0.01)
     alone = views.evidence_check(cat, {"dudley": runs["dudley"]})
     assert "Dudley alone, against a finding pooled over PACS and MCP" in set(alone["template"])
     assert (check["interval_score"] >= check["model_p90"] - check["model_p10"] - 0.02).all()
