@@ -223,6 +223,7 @@ def lever_controls() -> None:
                 widgets.interval(
                     f"levers.{k}.realisation_low", f"levers.{k}.realisation_high", "Realisation, 80% interval", prefix=P, step=5
                 )
+            widgets.choice(f"levers.{k}.group", "Who the programme reaches", names("target_groups"), prefix=P)
             st.caption(lever["evidence"])
 
 

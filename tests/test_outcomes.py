@@ -295,3 +295,53 @@ def test_pooling_where_the_savings_fall_removes_that_driver():
     s = Scenario.from_template("wakefield").with_values({"pooling.acute_emergency": 1.0, "pooling.acute_elective": 1.0})
     drivers = views.failure_drivers(results.project(s.with_value("sims", 500)))
     assert not any(d["why"].startswith("the levers add cost") for d in drivers)
+
+
+# ---- places and programmes that differ -------------------------------------------------------------
+
+
+def _cut(sim, measure: str) -> np.ndarray:
+    return 1 - sim.outcomes[measure] / sim.outcomes[measure + "_no_change"]
+
+
+def test_a_lever_aimed_at_older_people_moves_each_outcome_by_their_share_of_it():
+    """Hand-computed: prevention alone (the other levers at 0); aimed at people aged 65 and over it
+    cuts each measure by the group's share of that measure times what it cuts for everyone."""
+    only_prevention = {f"levers.{k}.effect": 0.0 for k in ("skill_mix", "shift_setting", "coordination")}
+    everyone = Scenario.from_template("blank").with_values(only_prevention | {"sims": 300})
+    older = everyone.with_value("levers.prevention.group", "older_people")
+    share = catalogue.current().group("older_people")
+    all_sim, older_sim = engine.simulate(everyone), engine.simulate(older)
+    for measure in ("emergency_admissions", "ae_attendances", "emergency_bed_days", "population_health"):
+        reached = _cut(all_sim, measure)
+        moved = reached[:, -1] != 0
+        assert np.allclose(_cut(older_sim, measure)[moved, -1], float(share[measure]) * reached[moved, -1]), measure
+    assert np.allclose(_cut(older_sim, "delayed_transfer_days"), 0.0)  # prevention does not reach delayed transfers
+    # its saving reaches the group's share of the spend it acts on
+    assert older_sim.central_parts["lever_prevention"] == pytest.approx(
+        float(share["spend_share"]) * all_sim.central_parts["lever_prevention"]
+    )
+
+
+def test_a_places_own_no_change_growth_sets_its_path():
+    base = Scenario.from_template("blank").with_values({"sims": 50, "uncertainty.measured_drift": 0.0})
+    own = base.with_value("outcome_growth.emergency_admissions", 0.05)
+    path = engine.simulate(own).outcomes["emergency_admissions_no_change"][0]  # the central case
+    assert path == pytest.approx(105 * 1.05 ** np.arange(1, 11))
+    assert engine.simulate(base).outcomes["emergency_admissions_no_change"][0] == pytest.approx(105 * 1.024 ** np.arange(1, 11))
+
+
+def test_site_programmes_make_their_outcome_paths_differ():
+    """Salford (co-ordination for older people), Northumberland (prevention last, over eight years)
+    and South Somerset pool the same services: their programmes, not their pooling, set them apart."""
+    p50 = {}
+    for t in ("salford", "northumberland", "south_somerset"):
+        run = results.project(Scenario.from_template(t).with_values({"sims": 500, "contract.years": 5}))
+        p50[t] = {m: float(run.measure(m)["p50"].iloc[-1]) for m in ("emergency_admissions", "delayed_transfer_days")}
+    assert len({(round(v["emergency_admissions"], 2), round(v["delayed_transfer_days"], 2)) for v in p50.values()}) == 3
+    assert p50["northumberland"]["emergency_admissions"] > p50["south_somerset"]["emergency_admissions"]  # prevention later
+    everyone = Scenario.from_template("salford").with_values(
+        {"sims": 500, "contract.years": 5, "levers.coordination.group": "everyone"}
+    )
+    as_if_everyone = float(results.project(everyone).measure("delayed_transfer_days")["p50"].iloc[-1])
+    assert p50["salford"]["delayed_transfer_days"] > as_if_everyone  # older people hold 85% of the delays it reaches

@@ -141,12 +141,16 @@ def test_contract_levers_and_uncertainty_controls():
     design_tab(at, "5 · Levers")
     at.slider(key="design:levers.prevention.effect").set_value(12.0).run()
     at.slider(key="design:levers.prevention.realisation_low:levers.prevention.realisation_high").set_value((40.0, 90.0)).run()
+    reach = at.selectbox(key="design:levers.coordination.group")
+    assert reach.options == ["Everyone the contract covers", "People aged 65 and over"] and "85%" in reach.help
+    reach.set_value("older_people").run()
     design_tab(at, "6 · Uncertainty")
     at.select_slider(key="design:sims").set_value(200).run()
     s = scenario_of(at)
     assert s.contract.years == 10 and s.contract.route == "competitive_tender" and s.sims == 200
     assert s.levers["prevention"].effect == pytest.approx(0.12)
     assert (s.levers["prevention"].realisation_low, s.levers["prevention"].realisation_high) == (0.4, 0.9)
+    assert s.levers["coordination"].group == "older_people"
 
 
 def test_partners_can_be_added_renamed_and_removed():
