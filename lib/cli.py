@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import tempfile
 import urllib.parse
@@ -465,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     except REFUSALS as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would raise again
+        return 0
     except Exception as exc:  # a fault of ours, not of the input: still one line, and a different exit code
         print(f"error: unexpected {type(exc).__name__} ({one_line(str(exc))[:200]}); please report it", file=sys.stderr)
         return 1

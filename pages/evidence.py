@@ -34,9 +34,11 @@ if local:
     st.caption(f"Outcomes start from this place's own rates for {', '.join(local)}; England's for the others.")
 else:
     st.caption(
-        "Outcomes start from England's rates, **national, not local**: no local figure has been entered for this place, "
+        "Outcomes start from England's rates, **national, not local**: no citable local figure was found for this place, "
         "so its year-0 rates and no-change trend are England's, and the band's spread between places (Modelling "
-        "assumptions, below) stands in for what is not known about it."
+        "assumptions, below) stands in for what is not known about its trend. Its level may differ far more: emergency "
+        "admissions ran from 73 to 155 per 1,000 across CCGs in 2016-17 (Public Accounts Committee, 2018). Enter the "
+        "place's own rates on the Data page."
     )
 
 st.subheader("How the model compares with what the vanguards achieved", anchor=False)
