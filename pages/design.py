@@ -14,7 +14,7 @@ cat = state.reference()
 scenario = state.current_scenario()
 info = cat.template(scenario.template).info
 
-head, keep, reset = st.columns([4, 1, 1], vertical_alignment="bottom")
+head, keep, reset = st.columns([3.2, 1, 1.5], vertical_alignment="bottom")
 head.title(f"Design the deal: {parts.plain(info['name'])}")
 if reset.button("Reset to template", icon=":material/restart_alt:", help="Back to the template's preset values"):
     state.start_from(scenario.template)
@@ -42,7 +42,7 @@ summary[2].metric(
 summary[3].metric("Contract", f"{scenario.contract.years} years", border=True)
 st.caption(
     f"{views.deal_summary(scenario)}. {widgets.CHANGED_MARK.strip()} marks a value changed from the template; "
-    "each control's ⓘ gives its unit, range and source."
+    "each control's :material/help: gives its unit, range and source."
 )
 
 
@@ -298,5 +298,5 @@ with controls:
             if tab.open:  # only the open tab's controls are drawn: a rerun costs what one tab shows
                 draw()
                 opened = label
-with live:
+with live, st.container(key="design-live"):  # kept in view while the controls beside it scroll (frame.SCREEN_STYLE)
     preview(opened)

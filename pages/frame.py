@@ -22,6 +22,23 @@ PAGES = [
     ("pages/evidence.py", "Evidence", ":material/menu_book:", "evidence"),
     ("pages/data.py", "Data", ":material/database:", "data"),
 ]
+# Screens from a 1024x768 projector to a wide monitor: a tile's label and value wrap and shrink to
+# their box instead of being cut to "…"; the page's side margins shrink on narrow screens; columns
+# of controls or tiles too narrow to read wrap onto the next line.
+SCREEN_STYLE = """<style>
+[data-testid="stMetric"] { container-type: inline-size; }
+[data-testid="stMetric"] .stMarkdownEllipsis, [data-testid="stMetric"] .stMarkdownEllipsis p {
+  white-space: normal; overflow: visible; text-overflow: clip; }
+[data-testid="stMetricValue"] p { font-size: clamp(1.05rem, 12cqi, 2.1rem); line-height: 1.15; overflow-wrap: normal; }
+[data-testid="stMetricLabel"] p { line-height: 1.3; overflow-wrap: normal; word-break: normal; hyphens: auto; }
+.st-key-design-live { position: sticky; top: 3.75rem; }
+.st-key-design-live [data-testid="stColumn"] { min-width: min(9rem, 100%); }
+@media (max-width: 1300px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 1.5rem; padding-right: 1.5rem; }
+  [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  [data-testid="stColumn"] { min-width: min(6.5rem, 100%); }
+}
+</style>"""
 _inside = threading.local()  # set while the frame runs a page (each script run has its own thread)
 
 
@@ -33,6 +50,7 @@ def run() -> None:
     # Home is served at "/" (the default page, whose own path is only its identity) and at /home.
     pages.insert(0, st.Page(home[0], title=home[1], icon=home[2], url_path="start", default=True))
     pages.append(st.Page(home[0], title=home[1], url_path=home[3], visibility="hidden"))
+    st.html(SCREEN_STYLE)
     presenting = state.presenting()
     page = st.navigation(pages, position="hidden" if presenting else "sidebar")
     state.mirror_in_url()  # every page starts with a scenario: its link's, one chosen, or Salford's
