@@ -20,7 +20,7 @@ from lib.levers import ramp
 from lib.scenario import Lever
 
 DOMAINS = ("population_health", "quality_of_life", "quality_of_care", "effectiveness")
-MAX_CHANGE = 0.9  # no lever moves a measure by more than 90% either way
+MAX_CHANGE = 0.9  # the levers move no more than 90% of the activity they reach, either way
 TARGET_RAMP_YEARS = 5  # outcome targets ramp up over five years (KF2016: three to five years)
 NO_CHANGE = "_no_change"  # suffix of each measure's path without the levers
 
@@ -73,7 +73,15 @@ def project(
     ).reshape(len(measures), len(lever_ids), len(years))
     # cut[m, t, s] = sum_k weights[m, k, t] x rho[k, s], in one matmul, laid out year by year
     cut = (weights.transpose(0, 2, 1).reshape(-1, len(lever_ids)) @ rho).reshape(len(measures), len(years), sims)
-    np.clip(cut, -MAX_CHANGE, MAX_CHANGE, out=cut)
+    # no lever moves more than 90% of the activity its groups hold: aimed at older people, at most 90% of their share
+    reach = np.array(
+        [
+            max((float(groups[k][m["id"]]) for k in lever_ids if float(m[f"lever_{k}"]) * levers[k].effect > 0), default=1.0)
+            for m in measures
+        ]
+    )
+    limit = (MAX_CHANGE * reach)[:, None, None]
+    np.clip(cut, -limit, limit, out=cut)
 
     rates_0 = {m["id"]: float(m["baseline_per_1000"]) for m in measures} | (year_0_rates or {})  # a place's own, else England's
     base = np.array([rates_0[m["id"]] for m in measures], dtype=float)

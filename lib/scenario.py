@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -81,6 +81,46 @@ class _Kind:
     base: str  # "bool", "number", "text", "dict", "list", "model" or "any"
     nullable: bool
     inner: _Kind | None = None  # a dict's value kind
+    allowed: str = ""  # what a refusal names: "from -0.1 to 0.2", "one of a, b", or "table:<catalogue table>"
+
+
+def _allowed_of(annotation: Any, info: FieldInfo | None = None) -> str:
+    """The values a field takes, for a refusal's message: its range, or its choices."""
+    metadata = list(info.metadata) if info is not None else []
+    extra = info.json_schema_extra if info is not None and isinstance(info.json_schema_extra, dict) else {}
+    if get_origin(annotation) is Annotated:
+        for arg in get_args(annotation)[1:]:
+            if isinstance(arg, FieldInfo):
+                metadata += arg.metadata
+    if extra.get("choices_from"):
+        return f"table:{extra['choices_from']}"
+    base = get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+    if get_origin(base) is Literal:
+        return "one of " + ", ".join(map(str, get_args(base)))
+    low = next((getattr(m, "ge", getattr(m, "gt", None)) for m in metadata if hasattr(m, "ge") or hasattr(m, "gt")), None)
+    high = next((getattr(m, "le", getattr(m, "lt", None)) for m in metadata if hasattr(m, "le") or hasattr(m, "lt")), None)
+    return f"from {low:g} to {high:g}" if low is not None and high is not None else ""
+
+
+def _what(value: Any) -> str:
+    """What a value of the wrong kind is, in a refusal's words."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "a number" if isinstance(value, numbers.Real) else type(value).__name__
+
+
+def _allowed_text(kind: _Kind) -> str:
+    if kind.allowed.startswith("table:"):
+        return "one of " + ", ".join(r["id"] for r in catalogue.current().records[kind.allowed.removeprefix("table:")])
+    return kind.allowed
 
 
 def _kind_of(annotation: Any) -> _Kind:
@@ -93,7 +133,8 @@ def _kind_of(annotation: Any) -> _Kind:
         base = get_args(base)[0]
     origin = get_origin(base)
     if origin is dict:
-        return _Kind("dict", nullable, _kind_of(get_args(base)[1]))
+        value_type = get_args(base)[1]
+        return _Kind("dict", nullable, replace(_kind_of(value_type), allowed=_allowed_of(value_type)))
     if origin is list:
         return _Kind("list", nullable)
     if isinstance(base, type) and issubclass(base, BaseModel):
@@ -109,7 +150,11 @@ def _kind_of(annotation: Any) -> _Kind:
 
 @functools.cache
 def _field_kinds(model: type[BaseModel]) -> tuple[tuple[str, _Kind], ...]:
-    return tuple((name, _kind_of(info.annotation)) for name, info in model.model_fields.items())
+    return tuple(
+        (name, replace(kind, allowed=_allowed_of(info.annotation, info) or kind.allowed))
+        for name, info in model.model_fields.items()
+        for kind in [_kind_of(info.annotation)]
+    )
 
 
 def _check_kind(path: str, value: Any, kind: _Kind) -> None:
@@ -117,15 +162,16 @@ def _check_kind(path: str, value: Any, kind: _Kind) -> None:
     if value is None and kind.nullable:
         return
     base = kind.base
+    allowed = _allowed_text(kind)
     if base == "number":
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ScenarioError(path, value, "a number, not " + ("true/false" if isinstance(value, bool) else "text"))
+            raise ScenarioError(path, value, f"a number{' ' + allowed if allowed else ''}, not {_what(value)}")
     elif base == "bool":
         if not isinstance(value, bool):
             raise ScenarioError(path, value, "true or false")
     elif base == "text":
         if not isinstance(value, str):
-            raise ScenarioError(path, value, "text")
+            raise ScenarioError(path, value, allowed or "text")
         if not catalogue.is_utf8(value):
             raise ScenarioError(path, value.encode("utf-8", "backslashreplace").decode()[:40], "text (a lone surrogate is not)")
     elif base == "dict":

@@ -345,3 +345,15 @@ def test_site_programmes_make_their_outcome_paths_differ():
     )
     as_if_everyone = float(results.project(everyone).measure("delayed_transfer_days")["p50"].iloc[-1])
     assert p50["salford"]["delayed_transfer_days"] > as_if_everyone  # older people hold 85% of the delays it reaches
+
+
+def test_a_lever_aimed_at_a_group_moves_at_most_ninety_percent_of_what_the_group_holds():
+    """Reviewer's case: co-ordination at 60% for older people, fully realised, would remove 2.0 x 0.85
+    x 0.6 = 102% of delayed transfers; it stops at 90% of older people's 85% of them."""
+    changes = {f"levers.{k}.effect": 0.0 for k in ("prevention", "skill_mix", "shift_setting")}
+    changes |= {"levers.coordination.effect": 0.6, "levers.coordination.realisation_low": 1.0}
+    changes |= {"levers.coordination.realisation_high": 1.0, "pooling.adult_social_care": 1.0, "sims": 20}
+    scenario = Scenario.from_template("blank").with_values(changes)
+    older = engine.simulate(scenario.with_value("levers.coordination.group", "older_people"))
+    assert _cut(older, "delayed_transfer_days").max() == pytest.approx(0.9 * 0.85)
+    assert _cut(engine.simulate(scenario), "delayed_transfer_days").max() == pytest.approx(0.9)  # everyone: 90% of all

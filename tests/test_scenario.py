@@ -160,9 +160,12 @@ def test_approach_names():
 @pytest.mark.parametrize(
     ("path", "value", "says"),
     [
-        ("risk.cap", False, "risk.cap = false is not allowed: a number, not true/false"),
-        ("contract.years", True, "contract.years = true is not allowed: a number, not true/false"),
-        ("risk.gain_share", "0.5", 'risk.gain_share = "0.5" is not allowed: a number, not text'),
+        ("risk.cap", False, "risk.cap = false is not allowed: a number from 0 to 1, not true/false"),
+        ("contract.years", True, "contract.years = true is not allowed: a number from 1 to 15, not true/false"),
+        ("risk.gain_share", "0.5", 'risk.gain_share = "0.5" is not allowed: a number from 0 to 1, not text'),
+        ("levers.prevention.group", 1, "levers.prevention.group = 1 is not allowed: one of everyone, older_people"),
+        ("outcome_growth.ae_attendances", None, "is not allowed: a number from -0.1 to 0.2, not nothing (null)"),
+        ("contract.route", [], "one of most_capable_provider, competitive_dialogue"),
         ("sims", True, "sims = true"),
         ("contract.funding_follows_population", 1, "true or false"),
         ("name", 5, "name = 5 is not allowed: text"),
