@@ -91,8 +91,10 @@ def read_link(text: str) -> Scenario:
     query = urllib.parse.urlparse(text).query
     link = urllib.parse.parse_qs(query).get("s", [text])[0] if query else text
     scenario, warnings = links.decode(link)
-    if warnings:
-        raise CliError(f"--link: {warnings[0]}")
+    if refused := [w for w in warnings if not w.startswith(links.TEMPLATE_CHANGED)]:
+        raise CliError(f"--link: {refused[0]}")
+    for note in warnings:  # a link made on other template defaults opens, as in the app, and says so
+        print(f"note: --link: {note}", file=sys.stderr)
     return scenario
 
 

@@ -9,15 +9,18 @@ scenario and says, part by part, what was ignored.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import zlib
 from typing import Any
 
+from lib import catalogue
 from lib.scenario import Scenario, ScenarioError, flatten, read_json, usable_templates
 
 VERSION = "1"
 DEFAULT_TEMPLATE = "salford"
 MAX_LINK_CHARS = 20_000  # longer than any scenario needs; a bigger text is not read
+TEMPLATE_CHANGED = "This link was made "  # how the warning that a template's defaults have changed begins
 MAX_PAYLOAD_BYTES = 200_000  # what a link may unpack to (a compressed text can unpack a thousandfold)
 
 
@@ -30,9 +33,16 @@ def changes(scenario: Scenario, template: Scenario) -> dict[str, Any]:
     return differ
 
 
+def fingerprint(template: Scenario) -> str:
+    """A short mark of a template's defaults: a link carries it, so that a link made before the
+    template changed says so when opened (it holds only what differed from the defaults then)."""
+    return hashlib.sha256(json.dumps(template.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+
+
 def encode(scenario: Scenario, template: Scenario | None = None) -> str:
     template = template or Scenario.from_template(scenario.template)
-    payload = json.dumps({"t": scenario.template, "c": changes(scenario, template)}, separators=(",", ":"))
+    held = {"t": scenario.template, "f": fingerprint(template), "c": changes(scenario, template)}
+    payload = json.dumps(held, separators=(",", ":"))
     return f"{VERSION}.{base64.urlsafe_b64encode(zlib.compress(payload.encode(), 9)).decode().rstrip('=')}"
 
 
@@ -54,15 +64,22 @@ def decode(link: str) -> tuple[Scenario, list[str]]:
     except (ValueError, TypeError, zlib.error, UnicodeDecodeError) as exc:
         why = str(exc) if str(exc).startswith(("it ", "nested")) else "it is damaged or cut short"
         return Scenario.from_template(DEFAULT_TEMPLATE), [f"The link could not be read ({why}); the Salford template opened."]
-    return _apply(payload.get("t"), payload.get("c", {}))
+    return _apply(payload.get("t"), payload.get("c", {}), payload.get("f"))
 
 
-def _apply(template_id: Any, values: dict[str, Any]) -> tuple[Scenario, list[str]]:
+def _apply(template_id: Any, values: dict[str, Any], made_on: Any = None) -> tuple[Scenario, list[str]]:
     warnings = []
     if template_id not in usable_templates()[0]:
         warnings.append(f"template {str(template_id)[:40]!r} is not known; the Salford template opened instead")
         template_id = DEFAULT_TEMPLATE
     scenario = Scenario.from_template(template_id)
+    if not warnings and made_on != fingerprint(scenario):
+        name = catalogue.current().template(template_id).info["name"]
+        when = "before links carried the template's defaults" if made_on is None else "when the template's defaults differed"
+        warnings.append(
+            f"{TEMPLATE_CHANGED}{when}: it holds only what differed from them then, so anything else is {name}'s default "
+            "as it is now. Compare with the Evidence page's list of what the template sets, or save designs to keep them whole"
+        )
     try:  # all at once first (values that are only valid together), else one by one
         return scenario.with_values(values), warnings
     except (ScenarioError, TypeError, ValueError, AttributeError):

@@ -97,12 +97,24 @@ def test_a_link_holds_only_what_differs_from_its_template():
 
 def test_parts_that_cannot_be_used_are_named_and_the_rest_is_kept():
     link = links.encode(Scenario.from_template("dudley").with_value("risk.gain_share", 0.7))
-    payload = {"t": "dudley", "c": {"risk.gain_share": 0.7, "risk.loss_share": 7, "risk.nope": 1}}
+    mark = links.fingerprint(Scenario.from_template("dudley"))
+    payload = {"t": "dudley", "f": mark, "c": {"risk.gain_share": 0.7, "risk.loss_share": 7, "risk.nope": 1}}
     forged = "1." + base64.urlsafe_b64encode(zlib.compress(json.dumps(payload).encode())).decode()
     opened, warnings = links.decode(forged)
     assert opened.risk.gain_share == 0.7 and opened.risk.loss_share == 0.5
     assert len(warnings) == 2 and any("risk.loss_share" in w for w in warnings) and any("risk.nope" in w for w in warnings)
     assert links.decode(link)[1] == []
+
+
+@pytest.mark.parametrize("mark", [None, "00000000"])
+def test_a_link_made_on_other_template_defaults_opens_and_says_so(mark):
+    """A link holds only what differed from its template: made before the template changed (or
+    before links carried its mark), it opens on today's defaults and says so, once."""
+    payload = {"t": "salford", "c": {"contract.years": 7}} | ({"f": mark} if mark else {})
+    old = "1." + base64.urlsafe_b64encode(zlib.compress(json.dumps(payload).encode())).decode()
+    opened, warnings = links.decode(old)
+    assert opened.contract.years == 7 and len(warnings) == 1
+    assert warnings[0].startswith(links.TEMPLATE_CHANGED) and "Salford's default as it is now" in warnings[0]
 
 
 @pytest.mark.parametrize("link", ["", "2.abc", "1.", "1.!!!!", "hello"])
