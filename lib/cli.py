@@ -283,8 +283,8 @@ def print_evidence(sims: int, fmt: str) -> None:
     print(views.evidence_coverage(check))
     for r in check.itertuples():
         print(
-            f"{r.template:<40} {r.years:>5} published {r.published_points:5.1f}  model P50 {r.model_p50:5.1f} "
-            f"(P10 {r.model_p10:5.1f} to P90 {r.model_p90:5.1f})  {r.verdict}; {r.role}"
+            f"{r.template:<40} {r.measure:<22} {r.years:>5} {r.compared}: published {r.published_points:5.1f}  "
+            f"model P50 {r.model_p50:5.1f} (P10 {r.model_p10:5.1f} to P90 {r.model_p90:5.1f})  {r.verdict}; {r.role}"
         )
 
 

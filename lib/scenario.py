@@ -339,8 +339,9 @@ class Lever(Frozen):
         "everyone",
         "target_groups",
         "Who the site's programme reaches with this lever. The effect applies to that group's activity only, "
-        "so each outcome moves by the group's share of it (older people: 45% of emergency admissions, 62% of bed days, "
-        "85% of delayed transfers; data/target_groups.csv).",
+        "so each outcome moves by the group's share of it (older people: 45% of emergency admissions, 23% of A&E "
+        "attendances, 62% of bed days, 85% of delayed transfers) and its saving by their share of the spend (62%); "
+        "data/target_groups.csv gives each share's source.",
     )
 
     @model_validator(mode="after")

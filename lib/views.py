@@ -483,14 +483,13 @@ def evidence_check(cat: Catalogue, runs: dict[str, Run]) -> pd.DataFrame:
         else:
             bands = [(cat.template(t).info["name"], _model_band(runs[t], figure, span)) for t in matching]
         for template, model in bands:
-            rows.append(
-                {"source": figure["source"], "finding": figure["finding"], "template": template, "role": role}
-                | {"parameters_it_set": "; ".join(sets)}
-                | {"measure": figure["measure"], "compared": COMPARED[figure["kind"]], "years": f"{span[0]}→{span[1]}"}
-                | {"published_points": round(published, 2)}
+            rows.append(  # what a reader needs first on the left: where, what, the two numbers, the verdict
+                {"template": template, "measure": figure["measure"], "years": f"{span[0]}→{span[1]}"}
+                | {"compared": COMPARED[figure["kind"]], "published_points": round(published, 2)}
                 | {f"model_{k}": round(float(v), 2) for k, v in model.items()}
-                | {"verdict": verdict(published, model, higher_is_better=figure["kind"] == "effect")}
+                | {"verdict": verdict(published, model, higher_is_better=figure["kind"] == "effect"), "role": role}
                 | {"interval_score": round(interval_score(published, model["p10"], model["p90"]), 2)}
+                | {"source": figure["source"], "finding": figure["finding"], "parameters_it_set": "; ".join(sets)}
                 | {"how_compared": figure["note"]}
             )
     return pd.DataFrame(rows)
@@ -519,10 +518,13 @@ def evidence_coverage(check: pd.DataFrame) -> str:
     tests = check["role"] == ROLES["held"]
     if tests.any():
         k, n = int((inside & tests).sum()), int(tests.sum())
+        width = (check.loc[tests, "model_p90"] - check.loc[tests, "model_p10"]).mean()
         parts.append(
             f"Out of sample: {k} of {n} held-out comparisons fall inside the model's 80% band ({k / n:.0%}, against 80% "
-            f"expected); mean interval score {check.loc[tests, 'interval_score'].mean():.1f} points"
+            f"expected); mean interval score {check.loc[tests, 'interval_score'].mean():.1f} points (the band's width, "
+            f"on average {width:.1f} points, plus ten times any miss: lower is better)"
             + ("; too few to say how often it holds." if n < 10 else ".")
+            + (" A band that holds more than expected may be too wide to say much." if n >= 10 and k / n > 0.9 else "")
         )
     else:
         parts.append("Out of sample: no clean held-out figure yet.")

@@ -83,6 +83,27 @@ def budgets() -> None:
                 on_change=toggle_scope,
                 args=(row["id"], key),
             )
+    box = st.expander("This place's outcome rates: year 0 and growth with no change", key="design-outcomes", on_change="rerun")
+    if box.open:  # drawn only when opened: most moves never look at it
+        with box:
+            outcome_rates()
+
+
+NATIONAL = "This template's are England's: national, not local."
+
+
+def outcome_rates() -> None:
+    own = [p.split(".", 1)[1] for p in cat.template(scenario.template).presets if p.startswith("outcome_")]
+    st.caption(
+        "England's unless the place's own are given (the Data page takes them with a baseline upload). "
+        + (f"This template sets its own for {', '.join(sorted(set(own)))}." if own else NATIONAL)
+    )
+    for m in cat.records["outcome_measures"]:
+        rate, growth = st.columns(2)
+        with rate:
+            widgets.number(f"outcome_baseline.{m['id']}", f"{m['name']}, per 1,000 in year 0", prefix=P, step=1.0)
+        with growth:
+            widgets.slider(f"outcome_growth.{m['id']}", "Yearly growth with no change", prefix=P, step=0.1)
 
 
 # ---- 2. Who holds the budget ------------------------------------------------------------------
@@ -208,6 +229,12 @@ def lever_controls() -> None:
         "The four improvement opportunities. Effects ramp in slowly: evaluations of integrated care found "
         "little measurable change in the first two years (Improvement Analytics Unit, 2021)."
     )
+    sources = cat.template(scenario.template).preset_sources
+    groups = {
+        g["id"]: g["name"] if g["id"] == "everyone" else
+        f"{g['name']} ({g['emergency_admissions']:.0%} of emergency admissions, {g['emergency_bed_days']:.0%} of bed days)"
+        for g in cat.records["target_groups"]
+    }  # fmt: skip
     for lever in cat.records["levers"]:
         k = lever["id"]
         with st.container(border=True):
@@ -223,8 +250,10 @@ def lever_controls() -> None:
                 widgets.interval(
                     f"levers.{k}.realisation_low", f"levers.{k}.realisation_high", "Realisation, 80% interval", prefix=P, step=5
                 )
-            widgets.choice(f"levers.{k}.group", "Who the programme reaches", names("target_groups"), prefix=P)
-            st.caption(lever["evidence"])
+            widgets.choice(f"levers.{k}.group", "Who the programme reaches", groups, prefix=P)
+            mine = {p.rsplit(".", 1)[1]: src for p, src in sources.items() if p.startswith(f"levers.{k}.")}
+            site = [f"{field.replace('_', ' ')}: {src}" for field, src in mine.items()]
+            st.caption(parts.plain("; ".join(site)) if site else lever["evidence"])  # the site's own reason, where it has one
 
 
 # ---- 6. Uncertainty ------------------------------------------------------------------------------

@@ -43,11 +43,12 @@ else:
 
 st.subheader("How the model compares with what the vanguards achieved", anchor=False)
 st.markdown(
-    "Each published figure beside the model's projection of it (P50, with the P10–P90 band of the simulations): "
-    "for a national finding, how many percentage points less emergency admissions grew than without the design, "
-    "for every template of that care model with its own defaults; for a site's own figure, how much its emergency "
-    "admission rate grew, against that template alone. *role* says whether the figure calibrated the model, was seen "
-    "before it changed, or is held out as a test."
+    "Each published figure beside the model's projection of it (P50, with the P10–P90 band of the simulations), "
+    "over the figure's own years: for a finding against a comparison area, how many percentage points less the "
+    "measure grew with the design than without it; for a site's own figure, how much its rate grew (emergency "
+    "admissions, bed days or A&E attendances). A site's figure is held against its own template, or, for a site with "
+    "no template, against its care model's templates pooled; a national finding against each template of its care "
+    "model. *role* says whether the figure calibrated the model, was seen before it changed, or is held out as a test."
 )
 runs = {tid: state.projection(views.evidence_scenario(cat, state.template(tid).scenario)).run for tid in names}
 check = views.evidence_check(cat, runs)

@@ -178,7 +178,8 @@ def test_interval_score_is_the_width_plus_ten_times_the_miss(published, band, sc
 
 
 def _check_rows(verdicts: list[str], roles: list[str], scores: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"verdict": verdicts, "role": roles, "interval_score": scores})
+    bands = {"model_p10": [0.0] * len(scores), "model_p90": [2.0] * len(scores)}  # 2 points wide
+    return pd.DataFrame({"verdict": verdicts, "role": roles, "interval_score": scores} | bands)
 
 
 def test_coverage_counts_only_clean_held_out_figures():
@@ -187,7 +188,8 @@ def test_coverage_counts_only_clean_held_out_figures():
     rows = _check_rows([inside, above, inside, inside, above], [held, held, held, fitted, seen], [2.0, 12.0, 4.0, 1.0, 9.0])
     assert views.evidence_coverage(rows) == (
         "Out of sample: 2 of 3 held-out comparisons fall inside the model's 80% band (67%, against 80% expected); "
-        "mean interval score 6.0 points; too few to say how often it holds. 1 comparisons were seen before a change "
+        "mean interval score 6.0 points (the band's width, on average 2.0 points, plus ten times any miss: lower is "
+        "better); too few to say how often it holds. 1 comparisons were seen before a change "
         "to the model, so they are not clean tests (0 inside the band now). 1 comparisons use figures that calibrated "
         "the model: they show its fit, not a test."
     )
@@ -357,3 +359,11 @@ def test_a_lever_aimed_at_a_group_moves_at_most_ninety_percent_of_what_the_group
     older = engine.simulate(scenario.with_value("levers.coordination.group", "older_people"))
     assert _cut(older, "delayed_transfer_days").max() == pytest.approx(0.9 * 0.85)
     assert _cut(engine.simulate(scenario), "delayed_transfer_days").max() == pytest.approx(0.9)  # everyone: 90% of all
+
+
+def test_a_band_that_holds_nearly_everything_is_called_possibly_too_wide():
+    inside, held = "what happened is inside the model's band", views.ROLES["held"]
+    wide = views.evidence_coverage(_check_rows([inside] * 10, [held] * 10, [2.0] * 10))
+    assert "10 of 10" in wide and "may be too wide to say much" in wide
+    fair = views.evidence_coverage(_check_rows([inside] * 8 + ["the model is more optimistic"] * 2, [held] * 10, [2.0] * 10))
+    assert "8 of 10" in fair and "too wide" not in fair

@@ -142,7 +142,8 @@ def test_contract_levers_and_uncertainty_controls():
     at.slider(key="design:levers.prevention.effect").set_value(12.0).run()
     at.slider(key="design:levers.prevention.realisation_low:levers.prevention.realisation_high").set_value((40.0, 90.0)).run()
     reach = at.selectbox(key="design:levers.coordination.group")
-    assert reach.options == ["Everyone the contract covers", "People aged 65 and over"] and "85%" in reach.help
+    assert reach.options[0] == "Everyone the contract covers" and "85%" in reach.help
+    assert reach.options[1] == "People aged 65 and over (45% of emergency admissions, 62% of bed days)"
     reach.set_value("older_people").run()
     design_tab(at, "6 · Uncertainty")
     at.select_slider(key="design:sims").set_value(200).run()
@@ -712,3 +713,16 @@ def test_a_bad_custom_template_is_named_on_home_and_the_app_carries_on(own_templ
     assert "start-salford" in [b.key for b in at.button]
     for page in ("design", "projections", "evidence", "compare"):
         assert not open_page(at, page).exception
+
+
+def test_a_places_own_outcome_rates_and_growth_can_be_entered_on_design():
+    at = design_tab(app(), "1 · Budgets to pool")
+    assert any("outcome rates" in e.label for e in at.expander)
+    at.session_state["design-outcomes"] = True  # open it, as a click does
+    at.run()
+    assert "national, not local" in " ".join(c.value for c in at.caption)
+    at.number_input(key="design:outcome_baseline.emergency_admissions").set_value(92.0).run()
+    at.slider(key="design:outcome_growth.emergency_admissions").set_value(4.0).run()
+    s = scenario_of(at)
+    assert s.outcome_baseline["emergency_admissions"] == 92.0
+    assert s.outcome_growth["emergency_admissions"] == pytest.approx(0.04)
