@@ -30,7 +30,7 @@ COLOURS = {
 }
 ROLE_COLOURS = {"full_risk": "#0072B2", "gain_share": "#56B4E9", "consultative": "#6B6B6B", "subcontractor": "#E69F00"}
 FONT = "Source Sans Pro, Arial, sans-serif"
-MONEY_HOVER = "£%{y:,.1f}m"
+MONEY_HOVER = "%{y:,.1f} £m"  # d3 would write £-12.0m; the sign stays with the number
 SPLIT = ("variance", "provider", "commissioner", "reinvested")  # the settlement chart draws their means
 BUDGET_FANS = ("budget", "cost", "counterfactual_cost")
 Trace = dict[str, Any]
@@ -162,13 +162,13 @@ def partner_split(run: Run) -> Figure:
         [p["role"].str.replace("_", " "), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1
     ).tolist()
     bars["hovertemplate"] = (
-        "%{y}<br>role: %{customdata[0]}<br>P50 £%{x:,.1f}m (P10 £%{customdata[1]:,.1f}m, "
-        "P90 £%{customdata[2]:,.1f}m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>"
+        "%{y}<br>role: %{customdata[0]}<br>P50 %{x:,.1f} £m (P10 %{customdata[1]:,.1f} £m, "
+        "P90 %{customdata[2]:,.1f} £m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>"
     )
     bars["name"] = "End-of-contract position (P50, whiskers P10–P90)"
     limits = {"type": "scatter", "y": bearers["name"].tolist(), "x": (-bearers["capacity_gbp_m"]).tolist(), "mode": "markers"}
     limits |= {"marker": {"symbol": "line-ns-open", "size": 26, "color": COLOURS["cost"], "line": {"width": 3}}}
-    limits |= {"name": "Most it can lose (−)", "hovertemplate": "can bear £%{x:,.1f}m<extra></extra>"}
+    limits |= {"name": "Most it can lose (−)", "hovertemplate": "can bear %{x:,.1f} £m<extra></extra>"}
     height = max(300, 140 + 60 * len(p))
     layout = _layout("Each partner's share at contract end", "", "£m, cumulative at contract end", height, hovermode="closest")
     layout["xaxis"] |= {"zeroline": True, "zerolinecolor": "#808080"}
@@ -185,7 +185,7 @@ def money_flow(flows: pd.DataFrame, title: str) -> Figure:
     colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(labels))]
     link = {"source": [index[s] for s in flows["source"]], "target": [index[t] for t in flows["target"]]}
     link |= {"value": flows["value_gbp_m"].tolist(), "color": [_rgba(colours[index[s]], 0.35) for s in flows["source"]]}
-    link["hovertemplate"] = "%{source.label} → %{target.label}: £%{value:,.1f}m<extra></extra>"
+    link["hovertemplate"] = "%{source.label} → %{target.label}: %{value:,.1f} £m<extra></extra>"
     node = {"label": labels, "pad": 18, "thickness": 18, "color": colours}
     sankey = {"type": "sankey", "valueformat": ",.1f", "valuesuffix": "m", "node": node, "link": link}
     layout = {"title": {"text": title, "font": {"size": 17}}, "font": {"family": FONT, "size": 13}, "height": 420}
@@ -233,7 +233,7 @@ def waterfall(steps: pd.DataFrame, years: int) -> Figure:
     bars |= {"increasing": {"marker": {"color": COLOURS["cost"]}}, "decreasing": {"marker": {"color": COLOURS["reinvested"]}}}
     bars |= {"totals": {"marker": {"color": COLOURS["budget"]}}, "connector": {"line": {"color": "#B0B0B0"}}}
     bars |= {"text": [gbp_m(v, 0) for v in steps["value_gbp_m"]], "textposition": "outside"}
-    bars["hovertemplate"] = "%{x}: £%{y:,.1f}m<extra></extra>"
+    bars["hovertemplate"] = "%{x}: %{y:,.1f} £m<extra></extra>"
     title = f"From baseline cost to projected cost over {years} years (central case)"
     return _figure([bars], _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False))
 
@@ -245,10 +245,10 @@ def _limits(run: Run) -> list[Mark]:
     """The failure line and, if the deal has a collar, the most it lets the provider side lose
     over the contract: marked on both pictures of the end positions."""
     capacity = run.scenario.lead.loss_capacity_gbp_m
-    limits = [(-capacity, COLOURS["cost"], "dash", f"Failure line £{-capacity:,.1f}m")]
+    limits = [(-capacity, COLOURS["cost"], "dash", f"Failure line {gbp_m(-capacity)}")]
     collar = collar_over_contract(run)
     if collar is not None:
-        limits.append((-collar, COLOURS["limit"], "dashdot", f"Collar over the contract £{-collar:,.1f}m"))
+        limits.append((-collar, COLOURS["limit"], "dashdot", f"Collar over the contract {gbp_m(-collar)}"))
     return limits
 
 
@@ -275,8 +275,8 @@ def s_curve(run: Run) -> Figure:
     share = np.arange(1, len(values) + 1) / len(values) * 100
     curve = {"type": "scatter", "x": values.tolist(), "y": share.tolist(), "mode": "lines", "showlegend": False}
     curve |= {"line": {"color": COLOURS["provider"], "width": 3}, "name": "Provider side at contract end"}
-    curve["hovertemplate"] = "£%{x:,.1f}m or less in %{y:.0f}% of simulations<extra></extra>"
-    marks = [(h[q], COLOURS["limit"], "dash", f"{q.upper()} £{h[q]:,.1f}m") for q in ("p10", "p90")]
+    curve["hovertemplate"] = "%{x:,.1f} £m or less in %{y:.0f}% of simulations<extra></extra>"
+    marks = [(h[q], COLOURS["limit"], "dash", f"{q.upper()} {gbp_m(h[q])}") for q in ("p10", "p90")]
     marks += [(0.0, "#B0B0B0", "solid", ""), *_limits(run)]
     layout = _layout(
         "How likely each end position is for the provider side (S-curve)",
@@ -323,10 +323,10 @@ def end_distribution(run: Run) -> Figure:
     values = run.end_positions()["provider_gbp_m"].to_numpy()
     bars = {"type": "histogram", "x": values.tolist(), "nbinsx": 40, "name": "Simulations", "showlegend": False}
     bars |= {"marker": {"color": _rgba(COLOURS["provider"], 0.75), "line": {"color": "#FFFFFF", "width": 0.5}}}
-    bars["hovertemplate"] = "£%{x}m: %{y} simulations<extra></extra>"
+    bars["hovertemplate"] = "%{x} £m: %{y} simulations<extra></extra>"
     shortfall = run.expected_shortfall()
     failure, *collar = _limits(run)
-    marks = [failure, (shortfall, "#000000", "dot", f"Worst 10% average £{shortfall:,.1f}m"), *collar]
+    marks = [failure, (shortfall, "#000000", "dot", f"Worst 10% average {gbp_m(shortfall)}"), *collar]
     layout = _layout(
         "Where the provider side ends the contract, across the simulations",
         "Simulations",
@@ -374,7 +374,7 @@ def tornado(bars: pd.DataFrame, base: float, measure: str = "provider_p50") -> F
         trace = {"type": "bar", "orientation": "h", "y": labels, "x": (values - base).tolist(), "base": base}
         trace |= {"name": f"At the {end} end", "marker": {"color": colour, "pattern": {"shape": pattern}}}
         trace["customdata"] = np.column_stack([order[end], values]).tolist()
-        unit = "%{customdata[1]:.0f}% fail" if failure else "P50 £%{customdata[1]:,.1f}m"
+        unit = "%{customdata[1]:.0f}% fail" if failure else "P50 %{customdata[1]:,.1f} £m"
         trace["hovertemplate"] = f"{end} end (%{{customdata[0]}}): {unit}<extra></extra>"
         traces.append(trace)
     shape = {"type": "line", "xref": "x", "yref": "paper", "x0": base, "x1": base, "y0": 0, "y1": 1}
@@ -382,7 +382,7 @@ def tornado(bars: pd.DataFrame, base: float, measure: str = "provider_p50") -> F
         title, axis = "What moves the chance of failure most", f"% of simulations that fail (the design: {base:.0f}%)"
     else:
         title = "What moves the provider side's end position most (P50, £m)"
-        axis = f"£m, cumulative at contract end (the design: £{base:,.1f}m)"
+        axis = f"£m, cumulative at contract end (the design: {gbp_m(base)})"
     layout = _layout(
         title,
         "",
@@ -461,11 +461,11 @@ def sweep_frontier(ends: pd.DataFrame, best: pd.DataFrame, max_failure: float) -
     every = {"type": "scatter", "mode": "markers", "x": (ends["failure"] * 100).tolist()}
     every["y"] = ends["provider_end_p50_gbp_m"].tolist()
     every |= {"name": "Every combination", "marker": {"color": "#6B6B6B", "size": 9, "symbol": "circle-open"}}
-    every["hovertemplate"] = "%{x:.0f}% fail, P50 £%{y:,.1f}m<extra></extra>"
+    every["hovertemplate"] = "%{x:.0f}% fail, P50 %{y:,.1f} £m<extra></extra>"
     line = {"type": "scatter", "mode": "lines+markers", "x": (best["failure"] * 100).tolist()}
     line["y"] = best["provider_end_p50_gbp_m"].tolist()
     line |= {"name": "Frontier under the level", "line": {"color": COLOURS["provider"], "width": 3}, "marker": {"size": 11}}
-    line["hovertemplate"] = "%{x:.0f}% fail, P50 £%{y:,.1f}m<extra></extra>"
+    line["hovertemplate"] = "%{x:.0f}% fail, P50 %{y:,.1f} £m<extra></extra>"
     level = {"type": "line", "xref": "x", "yref": "paper", "x0": max_failure * 100, "x1": max_failure * 100, "y0": 0, "y1": 1}
     layout = _layout(
         "Designs that keep the chance of failure under the level",

@@ -40,7 +40,7 @@ from lib.scenario import Scenario, ScenarioError, flatten, read_json
 from lib.store import OFFLINE_CONFIG
 
 DEFAULT_PATH = catalogue.DATA_DIR / "cache" / "scenarios.duckdb"
-NAME_PATTERN = re.compile(r"[^\W_][\w .,'&()/+:-]*")  # a letter or digit first, then words and a little punctuation
+NAME_PATTERN = re.compile(r"[^\W_][\w .,'&()/+:%-]*")  # a letter or digit first, then words and a little punctuation
 NAME_LENGTH = (1, 80)
 WAIT_S = 30.0  # how long a call waits for another process to let go of the file
 KEEP_DAYS = 30  # how long a replaced or deleted design can be restored
@@ -98,7 +98,7 @@ def check_name(text: str, what: str = "name") -> str:
         shown = json.dumps(name[:40] + ("…" if len(name) > 40 else ""))
         raise SavedError(
             f"{what} {shown} is not allowed: {low} to {high} characters, starting with a letter or digit, "
-            "then letters, digits, spaces and . , ' & ( ) / + : - _"
+            "then letters, digits, spaces and . , ' & ( ) / + : % - _"
         )
     return name
 

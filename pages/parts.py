@@ -42,8 +42,9 @@ def save_design(name: str, group: str, replace: bool = False) -> None:
     st.session_state["saved-note"] = ("Replaced " if replace else "Saved as ") + name.strip() + (
         f" in {group.strip()}" if group.strip() else ""
     )
-    try:
-        saved.save(name, state.current_scenario(), group or None, replace=replace)
+    try:  # the design takes the name it is saved under: presentation, the board pack and file names use it
+        named = state.current_scenario().with_value("name", name.strip() or state.current_scenario().name)
+        saved.save(name, named, group or None, replace=replace)
     except saved.NameTaken:
         st.session_state.pop("saved-note", None)
         st.session_state[PENDING_SAVE] = (name.strip(), group)
@@ -52,6 +53,7 @@ def save_design(name: str, group: str, replace: bool = False) -> None:
         st.session_state.pop("saved-note", None)
         st.error(plain(str(exc)), icon=":material/error:")
         return
+    state.set_scenario(named)
     st.rerun()
 
 

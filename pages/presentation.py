@@ -13,6 +13,7 @@ from pages import parts, state
 
 SLIDE = "present-slide"
 LARGE_TYPE = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] { display: none; }
 .stApp, .stApp p, .stApp li { font-size: 1.45rem; line-height: 1.5; }
 .stApp h1 { font-size: 3.2rem; }
 .stApp [data-testid="stMetricValue"] p { font-size: 3.4rem; line-height: 1.2; }

@@ -133,7 +133,7 @@ with tabs[2]:
         partners = run.partner_summary()
         for row in partners[partners["p_over_capacity"] > 0.1].itertuples():
             st.warning(
-                f"**{row.name}** loses more than it can bear (£{row.capacity_gbp_m:,.1f}m) in "
+                f"**{row.name}** loses more than it can bear ({views.gbp_m(row.capacity_gbp_m)}) in "
                 f"{row.p_over_capacity:.0%} of simulations: no provider should be allowed to topple (Northumberland).",
                 icon=":material/warning:",
             )

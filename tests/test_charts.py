@@ -57,4 +57,4 @@ def test_the_s_curve_and_histogram_mark_the_failure_line_and_the_collar(run):
     capacity = run.scenario.lead.loss_capacity_gbp_m
     for figure in (charts.s_curve(run), charts.end_distribution(run)):
         notes = " ".join(a["text"] for a in figure["layout"]["annotations"])
-        assert f"Failure line £{-capacity:,.1f}m" in notes and "Collar over the contract" in notes  # Northumberland has a collar
+        assert f"Failure line {views.gbp_m(-capacity)}" in notes and "Collar over the contract" in notes  # it has a collar

@@ -392,6 +392,15 @@ def test_save_from_design_then_compare_and_rank_in_a_group():
     assert len(at.get("plotly_chart")) == 5
 
 
+def test_a_design_takes_the_name_it_is_saved_under(tmp_path, monkeypatch):
+    """Presentation, the board pack and downloaded file names read the design's name."""
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "named.duckdb"))
+    at = save_from_design(app(), "Salford ASC out, 3% gain")
+    assert scenario_of(at).name == "Salford ASC out, 3% gain"
+    at.button(key="present-on").click().run()
+    assert at.title[0].value == "Salford ASC out, 3% gain"
+
+
 def test_names_that_look_like_markup_or_are_too_long_are_refused_and_nothing_is_lost():
     at = app()
     before = scenario_of(open_page(at, "design"))
@@ -480,7 +489,7 @@ def test_risk_distribution_marks_the_failure_line_and_the_worst_tenth():
     specs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
     assert specs[0]["data"][0]["type"] == "histogram" and len(specs[0]["data"][0]["x"]) == scenario_of(at).sims
     notes = " ".join(a["text"] for a in specs[0]["layout"]["annotations"])
-    assert "Failure line £-10.0m" in notes and f"Worst 10% average £{run.expected_shortfall():,.1f}m" in notes
+    assert "Failure line −£10.0m" in notes and f"Worst 10% average {views.gbp_m(run.expected_shortfall())}" in notes
     text = " ".join(m.value for m in at.markdown)
     assert "more than it can absorb" in text  # Dudley's worst tenth passes its £10m
 
