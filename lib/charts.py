@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lib.results import Run
-from lib.views import collar_over_contract, gbp_m
+from lib.views import ROLE_NAMES, collar_over_contract, gbp_m
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 COLOURS = {
@@ -159,7 +159,7 @@ def partner_split(run: Run) -> Figure:
     bars |= {"marker": {"color": [ROLE_COLOURS.get(r, "#6B6B6B") for r in p["role"]]}}
     bars |= {"error_x": whiskers | {"arrayminus": (p["p50"] - p["p10"]).tolist()}}
     bars["customdata"] = np.stack(
-        [p["role"].str.replace("_", " "), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1
+        [p["role"].map(ROLE_NAMES), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1
     ).tolist()
     bars["hovertemplate"] = (
         "%{y}<br>role: %{customdata[0]}<br>P50 %{x:,.1f} £m (P10 %{customdata[1]:,.1f} £m, "

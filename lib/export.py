@@ -51,19 +51,59 @@ def assumptions(scenario: Scenario) -> pd.DataFrame:
     """Every value of the scenario with its unit and its source (the template's, or changed from it)."""
     template = Scenario.from_template(scenario.template)
     sources = views.field_sources(catalogue.current(), template)
+    names = _id_names()
+    cat = catalogue.current()
+    subjects = {("levers", r["id"]): r["name"] for r in cat.records["levers"]}  # whose value a keyed path is
+    for field in ("baseline", "pooling", "demand_growth"):
+        subjects |= {(field, r["id"]): r["name"] for r in cat.records["service_lines"]}
+    for field in ("outcome_baseline", "outcome_growth"):
+        subjects |= {(field, r["id"]): r["name"] for r in cat.records["outcome_measures"]}
+    subjects |= {("partners", str(i)): p.name for i, p in enumerate(scenario.partners)}
     rows = []
     for path, value in flatten(scenario.to_dict()):
         if path in ("template", "name"):
             continue
         try:
-            unit = field_spec(path).unit
+            spec = field_spec(path)
+            unit, meaning = spec.unit, spec.help
         except KeyError:
-            unit = ""
+            unit, meaning = "", ""
         was, source = views.template_value(template, sources, path)
-        rows.append({"field": path, "value": value, "unit": unit, "source": views.source_note(value, was, source)})
-    frame = pd.DataFrame(rows)
-    frame["value"] = frame["value"].map(lambda v: "" if v is None else str(v))
-    return frame
+        shown = names.get(value, value) if isinstance(value, str) and not path.endswith(".name") else value
+        if subject := subjects.get(tuple(path.split(".")[:2]), ""):
+            meaning = f"{subject}: {meaning[:1].lower()}{meaning[1:]}"
+        rows.append(
+            {"field": path, "meaning": meaning, "value": "" if shown is None else str(shown), "unit": unit}
+            | {"source": views.source_note(value, was, source)}
+        )
+    return pd.DataFrame(rows)
+
+
+def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
+    """The assumptions for a board: shares as %, no field paths (the CSV and Excel keep both)."""
+    out = frame.drop(columns="field")
+    share = out["unit"].str.startswith("fraction")
+    out.loc[share, "value"] = [_percent(v) for v in out.loc[share, "value"]]
+    out.loc[share, "unit"] = out.loc[share, "unit"].str.replace("fraction", "", regex=False).str.strip()
+    money = out["unit"].str.startswith("£m")
+    out.loc[money, "value"] = [views.gbp_m(float(v), 2) if v else "" for v in out.loc[money, "value"]]
+    out.loc[money, "unit"] = out.loc[money, "unit"].str.replace("£m", "", regex=False).str.strip()
+    return out
+
+
+def _percent(text: str) -> str:
+    try:
+        return f"{float(text) * 100:.4g}%"
+    except ValueError:  # empty: not set
+        return text
+
+
+def _id_names() -> dict[str, str]:
+    """Every id a scenario's value can be (a route, a lead type, a group, a role) and its name."""
+    cat = catalogue.current()
+    tables = ("routes", "lead_types", "org_forms", "target_groups")
+    names = {row["id"]: row["name"] for table in tables for row in cat.records[table]}
+    return names | views.ROLE_NAMES | {"commissioner": "Commissioners", "reinvest": "Reinvested in services"}
 
 
 def tables(run: Run) -> dict[str, pd.DataFrame]:
@@ -181,8 +221,8 @@ def board_pack(run: Run) -> str:
         _section("Headline", _tiles(run) + "".join(_para(readings[k]) for k in HEADLINE_READINGS)),
         _section("Projections and risk", "".join(_chart(f) for f in figures[:11])),
         _section("Risk", "".join(_para(readings[k]) for k in ("shortfall", "partners"))),
-        _section("Stress tests", _table(stress_table(run, runs).round(3))),
-        _section("What would make it fail", "".join(_chart(f) for f in figures[11:13]) + _table(bars.round(3))),
+        _section("Stress tests", _table(stress_table(run, runs))),
+        _section("What would make it fail", "".join(_chart(f) for f in figures[11:13]) + _table(bars)),
         _section("The UnitingCare replay", _replay(run, replayed, figures[13])),
         _section(
             "Evidence check",
@@ -190,7 +230,7 @@ def board_pack(run: Run) -> str:
             if len(evidence)
             else _para("No published evaluation matches this design."),
         ),
-        _section("Assumptions and their sources", _table(assumptions(scenario))),
+        _section("Assumptions and their sources", _table(_as_read(assumptions(scenario)))),
     ]
     script = f"<script>{plotly.offline.get_plotlyjs()}</script>"
     return (
@@ -254,4 +294,23 @@ def _chart(figure: charts.Figure) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, na_rep="", escape=True, border=0)
+    return _readable(frame).to_html(index=False, na_rep="", escape=True, border=0)
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as a board reads it: chances as %, money as −£12.0m, other numbers to two places,
+    column names in words, no ids."""
+    out = frame.drop(columns=[c for c in ("id",) if c in frame.columns])
+    for column in out.columns:
+        name = str(column)
+        if out[column].dtype.kind != "f":
+            continue
+        if "chance" in name or name.startswith("failure") or name.startswith("p_"):
+            shown = lambda v: views.pct(v, 1)  # noqa: E731
+        elif name.endswith("_gbp_m") or "£m" in name:
+            shown = views.gbp_m
+        else:
+            shown = lambda v: f"{v:,.2f}"  # noqa: E731
+        out[column] = [shown(v) if pd.notna(v) else "" for v in out[column]]
+    words = {c: views.COMPARE_LABELS.get(str(c), str(c).replace("_gbp_m", " (£m)").replace("_", " ")) for c in out.columns}
+    return out.rename(columns=words)

@@ -345,6 +345,29 @@ def compare_table(runs: dict[str, Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+ROLE_NAMES = {  # a partner's role in words (KF2016: South Somerset's partner roles)
+    "full_risk": "Full risk",
+    "gain_share": "Gain share only",
+    "consultative": "Consultative",
+    "subcontractor": "Sub-contractor",
+}
+COMPARE_LABELS = {  # the headline table's columns in plain words (the command line keeps the ids)
+    "scenario": "Design",
+    "template": "Template",
+    "years": "Years",
+    "provider_p50_gbp_m": "Provider side at the end, P50 (£m)",
+    "provider_p10_gbp_m": "Provider side, P10 (£m)",
+    "provider_p90_gbp_m": "Provider side, P90 (£m)",
+    "commissioner_p50_gbp_m": "Commissioners at the end, P50 (£m)",
+    "commissioner_p10_gbp_m": "Commissioners, P10 (£m)",
+    "commissioner_p90_gbp_m": "Commissioners, P90 (£m)",
+    "deficit_year_chance": "Chance of a deficit year",
+    "failure_chance": "Chance the provider side fails",
+    "commissioners_short_chance": "Chance commissioners pass their contingency",
+    "outcome_index_p50": "Outcome index at the end, P50",
+}
+
+
 def yearly_side_by_side(runs: dict[str, Run], measure: str) -> pd.DataFrame:
     """One measure's P50 by contract year, a column per design (the compare charts' table)."""
     columns = {name: run.measure(measure).set_index("year")["p50"].round(2) for name, run in runs.items()}

@@ -25,10 +25,15 @@ if groups:
     members = {n: saved.load(n)[0].scenario for n in listing.loc[listing["group"] == group, "name"]}
     ranking = views.compare_table({n: state.projection(s).run for n, s in members.items()})
     headline = right.selectbox(
-        "Rank on", [c for c in ranking.columns if c not in ("scenario", "template", "years")], key="compare-rank"
+        "Rank on",
+        [c for c in ranking.columns if c not in ("scenario", "template", "years")],
+        format_func=views.COMPARE_LABELS.get,
+        key="compare-rank",
     )
     lower_is_better = headline.endswith("chance")
-    st.dataframe(ranking.sort_values(headline, ascending=lower_is_better), hide_index=True, width="stretch", key="ranked")
+    ranked = ranking.sort_values(headline, ascending=lower_is_better).reset_index(drop=True)
+    ranked.insert(0, "rank", range(1, len(ranked) + 1))
+    parts.headline_table(ranked, "ranked")
 else:
     st.caption("No design has been saved in a group yet: save one from the Design page with a group such as “Table 3”.")
 
@@ -50,7 +55,7 @@ def scenario_of(choice: str) -> Scenario:
 if len(picked) >= 2:
     scenarios = {c: scenario_of(c) for c in picked}
     runs = {c: state.projection(s).run for c, s in scenarios.items()}
-    st.dataframe(views.compare_table(runs), hide_index=True, width="stretch", key="compare-headline")
+    parts.headline_table(views.compare_table(runs), "compare-headline")
     for measure, title, unit in (
         ("budget", "Budget by contract year (P50)", "£m a year"),
         ("cost", "Projected cost by contract year (P50)", "£m a year"),

@@ -130,12 +130,7 @@ def holder() -> None:
         "losses fall on full-risk partners only. *Can bear* is a partner's own loss capacity in £m (empty: "
         "its weight's share of the lead's reserves and guarantees)."
     )
-    roles = {
-        "full_risk": "Full risk",
-        "gain_share": "Gain share only",
-        "consultative": "Consultative",
-        "subcontractor": "Sub-contractor",
-    }
+    roles = views.ROLE_NAMES
     capacities = scenario.partner_capacities_gbp_m()
     for i, partner in enumerate(scenario.partners):
         c1, c2, c3, c4, c5 = st.columns([4, 2, 2, 2, 1], vertical_alignment="bottom")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -159,3 +160,17 @@ def open_query(query: str) -> None:
     st.session_state[SQL_KEY] = st.session_state[SQL_RAN] = query
     st.session_state[DATA_TAB] = "SQL console"
     st.switch_page("pages/data.py")
+
+
+def headline_table(table: pd.DataFrame, key: str) -> None:
+    """The compare table as a person reads it: plain column names, chances as %, money to £0.1m."""
+    config: dict[str, Any] = {}
+    for column in table.columns:
+        label = views.COMPARE_LABELS.get(column, column.capitalize())
+        if column.endswith("_chance"):
+            config[column] = st.column_config.NumberColumn(label, format="percent")
+        elif column.endswith("_gbp_m") or column.endswith("_p50"):
+            config[column] = st.column_config.NumberColumn(label, format="%.1f")
+        else:
+            config[column] = st.column_config.Column(label)
+    st.dataframe(table, hide_index=True, width="stretch", key=key, column_config=config)

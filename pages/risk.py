@@ -56,6 +56,7 @@ with tabs[1]:
         )
         st.markdown(parts.plain(readings["partners"]))  # partner names are typed text
         partners = run.partner_summary()
+        partners["role"] = partners["role"].map(views.ROLE_NAMES)
         st.dataframe(
             partners[["name", "role", "capacity_gbp_m", "p10", "p50", "p_over_capacity"]].round(3),
             hide_index=True,

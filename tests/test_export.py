@@ -75,3 +75,17 @@ def test_cli_writes_the_pack(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+
+
+def test_the_board_pack_shows_no_raw_identifier_or_bare_probability():
+    import re
+
+    run = results.project(Scenario.from_template("dudley").with_value("sims", 300))
+    page = export.board_pack(run)
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", "", page, flags=re.S)
+    shown = re.sub(r"<[^>]+>", " ", text)
+    for raw in ("_gbp_", "full_risk", "gain_share", "_chance", "p_over_capacity", "loss_share"):
+        assert raw not in shown, raw
+    cells = re.findall(r"<td>([^<]*)</td>", text)
+    assert not [c for c in cells if re.fullmatch(r"-?0\.\d{3,}", c.strip())]  # chances are shown as %
+    assert not [c for c in cells if re.fullmatch(r"£-[\d.,]+m", c.strip())]

@@ -381,8 +381,13 @@ def test_save_from_design_then_compare_and_rank_in_a_group():
     save_from_design(at, "Table 2 low loss", "Workshop A")
     open_page(at, "compare")
     at.selectbox(key="compare-group").set_value("Workshop A").run()
-    ranked = table_with(at, "provider_p50_gbp_m")
-    assert set(ranked["scenario"]) == {"Table 1 gain_share_high", "Table 2 low loss"}
+    ranked = table_with(at, "rank")
+    assert set(ranked["scenario"]) == {"Table 1 gain_share_high", "Table 2 low loss"} and list(ranked["rank"]) == [1, 2]
+    rank_on = at.selectbox(key="compare-rank")
+    assert "Provider side at the end, P50 (£m)" in rank_on.options and not any("_gbp_" in o for o in rank_on.options)
+    rank_on.set_value("failure_chance").run()
+    ranked = table_with(at, "rank")
+    assert list(ranked["failure_chance"]) == sorted(ranked["failure_chance"])  # lower is better, first
     at.multiselect(key="compare-picked").set_value(["Table 1 gain_share_high", "Table 2 low loss"]).run()
     assert not at.exception
     headline = [d.value for d in at.dataframe if "provider_p50_gbp_m" in d.value.columns][1]
