@@ -8,6 +8,7 @@ the frame, so every page is always drawn inside it.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -39,12 +40,13 @@ SCREEN_STYLE = """<style>
   [data-testid="stColumn"] { min-width: min(6.5rem, 100%); }
 }
 </style>"""
+ICON = str(Path(__file__).resolve().parent.parent / "assets" / "icon.png")  # served by the app: offline rooms exist
 _inside = threading.local()  # set while the frame runs a page (each script run has its own thread)
 
 
 def run() -> None:
     """Draw the frame and run the chosen page inside it."""
-    st.set_page_config(page_title="Care Models Lab", page_icon=":material/hub:", layout="wide")
+    st.set_page_config(page_title="Care Models Lab", page_icon=ICON, layout="wide")
     pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url in PAGES[1:]]
     home = PAGES[0]
     # Home is served at "/" (the default page, whose own path is only its identity) and at /home.

@@ -375,3 +375,24 @@ def test_an_acknowledged_save_survives_the_server_killed(browser):
             context.close()
     opened, _ = saved.load("Saved before the crash")
     assert opened.scenario.template == "salford"
+
+
+CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMetric"] .stMarkdownEllipsis, button .stMarkdownEllipsis')]
+    .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.trim().slice(0, 40))"""
+
+
+def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_nothing_is_fetched(page, server):
+    """Every page at 1024x768 (projectors), 1280x720 (laptops) and 1400x1000, in one page session:
+    no tile's label or value and no button's label is wider than its box, and no request leaves the
+    app (offline rooms exist: the icon is served by the app)."""
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server, "data:", "blob:")) else None)
+    cut: dict[str, list[str]] = {}
+    for width, height in ((1024, 768), (1280, 720), (1400, 1000)):
+        page.set_viewport_size({"width": width, "height": height})
+        for path in ("", "design", "projections", "risk", "compare", "evidence", "data"):
+            go(page, server, path)
+            if found := page.evaluate(CUT_TEXT):
+                cut[f"{width}x{height} /{path}"] = found
+    assert not cut, cut
+    assert not outside, outside[:5]
