@@ -33,6 +33,7 @@ SCREEN_STYLE = """<style>
 [data-testid="stMetricValue"] p { font-size: clamp(1.05rem, 12cqi, 2.1rem); line-height: 1.15; overflow-wrap: normal; }
 [data-testid="stMetricLabel"] p { line-height: 1.3; overflow-wrap: normal; word-break: normal; hyphens: auto; }
 .st-key-design-live { position: sticky; top: 3.75rem; }
+[data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; overflow-x: visible; row-gap: 0.25rem; }
 .st-key-design-live [data-testid="stColumn"] { min-width: min(9rem, 100%); }
 @media (max-width: 1300px) {
   [data-testid="stMainBlockContainer"] { padding-left: 1.5rem; padding-right: 1.5rem; }
