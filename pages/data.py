@@ -31,7 +31,7 @@ st.caption(
     "The reference data, this design's projection and the saved scenarios, as the DuckDB tables the charts read. "
     "Money in £m; contract years count from 1."
 )
-tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+tabs = parts.tabs(TABS, TAB_KEY)
 
 
 with tabs[0]:

@@ -317,7 +317,7 @@ def preview(tab: str) -> None:
 controls, live = st.columns([3, 2], gap="large")
 opened = next(iter(TABS))
 with controls:
-    for (label, draw), tab in zip(TABS.items(), st.tabs(list(TABS), key=TAB_KEY, on_change="rerun"), strict=True):
+    for (label, draw), tab in zip(TABS.items(), parts.tabs(list(TABS), TAB_KEY), strict=True):
         with tab:
             if tab.open:  # only the open tab's controls are drawn: a rerun costs what one tab shows
                 draw()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -174,3 +174,19 @@ def headline_table(table: pd.DataFrame, key: str) -> None:
         else:
             config[column] = st.column_config.Column(label)
     st.dataframe(table, hide_index=True, width="stretch", key=key, column_config=config)
+
+
+TAB_PARAM = "tab"  # the open tab travels in the link, so a reload or leaving presentation mode keeps it
+
+
+def tabs(labels: list[str], key: str) -> Sequence[Any]:
+    """A page's tabs, drawing only the open one's content; the open tab is kept in the URL."""
+    asked = st.query_params.get(TAB_PARAM)
+    if key not in st.session_state and asked in labels:
+        st.session_state[key] = asked  # a reloaded page or a copied link opens on the tab it showed
+
+    def remember() -> None:
+        if st.session_state.get(key) in labels:
+            st.query_params[TAB_PARAM] = st.session_state[key]
+
+    return st.tabs(labels, key=key, on_change=remember)

@@ -77,7 +77,7 @@ def money_flow_panel(projection: state.Projection) -> None:
 
 
 r, c = scenario.risk, scenario.contract
-tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+tabs = parts.tabs(TABS, TAB_KEY)
 
 with tabs[0]:
     if tabs[0].open:

@@ -18,7 +18,7 @@ st.caption(f"{views.deal_summary(scenario)}. {scenario.sims:,} simulations (seed
 projection = state.projection(scenario)
 run = projection.run
 readings = projection.figure("risk-readings", lambda: views.risk_readings(run))
-tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+tabs = parts.tabs(TABS, TAB_KEY)
 
 with tabs[0]:
     if tabs[0].open:

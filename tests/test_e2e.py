@@ -400,3 +400,13 @@ def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_n
                 cut[f"{width}x{height} /{path}"] = found
     assert not cut, cut
     assert not outside, outside[:5]
+
+
+def test_a_reload_keeps_the_open_tab(page, server):
+    go(page, server, "risk")
+    page.get_by_role("tab", name="Stress tests", exact=True).click()
+    page.wait_for_url(re.compile(r"tab=Stress"), timeout=90_000)
+    wait_ready(page)
+    page.reload()
+    wait_ready(page)
+    assert page.get_by_role("tab", name="Stress tests", exact=True).get_attribute("aria-selected") == "true"

@@ -740,3 +740,15 @@ def test_a_places_own_outcome_rates_and_growth_can_be_entered_on_design():
     s = scenario_of(at)
     assert s.outcome_baseline["emergency_admissions"] == 92.0
     assert s.outcome_growth["emergency_admissions"] == pytest.approx(0.04)
+
+
+def test_a_link_with_a_tab_opens_on_that_tab():
+    at = app()
+    at.query_params["tab"] = "5 · Levers"
+    open_page(at, "design")
+    assert at.session_state["design-tab"] == "5 · Levers"
+    assert any(s.key == "design:levers.prevention.group" for s in at.selectbox)  # the levers' controls are drawn
+    fresh = app()
+    fresh.query_params["tab"] = "No such tab"
+    open_page(fresh, "design")
+    assert "design-tab" not in fresh.session_state or fresh.session_state["design-tab"] != "No such tab"
