@@ -57,6 +57,8 @@ def run() -> None:
     presenting = state.presenting()
     page = st.navigation(pages, position="hidden" if presenting else "sidebar")
     state.mirror_in_url()  # every page starts with a scenario: its link's, one chosen, or Salford's
+    if page.url_path == PAGES[0][3]:  # /home is Home: shown at its one address, so the sidebar marks it
+        st.switch_page(pages[0])
     for warning in state.link_warnings():
         st.warning(warning, icon=":material/link_off:")
     if presenting:

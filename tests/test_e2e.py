@@ -322,6 +322,8 @@ def test_the_board_pack_and_the_excel_file_leave_the_app_whole(page, server, bro
 def test_home_opens_at_its_own_path(page, server):
     go(page, server, "home")
     assert "Care Models Lab" in page.locator("h1").first.inner_text()
+    marked = page.locator("[data-testid='stSidebarNav'] a[aria-current='page']")
+    assert marked.count() == 1 and "Home" in marked.inner_text()  # the sidebar says where the person is
 
 
 def test_save_in_one_browser_and_open_it_in_another_on_a_second_replica(page, server, browser):
