@@ -21,8 +21,9 @@ templates = state.reference().tables["templates"]
 templates = templates[templates["id"].isin(usable)]
 custom = templates[templates["id"].str.startswith(baseline.PREFIX)]
 vanguards = templates[(templates["id"] != "blank") & ~templates["id"].isin(custom["id"])]
+cards = st.container(key="home-cards")  # cards wrap onto more rows on a narrow screen (frame.SCREEN_STYLE)
 for start in range(0, len(vanguards), 4):
-    for column, row in zip(st.columns(4), vanguards.iloc[start : start + 4].itertuples(), strict=False):
+    for column, row in zip(cards.columns(4), vanguards.iloc[start : start + 4].itertuples(), strict=False):
         with column.container(border=True, height="stretch"):
             st.subheader(row.name, anchor=False)
             scenario = state.template(row.id).scenario
@@ -32,7 +33,7 @@ for start in range(0, len(vanguards), 4):
             )
             st.markdown(f"> {row.headline}")
             st.caption(f"Source: {row.headline_source}")
-            if st.button(f"Start from {row.site}", key=f"start-{row.id}", type="primary", width="stretch"):
+            if st.button(f"Start from {row.name}", key=f"start-{row.id}", type="primary", width="stretch"):
                 state.start_from(row.id)
                 st.switch_page("pages/design.py")
 

@@ -383,13 +383,15 @@ CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMetric"] .stM
     .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.trim().slice(0, 40))
   .concat([...document.querySelectorAll('[role="tab"]')].filter(t => {
     const list = t.closest('[role="tablist"]').getBoundingClientRect(), r = t.getBoundingClientRect();
-    return r.right > list.right + 1 || r.left < list.left - 1; }).map(t => 'tab hidden: ' + t.innerText.trim()))"""
+    return r.right > list.right + 1 || r.left < list.left - 1; }).map(t => 'tab hidden: ' + t.innerText.trim()))
+  .concat([...document.querySelectorAll('h1, h2, h3')].filter(h => h.offsetParent !== null && h.scrollWidth > h.clientWidth + 1)
+    .map(h => 'heading wider than its box: ' + h.innerText.trim().slice(0, 40)))"""
 
 
 def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_nothing_is_fetched(page, server):
     """Every page at 1024x768 (projectors), 1280x720 (laptops) and 1400x1000, in one page session:
     no tile's label or value and no button's label is wider than its box, no tab is scrolled out of
-    sight, and no request leaves the
+    sight, no heading is wider than its box, and no request leaves the
     app (offline rooms exist: the icon is served by the app)."""
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server, "data:", "blob:")) else None)
