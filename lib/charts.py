@@ -10,6 +10,7 @@ way everywhere (provider side blue, commissioner side orange, reinvested green, 
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -42,20 +43,38 @@ def _figure(traces: list[Trace], layout: dict[str, Any]) -> Figure:
 
 
 def narrow(figure: Figure) -> Figure:
-    """The same chart for a narrow column: its legend below the plot, with room to wrap."""
+    """The same chart for a narrow column: its title on as many lines as it needs, its legend below
+    the plot with room to wrap."""
+    title = figure["layout"]["title"]
+    lines = textwrap.wrap(title["text"], NARROW_TITLE_CHARS)
+    top = 30 + 24 * len(lines)
     legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
-    layout = figure["layout"] | {"legend": legend, "height": 520, "margin": {"l": 50, "r": 10, "t": 60, "b": 170}}
+    layout = figure["layout"] | {"legend": legend, "height": 500 + top, "margin": {"l": 50, "r": 10, "t": top, "b": 170}}
+    layout["title"] = title | {"text": "<br>".join(lines)}
     return {"data": figure["data"], "layout": layout}
 
 
-def _layout(title: str, y_title: str, x_title: str = "Contract year", height: int = 380, **extra: Any) -> dict[str, Any]:
+NARROW_TITLE_CHARS = 30  # a preview column at 1024 px wide holds about this many characters of title
+
+
+TOP, BOTTOM = 60, 125  # px: the title above the plot; below it the x-axis title, then up to three rows of legend
+AXIS_TITLE_DEPTH = 52  # px from the x axis to below its title, where the legend may start
+
+
+def _legend_below(height: int) -> dict[str, Any]:
+    """A legend that starts under the x-axis title and wraps downwards into the bottom margin: placed
+    in the plot's own units, so its offset in pixels is worked out from the chart's height."""
+    return {"orientation": "h", "yanchor": "top", "y": -AXIS_TITLE_DEPTH / (height - TOP - BOTTOM), "x": 0}
+
+
+def _layout(title: str, y_title: str, x_title: str = "Contract year", height: int = 420, **extra: Any) -> dict[str, Any]:
     """Title, units and legend."""
     return {
         "title": {"text": title, "font": {"size": 17}},
         "font": {"family": FONT, "size": 14},
         "height": height,
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": -0.32, "x": 0},
+        "margin": {"l": 60, "r": 20, "t": TOP, "b": BOTTOM},
+        "legend": _legend_below(height),
         "hovermode": "x unified",
         "colorway": OKABE_ITO,
         "xaxis": {"title": {"text": x_title}, "dtick": 1 if x_title == "Contract year" else None},

@@ -24,6 +24,8 @@ from .conftest import ROOT
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PROJECTION_TABS = ["Both sides' risk", "Partners and money flow", "Outcomes", "Cost bridge", "Money"]
+RISK_TABS = ["Over time and partners", "Stress tests", "UnitingCare replay", "What would make it fail", "Distribution"]
 PAGES = {
     "": "Care Models Lab", "design": "Design the deal", "projections": "Projections", "risk": "Risk", "evidence": "Evidence",
     "data": "Data",
@@ -388,9 +390,23 @@ CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMetric"] .stM
     .map(h => 'heading wider than its box: ' + h.innerText.trim().slice(0, 40)))"""
 
 
+CHART_CLASHES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g => {
+  const box = s => { const e = g.querySelector(s); return e ? e.getBoundingClientRect() : null; };
+  const hit = (a, b) => a && b && a.width && b.width
+    && !(a.right < b.left || b.right < a.left || a.bottom < b.top || b.bottom < a.top);
+  const legend = box('.legend'), title = g.querySelector('.gtitle'), out = [];
+  if (hit(legend, box('.xtitle'))) out.push('legend over the x-axis title');
+  if (hit(legend, box('.nsewdrag'))) out.push('legend over the plot');
+  if (hit(legend, title && title.getBoundingClientRect())) out.push('legend over the title');
+  if (title && title.getBoundingClientRect().right > g.getBoundingClientRect().right + 1) out.push('title clipped');
+  return out.length ? (title ? title.textContent.slice(0, 40) : 'a chart') + ': ' + out.join(', ') : null;
+}).filter(Boolean)"""
+
+
 def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_nothing_is_fetched(page, server):
     """Every page at 1024x768 (projectors), 1280x720 (laptops) and 1400x1000, in one page session:
-    no tile's label or value and no button's label is wider than its box, no tab is scrolled out of
+    no tile's label or value and no button's label is wider than its box, no chart's legend covers
+    its axis title, plot or title and no chart title is clipped, no tab is scrolled out of
     sight, no heading is wider than its box, and no request leaves the
     app (offline rooms exist: the icon is served by the app)."""
     outside: list[str] = []
@@ -400,8 +416,16 @@ def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_n
         page.set_viewport_size({"width": width, "height": height})
         for path in ("", "design", "projections", "risk", "compare", "evidence", "data"):
             go(page, server, path)
-            if found := page.evaluate(CUT_TEXT):
+            if found := page.evaluate(CUT_TEXT) + page.evaluate(CHART_CLASHES):
                 cut[f"{width}x{height} /{path}"] = found
+    for path, tabs in {"projections": PROJECTION_TABS, "risk": RISK_TABS}.items():  # every chart, on a projector
+        page.set_viewport_size({"width": 1024, "height": 768})
+        go(page, server, path)
+        for tab in tabs:
+            page.get_by_role("tab", name=tab, exact=True).click()
+            wait_ready(page)
+            if found := page.evaluate(CHART_CLASHES):
+                cut[f"1024x768 /{path} {tab}"] = found
     assert not cut, cut
     assert not outside, outside[:5]
 
