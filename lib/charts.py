@@ -173,29 +173,30 @@ def partner_split(run: Run) -> Figure:
     loss each full-risk partner can bear."""
     p = run.partner_summary().iloc[::-1]  # first partner on top
     bearers = p[p["role"] == "full_risk"]
-    whiskers = {"type": "data", "symmetric": False, "array": (p["p90"] - p["p50"]).tolist()}
-    bars = {"type": "bar", "y": p["name"].tolist(), "x": p["p50"].tolist(), "orientation": "h"}
-    bars |= {"marker": {"color": [ROLE_COLOURS.get(r, "#6B6B6B") for r in p["role"]]}}
-    bars |= {"error_x": whiskers | {"arrayminus": (p["p50"] - p["p10"]).tolist()}}
-    bars["customdata"] = np.stack(
-        [p["role"].map(ROLE_NAMES), p["p10"], p["p90"], p["p_over_capacity"] * 100], axis=1
-    ).tolist()
-    bars["hovertemplate"] = (
-        "%{y}<br>role: %{customdata[0]}<br>P50 %{x:,.1f} £m (P10 %{customdata[1]:,.1f} £m, "
-        "P90 %{customdata[2]:,.1f} £m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>"
-    )
-    bars["name"] = "End-of-contract position (P50, whiskers P10–P90)"
+    traces = []
+    for role in dict.fromkeys(p["role"][::-1]):  # a trace per role, in partner order: its swatch is its bars colour
+        q = p[p["role"] == role]
+        whiskers = {"type": "data", "symmetric": False, "array": (q["p90"] - q["p50"]).tolist()}
+        bars = {"type": "bar", "y": q["name"].tolist(), "x": q["p50"].tolist(), "orientation": "h"}
+        bars |= {"marker": {"color": ROLE_COLOURS.get(role, "#6B6B6B")}, "name": f"{ROLE_NAMES.get(role, role)} (P50, P10–P90)"}
+        bars |= {"error_x": whiskers | {"arrayminus": (q["p50"] - q["p10"]).tolist()}}
+        bars["customdata"] = np.stack(
+            [q["role"].map(ROLE_NAMES), q["p10"], q["p90"], q["p_over_capacity"] * 100], axis=1
+        ).tolist()
+        bars["hovertemplate"] = (
+            "%{y}<br>role: %{customdata[0]}<br>P50 %{x:,.1f} £m (P10 %{customdata[1]:,.1f} £m, "
+            "P90 %{customdata[2]:,.1f} £m)<br>chance of a loss beyond what it can bear: %{customdata[3]:.0f}%<extra></extra>"
+        )
+        traces.append(bars)
     limits = {"type": "scatter", "y": bearers["name"].tolist(), "x": (-bearers["capacity_gbp_m"]).tolist(), "mode": "markers"}
     limits |= {"marker": {"symbol": "line-ns-open", "size": 26, "color": COLOURS["cost"], "line": {"width": 3}}}
     limits |= {"name": "Most it can lose (−)", "hovertemplate": "can bear %{x:,.1f} £m<extra></extra>"}
     height = max(300, 140 + 60 * len(p))
     layout = _layout("Each partner's share at contract end", "", "£m, cumulative at contract end", height, hovermode="closest")
     layout["xaxis"] |= {"zeroline": True, "zerolinecolor": "#808080"}
-    layout |= {
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 110},
-    }
-    return _figure([bars, limits], layout)
+    # partners in the order given, whole names beside their bars (the axis takes the room they need)
+    layout["yaxis"] |= {"automargin": True, "categoryorder": "array", "categoryarray": p["name"].tolist()}
+    return _figure([*traces, limits], layout)
 
 
 def money_flow(flows: pd.DataFrame, title: str) -> Figure:
@@ -251,10 +252,12 @@ def waterfall(steps: pd.DataFrame, years: int) -> Figure:
     }
     bars |= {"increasing": {"marker": {"color": COLOURS["cost"]}}, "decreasing": {"marker": {"color": COLOURS["reinvested"]}}}
     bars |= {"totals": {"marker": {"color": COLOURS["budget"]}}, "connector": {"line": {"color": "#B0B0B0"}}}
-    bars |= {"text": [gbp_m(v, 0) for v in steps["value_gbp_m"]], "textposition": "outside"}
+    bars |= {"text": [gbp_m(v, 0) for v in steps["value_gbp_m"]], "textposition": "outside", "cliponaxis": False}
     bars["hovertemplate"] = "%{x}: %{y:,.1f} £m<extra></extra>"
     title = f"From baseline cost to projected cost over {years} years (central case)"
-    return _figure([bars], _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False))
+    layout = _layout(title, "£m over the contract", x_title="", hovermode="closest", showlegend=False)
+    layout["xaxis"] |= {"automargin": True}  # the steps' names take the room they need, not cut
+    return _figure([bars], layout)
 
 
 Mark = tuple[float, str, str, str]  # x, colour, dash, label ("" draws the line unlabelled)

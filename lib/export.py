@@ -243,8 +243,8 @@ def board_pack(run: Run) -> str:
 PACK_STYLE = """
 body { font-family: Arial, sans-serif; color: #0b0c0c; margin: 2rem auto; max-width: 1100px; line-height: 1.45; }
 h1 { font-size: 2rem; } h2 { border-top: 2px solid #005eb8; padding-top: .8rem; margin-top: 2.2rem; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; }
-th, td { border: 1px solid #b1b4b6; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; width: 100%; }
+th, td { border: 1px solid #b1b4b6; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #e8edee; }
 .tiles { display: flex; gap: 1rem; flex-wrap: wrap; }
 .tile { border: 1px solid #b1b4b6; border-radius: .4rem; padding: .6rem 1rem; min-width: 180px; }
