@@ -61,10 +61,10 @@ TOP, BOTTOM = 60, 125  # px: the title above the plot; below it the x-axis title
 AXIS_TITLE_DEPTH = 52  # px from the x axis to below its title, where the legend may start
 
 
-def _legend_below(height: int) -> dict[str, Any]:
+def _legend_below(height: int, bottom: int = BOTTOM) -> dict[str, Any]:
     """A legend that starts under the x-axis title and wraps downwards into the bottom margin: placed
     in the plot's own units, so its offset in pixels is worked out from the chart's height."""
-    return {"orientation": "h", "yanchor": "top", "y": -AXIS_TITLE_DEPTH / (height - TOP - BOTTOM), "x": 0}
+    return {"orientation": "h", "yanchor": "top", "y": -AXIS_TITLE_DEPTH / (height - TOP - bottom), "x": 0}
 
 
 def _layout(title: str, y_title: str, x_title: str = "Contract year", height: int = 420, **extra: Any) -> dict[str, Any]:
@@ -191,8 +191,10 @@ def partner_split(run: Run) -> Figure:
     limits = {"type": "scatter", "y": bearers["name"].tolist(), "x": (-bearers["capacity_gbp_m"]).tolist(), "mode": "markers"}
     limits |= {"marker": {"symbol": "line-ns-open", "size": 26, "color": COLOURS["cost"], "line": {"width": 3}}}
     limits |= {"name": "Most it can lose (−)", "hovertemplate": "can bear %{x:,.1f} £m<extra></extra>"}
-    height = max(300, 140 + 60 * len(p))
+    bottom = BOTTOM + 25 * len(traces)  # a legend row for each role and the limit: room for them all
+    height = max(300, 140 + 60 * len(p)) + bottom - BOTTOM
     layout = _layout("Each partner's share at contract end", "", "£m, cumulative at contract end", height, hovermode="closest")
+    layout |= {"legend": _legend_below(height, bottom), "margin": layout["margin"] | {"b": bottom}}
     layout["xaxis"] |= {"zeroline": True, "zerolinecolor": "#808080"}
     # partners in the order given, whole names beside their bars (the axis takes the room they need)
     layout["yaxis"] |= {"automargin": True, "categoryorder": "array", "categoryarray": p["name"].tolist()}

@@ -26,10 +26,21 @@ def draw() -> None:
             args=(True,),
             help="Large type, one chart a screen, no controls; arrow keys step through. Also opens with ?present=1.",
         )
+        words = st.popover("Words used here", icon=":material/menu_book:", key="glossary", on_change="rerun")
+        if words.open:  # the glossary, one source (data/glossary.yaml), reachable from every page
+            with words:
+                glossary()
         box = st.popover("Download", icon=":material/download:", key="downloads", on_change="rerun")
         if box.open:  # the files are written only when asked for (on the click)
             with box:
                 downloads(state.projection(scenario).run)
+
+
+def glossary() -> None:
+    for group, terms in state.reference().tables["glossary"].groupby("group", sort=False):
+        st.markdown(f"**{group}**")
+        for row in terms.itertuples():
+            st.markdown(f"- **{row.term}**: {row.meaning} *({row.source})*")
 
 
 def downloads(run: Run) -> None:

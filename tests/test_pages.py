@@ -752,3 +752,13 @@ def test_a_link_with_a_tab_opens_on_that_tab():
     fresh.query_params["tab"] = "No such tab"
     open_page(fresh, "design")
     assert "design-tab" not in fresh.session_state or fresh.session_state["design-tab"] != "No such tab"
+
+
+@pytest.mark.parametrize("page", ["design", "risk", "data"])
+def test_the_glossary_is_reachable_from_every_page(page):
+    at = open_page(app(), page)
+    at.session_state["glossary"] = True  # opened, as a click does
+    at.run()
+    text = " ".join(m.value for m in at.sidebar.markdown)
+    for term in ("Primary and acute care system (PACS)", "CQUIN", "Glide path", "Cap and collar", "P10, P50, P90"):
+        assert term in text, term
