@@ -637,7 +637,9 @@ def _partner_reading(worst: Any) -> str:
         return "No partner loses more than it can bear in any simulation."
     return (
         f"{worst['name']} is the partner most at risk: it loses more than it can bear "
-        f"({gbp_m(worst['capacity_gbp_m'])}) in {pct(worst['p_over_capacity'])} of simulations."
+        f"({gbp_m(worst['capacity_gbp_m'])}) in {pct(worst['p_over_capacity'])} of simulations. That can be more "
+        "often than the provider side fails: a partner carries its share of the losses against its own capacity, "
+        "the side its whole loss against all its reserves and guarantees."
     )
 
 
@@ -694,3 +696,22 @@ def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
         }
     )
     return frame.rename_axis("year").reset_index()
+
+
+NO_EFFECT_ON_FAILURE = {  # why a term cannot move the chance of failure, where that is the reason
+    "risk.gain_share": "a gain share divides surpluses only, and the provider side fails on its losses",
+    "risk.cap": "a cap limits gains only, and the provider side fails on its losses",
+    "risk.glide_gain_share": "it divides the opening years' surpluses only",
+}
+
+
+def sweep_reading(ends: pd.DataFrame, paths: tuple[str, str], labels: tuple[str, str]) -> str:
+    """A plain reading of a sweep: a term that leaves the chance of failure where it was is named,
+    with the reason where one is known, so a flat row or column is not taken for a fault."""
+    said = []
+    for path, other, label in ((paths[0], paths[1], labels[0]), (paths[1], paths[0], labels[1])):
+        spread = ends.groupby(other)["failure"].agg(lambda f: f.max() - f.min()).max()
+        if spread < 0.005:
+            why = NO_EFFECT_ON_FAILURE.get(path, "over this range it changes no simulation's fate")
+            said.append(f"{label} does not move the chance of failure: {why}.")
+    return " ".join(said)

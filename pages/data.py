@@ -3,7 +3,7 @@ place's own baseline made into a custom template."""
 
 import streamlit as st
 
-from lib import baseline, charts, dictionary, export, sql, sweep
+from lib import baseline, charts, dictionary, export, sql, sweep, views
 from pages import frame, parts, state
 
 frame.ensure()
@@ -126,7 +126,8 @@ with tabs[2]:
             parts.chart(
                 charts.sweep_heatmap(ends, x_path, y_path, measure, labels),
                 lambda: ends.round(4),
-                "Each cell is one combination, everything else as designed; the same random numbers for every cell.",
+                "Each cell is one combination, everything else as designed; the same random numbers for every cell. "
+                + views.sweep_reading(ends, (x_path, y_path), labels),
                 "sweep-heatmap",
             )
             level = st.slider("Keep the chance of failure at or under (%)", 0, 100, 20, 5, key="sweep-level") / 100

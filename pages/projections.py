@@ -134,7 +134,9 @@ with tabs[2]:
         for row in partners[partners["p_over_capacity"] > 0.1].itertuples():
             st.warning(
                 f"**{row.name}** loses more than it can bear ({views.gbp_m(row.capacity_gbp_m)}) in "
-                f"{row.p_over_capacity:.0%} of simulations: no provider should be allowed to topple (Northumberland).",
+                f"{row.p_over_capacity:.0%} of simulations: no provider should be allowed to topple (Northumberland). "
+                "A partner bears its share of the side's losses against its own capacity, so it can pass what it "
+                "can bear in simulations where the provider side as a whole still holds.",
                 icon=":material/warning:",
             )
         parts.chart(

@@ -115,7 +115,9 @@ with tabs[3]:
             ),
             lambda: views.replay_table(run, replayed),
             f"On UnitingCare's terms this place's provider side fails in {views.pct(replayed.headline()['failure'])} "
-            f"of simulations (this design: {views.pct(run.headline()['failure'])}).",
+            f"of simulations (this design: {views.pct(run.headline()['failure'])}). A line that goes flat is a "
+            "contract that has ended: once the provider side fails, its position stays where it stood and "
+            "commissioners carry the later years.",
             "replay",
             run.sql_of("yearly", fans=["provider_cumulative"]),
         )

@@ -367,3 +367,17 @@ def test_a_band_that_holds_nearly_everything_is_called_possibly_too_wide():
     assert "10 of 10" in wide and "may be too wide to say much" in wide
     fair = views.evidence_coverage(_check_rows([inside] * 8 + ["the model is more optimistic"] * 2, [held] * 10, [2.0] * 10))
     assert "8 of 10" in fair and "too wide" not in fair
+
+
+def test_a_sweep_reading_names_a_term_that_cannot_move_failure_and_why():
+    ends = pd.DataFrame(
+        {"risk.gain_share": [0, 0, 1, 1], "risk.loss_share": [0, 1, 0, 1], "failure": [0.0, 0.4, 0.0, 0.4]}
+    )
+    labels = ("Gain share", "Loss share")
+    reading = views.sweep_reading(ends, ("risk.gain_share", "risk.loss_share"), labels)
+    assert reading == (
+        "Gain share does not move the chance of failure: a gain share divides surpluses only, and the provider "
+        "side fails on its losses."
+    )
+    moving = ends.assign(failure=[0.0, 0.4, 0.1, 0.5])
+    assert views.sweep_reading(moving, ("risk.gain_share", "risk.loss_share"), labels) == ""
