@@ -55,6 +55,17 @@ class Catalogue:
     sensitivities: tuple[dict, ...] = field(default=(), repr=False)  # data/sensitivities.yaml as written
     dictionary: dict = field(default_factory=dict, repr=False)  # data/dictionary.yaml: group -> table -> column
     skipped: tuple[str, ...] = ()  # one sentence per custom template file that could not be read, and why
+    shared_stamp: str = ""  # a hash of the reference files every design reads (all but the templates)
+
+    def design_stamp(self, template_id: str) -> str:
+        """The reference data one design uses: the shared files and its own template's definition, so
+        adding or changing another place does not mark a design as saved under other data."""
+        tpl = self.template(template_id)
+        own = {"info": tpl.info, "lines": tpl.lines.to_dict("records"), "facts": tpl.facts.to_dict("records")}
+        own |= {"presets": tpl.presets, "sources": tpl.preset_sources}
+        digest = hashlib.sha256(self.shared_stamp.encode())
+        digest.update(json.dumps(own, sort_keys=True, default=str).encode())
+        return digest.hexdigest()[:16]
 
     def table(self, name: str) -> pd.DataFrame:
         return self.tables[name].copy()
@@ -283,6 +294,7 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     )  # fmt: skip
     return Catalogue(
         stamp=stamp(data_dir),
+        shared_stamp=stamp(data_dir, shared_only=True),
         tables=tables,
         templates={tid: _template(tables, tid) for tid in tables["templates"]["id"]},
         records={name: tuple(frame.to_dict("records")) for name, frame in tables.items()},
@@ -293,13 +305,18 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     )
 
 
-def stamp(data_dir: Path = DATA_DIR) -> str:
-    """A hash of every reference text file (custom templates included) and the schema version."""
+def stamp(data_dir: Path = DATA_DIR, shared_only: bool = False) -> str:
+    """A hash of every reference text file (custom templates included) and the schema version; or,
+    `shared_only`, of the files every design reads (the templates left out)."""
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
     files = sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml"})
     for path in files:
+        if shared_only and path.name == "templates.yaml":
+            continue
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    if shared_only:
+        return digest.hexdigest()[:16]
     for path in _custom_files():
         digest.update(path.name.encode())
         try:

@@ -205,7 +205,7 @@ def save(name: str, scenario: Scenario, group: str | None = None, replace: bool 
         template = Scenario.from_template(scenario.template)
     except (ScenarioError, catalogue.UnknownTemplateError) as exc:
         raise SavedError(f"its template cannot be opened ({exc})") from None
-    stamp, saved_at = catalogue.current().stamp, _now()
+    stamp, saved_at = catalogue.current().design_stamp(scenario.template), _now()
     values = [name, group, scenario.template, scenario.to_json(), template.to_json(), stamp, lib.__version__, saved_at]
     with _transaction() as con:
         if _exists(con, name):
@@ -264,13 +264,16 @@ def _opened(row: pd.Series) -> tuple[Saved, list[str]]:
 
 def changed_since(saved: Saved) -> list[str]:
     """The template defaults that differ now from when the design was saved."""
-    if saved.reference_stamp == catalogue.current().stamp:
-        return []
-    head = f"saved under other reference data ({saved.reference_stamp}, now {catalogue.current().stamp})"
+    cat = catalogue.current()
     try:
+        now_stamp = cat.design_stamp(saved.template.template)
         current = Scenario.from_template(saved.template.template)
     except (catalogue.UnknownTemplateError, ScenarioError):
+        head = f"saved under other reference data ({saved.reference_stamp})"
         return [head + f"; its template ({saved.template.template}) is no longer here"]
+    if saved.reference_stamp == now_stamp:
+        return []
+    head = f"saved under other reference data ({saved.reference_stamp}, now {now_stamp})"
     then, now = dict(flatten(saved.template.to_dict())), dict(flatten(current.to_dict()))
     moved = [
         f"{p}: {json.dumps(then.get(p))} then, {json.dumps(now.get(p))} now"

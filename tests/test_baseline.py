@@ -269,3 +269,19 @@ def test_outcome_rates_are_checked_like_spend(rows, says):
     with pytest.raises(baseline.BaselineError) as caught:
         baseline.read(rows, "Testshire", 300_000)
     assert any(says in p for p in caught.value.problems), caught.value.problems
+
+
+def test_adding_a_place_does_not_mark_earlier_designs_as_saved_under_other_data(own_templates, tmp_path, monkeypatch):
+    """The stamp a design keeps covers the shared reference files and its own template only."""
+    from lib import saved
+
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "stamps.duckdb"))
+    saved.save("Before the new place", Scenario.from_template("dudley"))
+    new_place = baseline.save(baseline.read(GOOD, "Newshire", 300_000))
+    catalogue.refresh()
+    assert new_place in catalogue.current().template_ids
+    assert saved.load("Before the new place")[1] == []  # nothing it uses has changed
+    own = Scenario.from_template(new_place)
+    saved.save("On the new place", own)
+    assert saved.load("On the new place")[1] == []
+    assert catalogue.current().design_stamp(new_place) != catalogue.current().design_stamp("dudley")
