@@ -238,6 +238,7 @@ def save(baseline: Baseline, replace: bool = False) -> str:
     blank = catalogue.current().template("blank")  # the scope and terms a blank place starts with
     in_scope = blank.lines[blank.lines["in_scope"]]
     source = f"{baseline.name}'s own baseline (uploaded)"
+    total = sum(baseline.spend_gbp_m.values())
     entry = {
         "id": tid,
         "name": baseline.name,
@@ -252,7 +253,7 @@ def save(baseline: Baseline, replace: bool = False) -> str:
             for line, value in baseline.spend_gbp_m.items()
         },
         "facts": [{"id": "scope", "label": "Baseline", "value": f"Uploaded for {baseline.name}", "source": source}],
-        "headline": {"text": f"Your own baseline: {sum(baseline.spend_gbp_m.values()):,.1f}m across the place", "source": source},
+        "headline": {"text": f"Your own baseline: £{total:,.1f}m across the place", "source": source},
         "preset": {path: {"value": value, "source": blank.preset_sources[path]} for path, value in blank.presets.items()}
         | {f"demand_growth.{line}": {"value": rate, "source": source} for line, rate in baseline.demand_growth.items()}
         | {f"outcome_baseline.{m}": {"value": rate, "source": source} for m, rate in baseline.outcome_rates.items()},

@@ -71,6 +71,9 @@ def project(scenario: Scenario) -> Run:
     return Run(engine.simulate(scenario))
 
 
+PERCENTILES = (("P10", 0.1), ("P50", 0.5), ("P90", 0.9))
+
+
 class Run:
     def __init__(self, simulation: engine.Simulation) -> None:
         self.scenario: Scenario = simulation.scenario
@@ -214,8 +217,9 @@ class Run:
             unknown = (set(fans) | set(means)) - set(self.measures)
             if unknown:
                 raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
-            parts = [f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "{m} P10, P50, P90"' for m in fans]
-            parts += [f'avg("{m}") AS "{m} mean"' for m in means]
+            # one column per figure, rounded as the chart's own table is: no lists of 14-decimal numbers
+            parts = [f'round(quantile_cont("{m}", {q}), 2) AS "{m} {name}"' for m in fans for name, q in PERCENTILES]
+            parts += [f'round(avg("{m}"), 2) AS "{m} mean"' for m in means]
             return f"SELECT year, {', '.join(parts)}\nFROM sim_year GROUP BY year ORDER BY year"
         return " ".join(QUERIES[table].format(years=int(self.years)).split())
 
