@@ -390,6 +390,7 @@ CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMetric"] .stM
     .map(h => 'heading wider than its box: ' + h.innerText.trim().slice(0, 40)))"""
 
 
+SLIDE_SHOWN = "n => document.querySelector('h3')?.innerText.startsWith(n + ' of 8')"
 CHART_CLASHES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g => {
   const box = s => { const e = g.querySelector(s); return e ? e.getBoundingClientRect() : null; };
   const hit = (a, b) => a && b && a.width && b.width
@@ -418,6 +419,22 @@ def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_n
             go(page, server, path)
             if found := page.evaluate(CUT_TEXT) + page.evaluate(CHART_CLASHES):
                 cut[f"{width}x{height} /{path}"] = found
+        go(page, server, "?present=1")  # presentation mode, every slide
+        for slide in range(1, 9):
+            if slide > 1:
+                page.keyboard.press("ArrowRight")
+                page.wait_for_function(SLIDE_SHOWN, arg=slide, timeout=90_000)
+                wait_ready(page)
+            if found := page.evaluate(CUT_TEXT) + page.evaluate(CHART_CLASHES):
+                cut[f"{width}x{height} presentation slide {slide}"] = found
+    page.set_viewport_size({"width": 1024, "height": 768})  # presenting from the sidebar's button
+    go(page, server, "design")
+    page.get_by_role("button", name="Present to the room").click()
+    page.wait_for_function(SLIDE_SHOWN, arg=1, timeout=90_000)
+    wait_ready(page)
+    assert not page.locator("[data-testid='stSidebar']").is_visible()  # the empty sidebar does not squeeze slide 1
+    if found := page.evaluate(CUT_TEXT):
+        cut["1024x768 presentation from the sidebar button"] = found
     for path, tabs in {"projections": PROJECTION_TABS, "risk": RISK_TABS}.items():  # every chart, on a projector
         page.set_viewport_size({"width": 1024, "height": 768})
         go(page, server, path)
