@@ -57,8 +57,8 @@ def narrow(figure: Figure) -> Figure:
 NARROW_TITLE_CHARS = 30  # a preview column at 1024 px wide holds about this many characters of title
 
 
-TOP, BOTTOM = 60, 125  # px: the title above the plot; below it the x-axis title, then up to three rows of legend
-AXIS_TITLE_DEPTH = 52  # px from the x axis to below its title, where the legend may start
+TOP, BOTTOM = 60, 140  # px: the title above the plot; below it the x-axis title, then up to three rows of legend
+AXIS_TITLE_DEPTH = 70  # px from the x axis to below its title (the board pack draws it lower than the app)
 
 
 def _legend_below(height: int, bottom: int = BOTTOM) -> dict[str, Any]:

@@ -317,6 +317,9 @@ def test_the_board_pack_and_the_excel_file_leave_the_app_whole(page, server, bro
         assert designed["Provider fails"] in text and designed["Commissioners short"] in text
         assert "Assumptions and their sources" in text
         assert "Stress tests" in text and "What would make it fail" in text and "Evidence check" in text
+        assert view.evaluate(CHART_CLASHES) == []  # no legend over an axis title, no clipped title
+        wide = "() => [...document.querySelectorAll('table')].filter(t => t.scrollWidth > document.body.clientWidth + 1).length"
+        assert view.evaluate(wide) == 0  # every table fits the page
     finally:
         offline.close()
 
