@@ -38,7 +38,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, NoReturn
 
-from lib import catalogue, engine, export, links, memory, results, saved, sensitivity, sql, stress, sweep, views
+from lib import catalogue, engine, evidence, export, links, memory, results, saved, sensitivity, sql, stress, sweep, views
 from lib.scenario import Scenario, ScenarioError, field_spec, flatten, read_json, usable_templates
 
 
@@ -273,14 +273,14 @@ def print_comparison(names: list[str], sims: int | None, fmt: str) -> None:
 def print_evidence(sims: int, fmt: str) -> None:
     cat = catalogue.current()
     runs = {
-        tid: results.project(views.evidence_scenario(cat, Scenario.from_template(tid).with_value("sims", sims)))
+        tid: results.project(evidence.scenario_for(cat, Scenario.from_template(tid).with_value("sims", sims)))
         for tid in usable_templates()[0]
     }
-    check = views.evidence_check(cat, runs)
+    check = evidence.check(cat, runs)
     if fmt == "json":
-        print(json.dumps({"coverage": views.evidence_coverage(check), "comparisons": check.to_dict("records")}, indent=1))
+        print(json.dumps({"coverage": evidence.coverage(check), "comparisons": check.to_dict("records")}, indent=1))
         return
-    print(views.evidence_coverage(check))
+    print(evidence.coverage(check))
     for r in check.itertuples():
         print(
             f"{r.template:<40} {r.measure:<22} {r.years:>5} {r.compared}: published {r.published_points:5.1f}  "

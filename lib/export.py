@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.io as pio
 import plotly.offline
 
-from lib import __version__, catalogue, charts, sensitivity, stress, views
+from lib import __version__, catalogue, charts, evidence, sensitivity, stress, views
 from lib.catalogue import Catalogue
 from lib.results import Run, project
 from lib.scenario import Scenario, field_spec, flatten
@@ -215,7 +215,7 @@ def board_pack(run: Run) -> str:
         ),
     ]
     readings = views.risk_readings(run)
-    evidence = views.evidence_check(cat, {scenario.template: run})
+    compared = evidence.check(cat, {scenario.template: run})
     sections = [
         _header(scenario, cat),
         _section("Headline", _tiles(run) + "".join(_para(readings[k]) for k in HEADLINE_READINGS)),
@@ -226,8 +226,8 @@ def board_pack(run: Run) -> str:
         _section("The UnitingCare replay", _replay(run, replayed, figures[13])),
         _section(
             "Evidence check",
-            _para(views.evidence_coverage(evidence)) + _table(evidence)
-            if len(evidence)
+            _para(evidence.coverage(compared)) + _table(compared)
+            if len(compared)
             else _para("No published evaluation matches this design."),
         ),
         _section("Assumptions and their sources", _table(_as_read(assumptions(scenario)))),

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import baseline, views
+from lib import baseline, evidence
 from lib.scenario import usable_templates
 from pages import frame, parts, state
 
@@ -14,7 +14,7 @@ names = {tid: cat.template(tid).info["name"] for tid in usable_templates()[0]}
 current = state.current_scenario().template
 chosen = st.selectbox("Template", list(names), index=list(names).index(current), format_func=names.get, key="evidence-template")
 info = cat.template(chosen).info
-tables = views.evidence_tables(cat, chosen)
+tables = evidence.template_tables(cat, chosen)
 
 st.subheader(f"{parts.plain(info['name'])}: {parts.plain(info['model'])}", anchor=False)
 shown = parts.plain if chosen.startswith(baseline.PREFIX) else str  # a custom template's text was typed by a user
@@ -50,13 +50,13 @@ st.markdown(
     "no template, against its care model's templates pooled; a national finding against each template of its care "
     "model. *role* says whether the figure calibrated the model, was seen before it changed, or is held out as a test."
 )
-runs = {tid: state.projection(views.evidence_scenario(cat, state.template(tid).scenario)).run for tid in names}
-check = views.evidence_check(cat, runs)
-st.markdown(f"**{views.evidence_coverage(check)}**")
+runs = {tid: state.projection(evidence.scenario_for(cat, state.template(tid).scenario)).run for tid in names}
+check = evidence.check(cat, runs)
+st.markdown(f"**{evidence.coverage(check)}**")
 st.dataframe(check, hide_index=True, width="stretch", key="evidence-check")
 with st.expander("Which figure set which parameter (the calibration register)", key="evidence-register"):
     st.dataframe(cat.tables["calibration"], hide_index=True, width="stretch", key="evidence-calibration")
-mine = views.evidence_check(cat, {current: state.projection(state.current_scenario()).run})
+mine = evidence.check(cat, {current: state.projection(state.current_scenario()).run})
 if not mine.empty:
     st.markdown("**Your design, as it stands**")
     st.dataframe(mine, hide_index=True, width="stretch", key="evidence-check-design")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import catalogue, engine, results, views
+from lib import catalogue, engine, evidence, results, views
 from lib.scenario import Scenario
 
 PACS = ["salford", "northumberland", "south_somerset", "mid_notts"]
@@ -151,7 +151,7 @@ def test_effect_is_the_growth_the_levers_saved_in_points():
     ],
 )
 def test_verdicts_read_the_published_figure_against_the_band(band, reading):
-    assert views.verdict(2.0, dict(zip(("p10", "p50", "p90"), band, strict=True))) == reading
+    assert evidence.verdict(2.0, dict(zip(("p10", "p50", "p90"), band, strict=True))) == reading
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_verdicts_read_the_published_figure_against_the_band(band, reading):
 )
 def test_a_sites_growth_in_admissions_reads_the_other_way(published, reading):
     band = {"p10": -2.0, "p50": 3.6, "p90": 9.7}
-    assert views.verdict(published, band, higher_is_better=False) == reading
+    assert evidence.verdict(published, band, higher_is_better=False) == reading
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_a_sites_growth_in_admissions_reads_the_other_way(published, reading):
     [(2.0, (1.0, 3.0), 2.0), (0.0, (1.0, 3.0), 2.0 + 10 * 1.0), (5.0, (1.0, 3.0), 2.0 + 10 * 2.0)],
 )
 def test_interval_score_is_the_width_plus_ten_times_the_miss(published, band, score):
-    assert views.interval_score(published, *band) == pytest.approx(score)
+    assert evidence.interval_score(published, *band) == pytest.approx(score)
 
 
 def _check_rows(verdicts: list[str], roles: list[str], scores: list[float]) -> pd.DataFrame:
@@ -184,9 +184,9 @@ def _check_rows(verdicts: list[str], roles: list[str], scores: list[float]) -> p
 
 def test_coverage_counts_only_clean_held_out_figures():
     inside, above = "what happened is inside the model's band", "the model is more optimistic than what happened"
-    held, seen, fitted = views.ROLES["held"], views.ROLES["seen"], views.ROLES["set"]
+    held, seen, fitted = evidence.ROLES["held"], evidence.ROLES["seen"], evidence.ROLES["set"]
     rows = _check_rows([inside, above, inside, inside, above], [held, held, held, fitted, seen], [2.0, 12.0, 4.0, 1.0, 9.0])
-    assert views.evidence_coverage(rows) == (
+    assert evidence.coverage(rows) == (
         "Out of sample: 2 of 3 held-out comparisons fall inside the model's 80% band (67%, against 80% expected); "
         "mean interval score 6.0 points (the band's width, on average 2.0 points, plus ten times any miss: lower is "
         "better); too few to say how often it holds. 1 comparisons were seen before a change "
@@ -194,40 +194,40 @@ def test_coverage_counts_only_clean_held_out_figures():
         "the model: they show its fit, not a test."
     )
     only_fit = _check_rows([inside], [fitted], [1.0])
-    assert views.evidence_coverage(only_fit).startswith("Out of sample: no clean held-out figure yet.")
+    assert evidence.coverage(only_fit).startswith("Out of sample: no clean held-out figure yet.")
 
 
 def test_every_figure_is_held_against_its_own_template_or_its_care_models_pooled_and_over_its_own_years():
     cat = catalogue.current()
     runs = {
-        t: results.project(views.evidence_scenario(cat, Scenario.from_template(t).with_value("sims", 1000))) for t in PACS + MCP
+        t: results.project(evidence.scenario_for(cat, Scenario.from_template(t).with_value("sims", 1000))) for t in PACS + MCP
     }
     assert runs["mid_notts"].years == 6  # a five-year alliance, run on to meet a year-6 finding
-    check = views.evidence_check(cat, runs)
+    check = evidence.check(cat, runs)
     names = {cat.template(t).info["name"] for t in PACS + MCP}
     pooled_names = {"PACS and MCP templates pooled", "PACS templates pooled", "MCP templates pooled"}
     assert set(check["template"]) == names | pooled_names
-    seen = check[check["role"] == views.ROLES["seen"]]
+    seen = check[check["role"] == evidence.ROLES["seen"]]
     assert sorted(seen["template"]) == ["Dudley", "South Somerset (Symphony)"]  # compared before the measured steps
     assert set(seen["measure"]) == {"emergency_admissions"}
     pooled = check[check["template"] == "PACS and MCP templates pooled"]
     assert pooled["published_points"].tolist() == [3.2]  # Morciano's pooled finding, once, against the pooled model
-    fitted = check[check["role"] == views.ROLES["set"]]
+    fitted = check[check["role"] == evidence.ROLES["set"]]
     assert set(fitted["published_points"]) == {2.1, 1.3, 3.2}
     # every figure the register names nowhere is a test: one row each, on its own span
-    named = set(views.calibrating_figures(cat)) | set(views.calibrating_figures(cat, "informed_by"))
-    tests = [f for f in views.evidence_figures(cat) if f["id"] not in named]
-    held = check[check["role"] == views.ROLES["held"]]
+    named = set(evidence.calibrating_figures(cat)) | set(evidence.calibrating_figures(cat, "informed_by"))
+    tests = [f for f in evidence.figures(cat) if f["id"] not in named]
+    held = check[check["role"] == evidence.ROLES["held"]]
     assert len(held) == len(tests) >= 12
     assert sorted(held["years"]) == sorted(f"{int(f['from_year'])}→{int(f['to_year'])}" for f in tests)
     k = int(held["verdict"].str.startswith("what happened is inside").sum())
-    assert views.evidence_coverage(check).startswith(f"Out of sample: {k} of {len(tests)} held-out comparisons")
+    assert evidence.coverage(check).startswith(f"Out of sample: {k} of {len(tests)} held-out comparisons")
     # a site with no template of its own (Calderdale) is held against its care model's templates pooled
     calderdale = check[check["finding"].str.startswith("Calderdale MCP")].iloc[0]
     assert calderdale["template"] == "MCP templates pooled"
     draws = np.concatenate([runs[t].growth_draws("emergency_admissions", [2, 3]) for t in MCP])
     assert calderdale["model_p50"] == pytest.approx(np.quantile(draws, 0.5), abs=0.01)
-    alone = views.evidence_check(cat, {"dudley": runs["dudley"]})
+    alone = evidence.check(cat, {"dudley": runs["dudley"]})
     assert "Dudley alone, against a finding pooled over PACS and MCP" in set(alone["template"])
     assert (check["interval_score"] >= check["model_p90"] - check["model_p10"] - 0.02).all()
 
@@ -362,10 +362,10 @@ def test_a_lever_aimed_at_a_group_moves_at_most_ninety_percent_of_what_the_group
 
 
 def test_a_band_that_holds_nearly_everything_is_called_possibly_too_wide():
-    inside, held = "what happened is inside the model's band", views.ROLES["held"]
-    wide = views.evidence_coverage(_check_rows([inside] * 10, [held] * 10, [2.0] * 10))
+    inside, held = "what happened is inside the model's band", evidence.ROLES["held"]
+    wide = evidence.coverage(_check_rows([inside] * 10, [held] * 10, [2.0] * 10))
     assert "10 of 10" in wide and "may be too wide to say much" in wide
-    fair = views.evidence_coverage(_check_rows([inside] * 8 + ["the model is more optimistic"] * 2, [held] * 10, [2.0] * 10))
+    fair = evidence.coverage(_check_rows([inside] * 8 + ["the model is more optimistic"] * 2, [held] * 10, [2.0] * 10))
     assert "8 of 10" in fair and "too wide" not in fair
 
 

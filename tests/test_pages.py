@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import links, results, views
+from lib import evidence, links, results, views
 from lib.scenario import Scenario, field_spec
 
 from .conftest import ROOT
@@ -293,7 +293,7 @@ def test_evidence_page_holds_the_model_against_what_happened():
     check = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert {"Salford", "Dudley"} <= set(check["template"])
     assert any("Morciano" in s for s in check["source"])
-    assert set(check["role"]) <= set(views.ROLES.values())
+    assert set(check["role"]) <= set(evidence.ROLES.values())
     assert any(m.value.startswith("**Out of sample:") for m in at.markdown)
     assert any("National Audit Office" in c.value for c in at.caption)
 
