@@ -21,9 +21,9 @@ from pydantic.fields import FieldInfo
 from lib import catalogue
 
 
-def bounded(default: Any, low: float, high: float, unit: str, help: str, **kw: Any) -> Any:
-    """A field with its range, unit and help in one place."""
-    return Field(default, ge=low, le=high, description=help, json_schema_extra={"unit": unit}, **kw)
+def bounded(default: Any, low: float, high: float, unit: str, help: str, label: str = "", **kw: Any) -> Any:
+    """A field with its range, unit, help and the one label every page shows it by, in one place."""
+    return Field(default, ge=low, le=high, description=help, json_schema_extra={"unit": unit, "label": label}, **kw)
 
 
 Share = Annotated[float, bounded(..., 0.0, 1.0, "fraction", "share of the service line's budget pooled into the contract")]
@@ -69,9 +69,9 @@ def _shown(value: Any, width: int = 80) -> str:
 Role = Literal["full_risk", "gain_share", "consultative", "subcontractor"]
 
 
-def listed(default: str, table: str, help: str) -> Any:
+def listed(default: str, table: str, help: str, label: str = "") -> Any:
     """A field whose allowed values are the ids of a catalogue table (one list of them, in data/)."""
-    return Field(default, description=help, json_schema_extra={"choices_from": table})
+    return Field(default, description=help, json_schema_extra={"choices_from": table, "label": label})
 
 
 @dataclass(frozen=True)
@@ -209,18 +209,46 @@ class Frozen(BaseModel):
 
 
 class Contract(Frozen):
-    years: int = bounded(10, 1, 15, "years", "Contract length. Longer contracts let early losses be recouped later (KF2016).")
-    start_year: int = bounded(2017, 2010, 2040, "calendar year", "Calendar year in which contract year 1 starts.")
-    funding_growth: float = bounded(0.035, -0.05, 0.15, "fraction a year", "Yearly growth of commissioners' funding, in cash.")
-    bid_discount: float = bounded(
-        0.0, 0.0, 0.5, "fraction", "Winning bid below the maximum price (UnitingCare bid £726m against £752m: about 3.5%)."
+    years: int = bounded(
+        10,
+        1,
+        15,
+        "years",
+        "Contract length. Longer contracts let early losses be recouped later (KF2016).",
+        label="Contract length (years)",
     )
-    route: str = listed("most_capable_provider", "routes", "How the contract is procured.")
+    start_year: int = bounded(
+        2017,
+        2010,
+        2040,
+        "calendar year",
+        "Calendar year in which contract year 1 starts.",
+        label="First contract year (calendar)",
+    )
+    funding_growth: float = bounded(
+        0.035, -0.05, 0.15, "fraction a year", "Yearly growth of commissioners' funding, in cash.", label="Funding growth a year"
+    )
+    bid_discount: float = bounded(
+        0.0,
+        0.0,
+        0.5,
+        "fraction",
+        "Winning bid below the maximum price (UnitingCare bid £726m against £752m: about 3.5%).",
+        label="Bid below the maximum price",
+    )
+    route: str = listed("most_capable_provider", "routes", "How the contract is procured.", label="Procurement route")
     population_growth: float = bounded(
-        0.008, -0.02, 0.05, "fraction a year", "Yearly growth of the population covered (assumption: England, about 0.8% a year)."
+        0.008,
+        -0.02,
+        0.05,
+        "fraction a year",
+        "Yearly growth of the population covered (assumption: England, about 0.8% a year).",
+        label="Population growth a year",
     )
     funding_follows_population: bool = Field(
-        False, description="Demographic adjustment: funding also grows with the population covered, as capitation does."
+        False,
+        description="Demographic adjustment: funding also grows with the population covered, as capitation does.",
+        json_schema_extra={"label": "Funding follows population (demographic adjustment)"},
     )
     transaction_cost: float | None = bounded(
         None,
@@ -228,15 +256,28 @@ class Contract(Frozen):
         0.2,
         "fraction",
         "Procurement cost in year 1, as a share of a year's pooled budget; empty = the route's usual cost.",
+        label="Procurement cost, year 1",
     )
 
 
 class Lead(Frozen):
-    type: str = listed("foundation_trust", "lead_types", "Who holds the contract.")
-    form: str = listed("sub_contract", "org_forms", "Closer forms pool more sovereignty, risk and reward (KF2016, Figure 1).")
-    reserves_gbp_m: float = bounded(10.0, 0.0, 10_000.0, "£m", "What the provider side can lose before it fails.")
+    type: str = listed("foundation_trust", "lead_types", "Who holds the contract.", label="Lead entity")
+    form: str = listed(
+        "sub_contract",
+        "org_forms",
+        "Closer forms pool more sovereignty, risk and reward (KF2016, Figure 1).",
+        label="Organisational form (loosest → closest)",
+    )
+    reserves_gbp_m: float = bounded(
+        10.0, 0.0, 10_000.0, "£m", "What the provider side can lose before it fails.", label="Lead's reserves"
+    )
     guarantee_gbp_m: float = bounded(
-        0.0, 0.0, 10_000.0, "£m", "Losses the partners' parent bodies will cover; UnitingCare had none."
+        0.0,
+        0.0,
+        10_000.0,
+        "£m",
+        "Losses the partners' parent bodies will cover; UnitingCare had none.",
+        label="Parent guarantees",
     )
 
     @property
@@ -246,26 +287,58 @@ class Lead(Frozen):
 
 
 class Risk(Frozen):
-    gain_share: float = bounded(0.5, 0.0, 1.0, "fraction", "The provider side's share of a surplus (budget less cost).")
+    gain_share: float = bounded(
+        0.5,
+        0.0,
+        1.0,
+        "fraction",
+        "The provider side's share of a surplus (budget less cost).",
+        label="Provider share of a surplus (gain share)",
+    )
     loss_share: float = bounded(
-        0.5, 0.0, 1.0, "fraction", "The provider side's share of a deficit. 0% is upside only; 100/100 is full capitation."
+        0.5,
+        0.0,
+        1.0,
+        "fraction",
+        "The provider side's share of a deficit. 0% is upside only; 100/100 is full capitation.",
+        label="Provider share of a deficit (loss share)",
     )
     neutral_band: float = bounded(
-        0.0, 0.0, 0.2, "fraction", "Band around break-even, as a share of the budget, inside which nothing is shared (MSSP)."
+        0.0,
+        0.0,
+        0.2,
+        "fraction",
+        "Band around break-even, as a share of the budget, inside which nothing is shared (MSSP).",
+        label="Neutral band around break-even",
     )
-    cap: float | None = bounded(None, 0.0, 1.0, "fraction", "Most the provider side keeps in a year, as a share of the budget.")
+    cap: float | None = bounded(
+        None,
+        0.0,
+        1.0,
+        "fraction",
+        "Most the provider side keeps in a year, as a share of the budget.",
+        label="Cap on provider gain",
+    )
     collar: float | None = bounded(
         None,
         0.0,
         1.0,
         "fraction",
         "Most the provider side loses in a year, as a share of the budget; commissioners take the rest.",
+        label="Collar on provider loss",
     )
     beyond_cap: Literal["commissioner", "reinvest"] = Field(
-        "commissioner", description="Where the money beyond the cap goes: back to commissioners or reinvested in services."
+        "commissioner",
+        description="Where the money beyond the cap goes: back to commissioners or reinvested in services.",
+        json_schema_extra={"label": "Beyond the cap, the money is"},
     )
     withhold: float = bounded(
-        0.0, 0.0, 0.5, "fraction", "Share of payment held back and earned by outcome attainment (Dudley: 10%)."
+        0.0,
+        0.0,
+        0.5,
+        "fraction",
+        "Share of payment held back and earned by outcome attainment (Dudley: 10%).",
+        label="Outcome withhold",
     )
     withhold_target: float = Field(
         104.0,
@@ -273,20 +346,44 @@ class Risk(Frozen):
         le=150.0,
         description="Outcome index that earns the whole withhold (and incentive pot); 100 = no better than doing nothing. "
         "The target ramps up over five years. Assumption: 104, a target a little above the evidence-based central path.",
-        json_schema_extra={"unit": "index"},
+        json_schema_extra={"unit": "index", "label": "Outcome index that earns the whole withhold"},
     )
     quality_gate: float | None = bounded(
-        None, 50.0, 150.0, "index", "No shared saving is paid in a year whose outcome index is below it."
+        None,
+        50.0,
+        150.0,
+        "index",
+        "No shared saving is paid in a year whose outcome index is below it.",
+        label="Quality gate (outcome index)",
     )
-    carry_forward: bool = Field(False, description="Recover deficits the commissioner covered from later surpluses (Salford).")
+    carry_forward: bool = Field(
+        False,
+        description="Recover deficits the commissioner covered from later surpluses (Salford).",
+        json_schema_extra={"label": "Recover covered deficits from later surpluses (carry-forward)"},
+    )
     glide_years: int = bounded(
-        0, 0, 15, "years", "Opening contract years on a glide path, under the glide shares below (Salford: 1 year)."
+        0,
+        0,
+        15,
+        "years",
+        "Opening contract years on a glide path, under the glide shares below (Salford: 1 year).",
+        label="Glide path: opening years on other shares",
     )
     glide_gain_share: float | None = bounded(
-        None, 0.0, 1.0, "fraction", "Provider share of a surplus in the glide years; empty = the full gain share."
+        None,
+        0.0,
+        1.0,
+        "fraction",
+        "Provider share of a surplus in the glide years; empty = the full gain share.",
+        label="Gain share in the glide years",
     )
     glide_loss_share: float = bounded(
-        0.0, 0.0, 1.0, "fraction", "Provider share of a deficit in the glide years; 0 = commissioners cover it (Salford)."
+        0.0,
+        0.0,
+        1.0,
+        "fraction",
+        "Provider share of a deficit in the glide years; 0 = commissioners cover it (Salford).",
+        label="Loss share in the glide years",
     )
     reopener: float | None = bounded(
         None,
@@ -294,14 +391,21 @@ class Risk(Frozen):
         0.5,
         "fraction",
         "Re-price the contract from the next year when a year's variance passes this share of the budget.",
+        label="Re-opener past a yearly variance of",
     )
     incentive_pot: float = bounded(
-        0.0, 0.0, 0.1, "fraction", "Share of aligned providers' income earned by shared outcomes (Mid-Nottinghamshire: ~1.8%)."
+        0.0,
+        0.0,
+        0.1,
+        "fraction",
+        "Share of aligned providers' income earned by shared outcomes (Mid-Nottinghamshire: ~1.8%).",
+        label="Incentive pot on aligned services (CQUIN-style)",
     )
     incentive_at_stake: bool = Field(
         False,
         description="The incentive pot is part of the providers' agreed income, lost where the shared outcomes are not "
         "attained (CQUIN: income at stake), rather than a bonus paid on top.",
+        json_schema_extra={"label": "The pot is income at stake (lost if not earned), not a bonus"},
     )
     commissioner_contingency: float = bounded(
         0.01,
@@ -311,6 +415,7 @@ class Risk(Frozen):
         "What commissioners can find in a year to meet their side of an overspend, as a share of that year's budget. "
         "Assumption: 1%, the share of their allocation NHS England had CCGs hold back for non-recurrent use in 2016/17 "
         "and 2017/18 (HFMA 2017, How it works: the CCG allocation process); often committed elsewhere, so generous.",
+        label="Commissioners' contingency a year",
     )
 
 
@@ -329,8 +434,12 @@ class Partner(Frozen):
 
 class Lever(Frozen):
     effect: float = bounded(..., 0.0, 1.0, "fraction", "The lever's effect at full strength.")
-    years_to_full: int = bounded(..., 1, 15, "years", "Years until the lever reaches its full effect (slow start).")
-    investment_gbp_m: float = bounded(..., 0.0, 10_000.0, "£m a year", "Yearly investment while the lever ramps up.")
+    years_to_full: int = bounded(
+        ..., 1, 15, "years", "Years until the lever reaches its full effect (slow start).", label="Years to full effect"
+    )
+    investment_gbp_m: float = bounded(
+        ..., 0.0, 10_000.0, "£m a year", "Yearly investment while the lever ramps up.", label="Investment while ramping"
+    )
     realisation_low: float = bounded(
         -0.3, -1.0, 1.5, "fraction", "Low end of the 80% interval of the share of the effect realised; below 0 adds activity."
     )
@@ -342,6 +451,7 @@ class Lever(Frozen):
         "so each outcome moves by the group's share of it (older people: 45% of emergency admissions, 23% of A&E "
         "attendances, 62% of bed days, 85% of delayed transfers) and its saving by their share of the spend (62%); "
         "data/target_groups.csv gives each share's source.",
+        label="Who the programme reaches",
     )
 
     @model_validator(mode="after")
@@ -405,7 +515,7 @@ class Scenario(Frozen):
     template: str = Field("blank", description="The vanguard template the scenario started from.")
     name: str = Field("Untitled scenario", min_length=1, max_length=120, description="The scenario's name.")
     population: int = bounded(
-        250_000, 1_000, 20_000_000, "people", "People the model covers. Outcome rates are per 1,000 of them."
+        250_000, 1_000, 20_000_000, "people", "People the model covers. Outcome rates are per 1,000 of them.", label="Population"
     )
     baseline: dict[str, MoneyGbpM] = Field(default_factory=dict, description="£m spent on each line in year 0")
     demand_growth: dict[str, Growth] = Field(default_factory=dict, description="each line's yearly demand growth")
@@ -426,7 +536,9 @@ class Scenario(Frozen):
     )
     levers: dict[str, Lever] = Field(default_factory=dict, description="the four transformation levers")
     uncertainty: Uncertainty = Uncertainty()
-    sims: int = bounded(1000, 1, 20_000, "simulations", "More simulations give steadier percentiles and take longer.")
+    sims: int = bounded(
+        1000, 1, 20_000, "simulations", "More simulations give steadier percentiles and take longer.", label="Simulations"
+    )
     seed: int = bounded(2016, 0, 2**32 - 1, "seed", "Same seed, same answer.")
 
     @field_validator("baseline", "demand_growth")
@@ -639,6 +751,7 @@ class FieldSpec:
     length: tuple[int | None, int | None] | None
     text: bool
     integer: bool
+    label: str = ""  # the one name every page shows the field by ("" : the page names it, e.g. a line's name)
 
     def allowed(self) -> str:
         """What is allowed, in words, for messages."""
@@ -706,6 +819,7 @@ def _spec_from(path: str, info: FieldInfo, annotation: Any) -> FieldSpec:
         sized,
         base is str,
         base is int,
+        str(extra.get("label", "")),
     )
 
 

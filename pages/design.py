@@ -62,7 +62,7 @@ def budgets() -> None:
         "lines in the alliance but not pooled stay under their existing contracts and their variance stays with "
         "commissioners. Baselines are £m a year in year 0."
     )
-    widgets.number("population", "Population", prefix=P, step=1_000)
+    widgets.number("population", prefix=P, step=1_000)
     for row in cat.records["service_lines"]:
         name_col, pool_col, base_col, scope_col = st.columns([3, 3, 2, 2], vertical_alignment="center")
         name_col.markdown(f"**{row['name']}**  \n{row['setting']} · {row['commissioner']} · {row['payment']}")
@@ -110,11 +110,11 @@ def outcome_rates() -> None:
 def holder() -> None:
     left, right = st.columns(2)
     with left:
-        widgets.choice("lead.type", "Lead entity", names("lead_types"), prefix=P)
+        widgets.choice("lead.type", None, names("lead_types"), prefix=P)
         forms = cat.tables["org_forms"].sort_values("closeness")
         widgets.choice(
             "lead.form",
-            "Organisational form (loosest → closest)",
+            None,
             names("org_forms"),
             prefix=P,
             options=list(forms["id"]),
@@ -123,8 +123,8 @@ def holder() -> None:
         form = forms.set_index("id").loc[scenario.lead.form]
         st.caption(f"{form['description']} ({form['source']})")
     with right:
-        widgets.number("lead.reserves_gbp_m", "Lead's reserves", prefix=P, step=0.5)
-        widgets.number("lead.guarantee_gbp_m", "Parent guarantees", prefix=P, step=0.5)
+        widgets.number("lead.reserves_gbp_m", prefix=P, step=0.5)
+        widgets.number("lead.guarantee_gbp_m", prefix=P, step=0.5)
     st.markdown(
         "**Partners inside the provider side.** Gains go to full-risk and gain-share partners by weight; "
         "losses fall on full-risk partners only. *Can bear* is a partner's own loss capacity in £m (empty: "
@@ -171,14 +171,14 @@ def holder() -> None:
 def contract() -> None:
     left, right = st.columns(2)
     with left:
-        widgets.slider("contract.years", "Contract length (years)", prefix=P)
-        widgets.number("contract.start_year", "First contract year (calendar)", prefix=P)
-        widgets.slider("contract.funding_growth", "Funding growth a year", prefix=P)
-        widgets.slider("contract.population_growth", "Population growth a year", prefix=P, step=0.1)
-        widgets.toggle("contract.funding_follows_population", "Funding follows population (demographic adjustment)", prefix=P)
+        widgets.slider("contract.years", prefix=P)
+        widgets.number("contract.start_year", prefix=P)
+        widgets.slider("contract.funding_growth", prefix=P)
+        widgets.slider("contract.population_growth", prefix=P, step=0.1)
+        widgets.toggle("contract.funding_follows_population", prefix=P)
     with right:
-        widgets.choice("contract.route", "Procurement route", names("routes"), prefix=P)
-        widgets.slider("contract.bid_discount", "Bid below the maximum price", prefix=P)
+        widgets.choice("contract.route", None, names("routes"), prefix=P)
+        widgets.slider("contract.bid_discount", prefix=P)
         route_share = cat.route_transaction_share(scenario.contract.route)
         key = f"{P}:transaction-default"
         widgets.bind(key, scenario.contract.transaction_cost is None)
@@ -188,34 +188,34 @@ def contract() -> None:
             on_change=lambda: state.change({"contract.transaction_cost": None if st.session_state[key] else route_share}),
         )
         if scenario.contract.transaction_cost is not None:
-            widgets.slider("contract.transaction_cost", "Procurement cost, year 1", prefix=P, step=0.1)
+            widgets.slider("contract.transaction_cost", prefix=P, step=0.1)
 
 
 # ---- 4. Risk split ------------------------------------------------------------------------------
 def risk_split() -> None:
     left, right = st.columns(2)
     with left:
-        widgets.slider("risk.gain_share", "Provider share of a surplus (gain share)", prefix=P, step=5)
-        widgets.slider("risk.loss_share", "Provider share of a deficit (loss share)", prefix=P, step=5)
-        widgets.slider("risk.neutral_band", "Neutral band around break-even", prefix=P)
-        widgets.optional("risk.cap", "Cap on provider gain", prefix=P, default=0.03)
+        widgets.slider("risk.gain_share", prefix=P, step=5)
+        widgets.slider("risk.loss_share", prefix=P, step=5)
+        widgets.slider("risk.neutral_band", prefix=P)
+        widgets.optional("risk.cap", prefix=P, default=0.03)
         if scenario.risk.cap is not None:
             beyond = {"commissioner": "returned to commissioners", "reinvest": "reinvested in services"}
-            widgets.choice("risk.beyond_cap", "Beyond the cap, the money is", beyond, prefix=P, widget=st.radio)
-        widgets.optional("risk.collar", "Collar on provider loss", prefix=P, default=0.02)
-        widgets.optional("risk.reopener", "Re-opener past a yearly variance of", prefix=P, default=0.03)
+            widgets.choice("risk.beyond_cap", None, beyond, prefix=P, widget=st.radio)
+        widgets.optional("risk.collar", prefix=P, default=0.02)
+        widgets.optional("risk.reopener", prefix=P, default=0.03)
     with right:
-        widgets.slider("risk.withhold", "Outcome withhold", prefix=P, step=1)
-        widgets.number("risk.withhold_target", "Outcome index that earns the whole withhold", prefix=P, step=0.5)
-        widgets.optional("risk.quality_gate", "Quality gate (outcome index)", prefix=P, default=101.0, as_number=True)
-        widgets.slider("risk.glide_years", "Glide path: opening years on other shares", prefix=P)
+        widgets.slider("risk.withhold", prefix=P, step=1)
+        widgets.number("risk.withhold_target", prefix=P, step=0.5)
+        widgets.optional("risk.quality_gate", prefix=P, default=101.0, as_number=True)
+        widgets.slider("risk.glide_years", prefix=P)
         if scenario.risk.glide_years:
-            widgets.optional("risk.glide_gain_share", "Gain share in the glide years", prefix=P, default=0.0, step=5)
-            widgets.slider("risk.glide_loss_share", "Loss share in the glide years", prefix=P, step=5)
-        widgets.toggle("risk.carry_forward", "Recover covered deficits from later surpluses (carry-forward)", prefix=P)
-        widgets.slider("risk.incentive_pot", "Incentive pot on aligned services (CQUIN-style)", prefix=P, step=0.1)
+            widgets.optional("risk.glide_gain_share", prefix=P, default=0.0, step=5)
+            widgets.slider("risk.glide_loss_share", prefix=P, step=5)
+        widgets.toggle("risk.carry_forward", prefix=P)
+        widgets.slider("risk.incentive_pot", prefix=P, step=0.1)
         if scenario.risk.incentive_pot:
-            widgets.toggle("risk.incentive_at_stake", "The pot is income at stake (lost if not earned), not a bonus", prefix=P)
+            widgets.toggle("risk.incentive_at_stake", prefix=P)
 
 
 # ---- 5. Transformation levers -------------------------------------------------------------------
@@ -238,14 +238,14 @@ def lever_controls() -> None:
             with c1:
                 widgets.slider(f"levers.{k}.effect", lever["effect_label"].capitalize(), prefix=P, step=1)
             with c2:
-                widgets.slider(f"levers.{k}.years_to_full", "Years to full effect", prefix=P)
+                widgets.slider(f"levers.{k}.years_to_full", prefix=P)
             with c3:
-                widgets.number(f"levers.{k}.investment_gbp_m", "Investment while ramping", prefix=P, step=0.1)
+                widgets.number(f"levers.{k}.investment_gbp_m", prefix=P, step=0.1)
             with c4:
                 widgets.interval(
                     f"levers.{k}.realisation_low", f"levers.{k}.realisation_high", "Realisation, 80% interval", prefix=P, step=5
                 )
-            widgets.choice(f"levers.{k}.group", "Who the programme reaches", groups, prefix=P)
+            widgets.choice(f"levers.{k}.group", None, groups, prefix=P)
             mine = {p.rsplit(".", 1)[1]: src for p, src in sources.items() if p.startswith(f"levers.{k}.")}
             site = [f"{field.replace('_', ' ')}: {src}" for field, src in mine.items()]
             st.caption(parts.plain("; ".join(site)) if site else lever["evidence"])  # the site's own reason, where it has one
@@ -273,7 +273,7 @@ def uncertainty() -> None:
             step=1,
         )
     with right:
-        widgets.choice("sims", "Simulations", {}, prefix=P, options=[200, 500, 1000, 2000, 5000, 10000], widget=st.select_slider)
+        widgets.choice("sims", None, {}, prefix=P, options=[200, 500, 1000, 2000, 5000, 10000], widget=st.select_slider)
         widgets.number("seed", "Random seed", prefix=P)
     with st.expander("Demand growth by service line (% a year)"):
         for row in cat.records["service_lines"]:

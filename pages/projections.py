@@ -19,13 +19,13 @@ parts.refused_input()
 with st.expander("Adjust the deal here (the Design page has every choice)", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        widgets.slider("risk.gain_share", "Gain share", prefix=P, step=5)
+        widgets.slider("risk.gain_share", prefix=P, step=5)
     with c2:
-        widgets.slider("risk.loss_share", "Loss share", prefix=P, step=5)
+        widgets.slider("risk.loss_share", prefix=P, step=5)
     with c3:
-        widgets.slider("contract.funding_growth", "Funding growth a year", prefix=P)
+        widgets.slider("contract.funding_growth", prefix=P)
     with c4:
-        widgets.optional("risk.collar", "Collar on provider loss", prefix=P, default=0.02)
+        widgets.optional("risk.collar", prefix=P, default=0.02)
 if st.toggle("Pooled share by service line", key="proj-pooling-open"):  # drawn only when asked for
     poolable = [row for row in cat.records["service_lines"] if row["poolable"]]
     for start in range(0, len(poolable), 4):

@@ -73,8 +73,9 @@ def _write_back(key: str, paths: tuple[str, ...], convert: Callable[[Any], Any])
     state.change({p: convert(v) for p, v in zip(paths, values, strict=True)})
 
 
-def _draw(widget: Callable, path: str, label: str, prefix: str, convert=None, shown=None, **options: Any) -> Any:
+def _draw(widget: Callable, path: str, label: str | None, prefix: str, convert=None, shown=None, **options: Any) -> Any:
     spec = field_spec(path)
+    label = label or spec.label  # the field's one label, declared with its range in lib/scenario.py
     key = f"{prefix}:{path}"
     current = state.current_scenario().get(path)
     value = shown(current) if shown else _shown(spec, current)
@@ -92,7 +93,7 @@ def _draw(widget: Callable, path: str, label: str, prefix: str, convert=None, sh
     )
 
 
-def slider(path: str, label: str, *, prefix: str, step: float | None = None) -> None:
+def slider(path: str, label: str | None = None, *, prefix: str, step: float | None = None) -> None:
     """A slider over the field's whole range (fractions in %)."""
     spec = field_spec(path)
     integer = spec.integer
@@ -110,7 +111,7 @@ def slider(path: str, label: str, *, prefix: str, step: float | None = None) -> 
     )
 
 
-def number(path: str, label: str, *, prefix: str, step: float = 1.0, fmt: str = "%.1f") -> None:
+def number(path: str, label: str | None = None, *, prefix: str, step: float = 1.0, fmt: str = "%.1f") -> None:
     spec = field_spec(path)
     integer = spec.integer
     kind = int if integer else float
@@ -128,9 +129,12 @@ def number(path: str, label: str, *, prefix: str, step: float = 1.0, fmt: str = 
     )
 
 
-def optional(path: str, label: str, *, prefix: str, default: float, step: float = 0.5, as_number: bool = False) -> None:
+def optional(
+    path: str, label: str | None = None, *, prefix: str, default: float, step: float = 0.5, as_number: bool = False
+) -> None:
     """A limit that may be switched off (null): a checkbox, and the value when it is on."""
     spec = field_spec(path)
+    label = label or spec.label
     on_key = f"{prefix}:{path}:on"
     value = state.current_scenario().get(path)
     bind(on_key, value is not None)
@@ -168,7 +172,7 @@ def interval(low_path: str, high_path: str, label: str, *, prefix: str, step: fl
 
 def choice(
     path: str,
-    label: str,
+    label: str | None,
     names: dict[Any, str],
     *,
     prefix: str,
@@ -189,7 +193,7 @@ def choice(
     )
 
 
-def toggle(path: str, label: str, *, prefix: str) -> None:
+def toggle(path: str, label: str | None = None, *, prefix: str) -> None:
     _draw(st.checkbox, path, label, prefix, convert=bool, shown=bool)
 
 

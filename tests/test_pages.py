@@ -762,3 +762,13 @@ def test_the_glossary_is_reachable_from_every_page(page):
     text = " ".join(m.value for m in at.sidebar.markdown)
     for term in ("Primary and acute care system (PACS)", "CQUIN", "Glide path", "Cap and collar", "P10, P50, P90"):
         assert term in text, term
+
+
+def test_a_field_has_one_label_on_every_page():
+    """Declared once with its range (lib/scenario.py): Design and Projections' quick controls agree."""
+    at = design_tab(app(), "4 · Risk split")
+    on_design = {p: at.slider(key=f"design:{p}").label for p in ("risk.gain_share", "risk.loss_share")}
+    open_page(at, "projections")
+    quick = {s.key.split(":", 1)[1]: s.label for s in at.slider if s.key and s.key.split(":", 1)[1] in on_design}
+    assert quick == on_design
+    assert on_design["risk.gain_share"] == "Provider share of a surplus (gain share) (%)"
