@@ -82,6 +82,11 @@ class Catalogue:
     def lever_ids(self) -> list[str]:
         return [row["id"] for row in self.records["levers"]]
 
+    def terms_for(self, path: str) -> list[tuple[str, str]]:
+        """(term, meaning) of the glossary's entries that explain a field: a control's help reads
+        them from data/glossary.yaml, the one place the words are defined."""
+        return [(r["term"], r["meaning"]) for r in self.records["glossary"] if path in str(r["fields"]).split(";")]
+
     def group(self, group_id: str) -> dict:
         """A target group's row: its share of the spend and of each outcome measure's activity."""
         return next(row for row in self.records["target_groups"] if row["id"] == group_id)
@@ -277,7 +282,7 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     custom, skipped = _custom_templates(tables["service_lines"], {t["id"] for t in raw})
     tables.update(_template_tables(raw + custom, tables["service_lines"]))
     glossary = yaml.safe_load((data_dir / "glossary.yaml").read_text(encoding="utf-8"))
-    tables["glossary"] = pd.DataFrame(glossary, columns=["term", "group", "meaning", "source"])
+    tables["glossary"] = pd.DataFrame(glossary, columns=["term", "group", "meaning", "source", "fields"]).fillna({"fields": ""})
     stresses = yaml.safe_load((data_dir / "stresses.yaml").read_text(encoding="utf-8"))
     tables["stresses"] = pd.DataFrame(
         [{k: s.get(k) for k in ("id", "name", "what", "source")} | {"changes": json.dumps(s["changes"])} for s in stresses]

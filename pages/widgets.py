@@ -57,7 +57,8 @@ def _described(spec: FieldSpec, path: str, label: str) -> tuple[str, str]:
     unit = "%" if _is_percent(spec) else (spec.unit if spec.unit.startswith("£") else "")
     text = f"{label} ({unit})" if unit and unit not in label else label
     note = views.source_note(current, value, source, _fmt(spec))
-    help = "\n\n".join(x for x in (spec.help, _range_note(spec), note) if x)
+    words = "\n\n".join(f"**{term}**: {meaning}" for term, meaning in state.reference().terms_for(path))
+    help = "\n\n".join(x for x in (spec.help, words, _range_note(spec), note) if x)
     return (text + CHANGED_MARK if current != value else text), help
 
 

@@ -772,3 +772,18 @@ def test_a_field_has_one_label_on_every_page():
     quick = {s.key.split(":", 1)[1]: s.label for s in at.slider if s.key and s.key.split(":", 1)[1] in on_design}
     assert quick == on_design
     assert on_design["risk.gain_share"] == "Provider share of a surplus (gain share) (%)"
+
+
+def test_a_controls_help_explains_its_term_from_the_glossary():
+    at = design_tab(app(), "4 · Risk split")
+    help_text = at.slider(key="design:risk.glide_years").help
+    glossary = state_reference_glossary()
+    assert glossary["Glide path"] in help_text  # the words come from data/glossary.yaml, once
+    assert glossary["Gain share"] in at.slider(key="design:risk.gain_share").help
+
+
+def state_reference_glossary() -> dict[str, str]:
+    from lib import catalogue
+
+    terms = catalogue.current().tables["glossary"]
+    return dict(zip(terms["term"], terms["meaning"], strict=True))
