@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.io as pio
 import plotly.offline
 
-from lib import __version__, catalogue, charts, evidence, sensitivity, stress, views
+from lib import __version__, catalogue, charts, evidence, gallery, stress, views
 from lib.catalogue import Catalogue
 from lib.results import Run, project
 from lib.scenario import Scenario, field_spec, flatten
@@ -188,42 +188,25 @@ def stress_table(run: Run, runs: dict[str, Run]) -> pd.DataFrame:
 def board_pack(run: Run) -> str:
     """The board pack as one self-contained HTML page."""
     scenario, cat = run.scenario, catalogue.current()
-    h = run.headline()
     runs = stressed(run)
-    replayed = runs[stress.replay().id]
-    bars = sensitivity.tornado(scenario)
-    years = scenario.contract.years
-    figures = [
-        charts.budget_vs_cost(run),
-        charts.variance_split(run),
-        charts.cumulative_provider(run),
-        charts.cumulative_commissioners(run),
-        charts.end_distribution(run),
-        charts.failure_over_time(run.failure_by_year()),
-        charts.s_curve(run),
-        charts.partner_split(run),
-        charts.outcomes_grid(views.outcome_table(run, cat), views.outcome_labels(cat)),
-        charts.waterfall(views.waterfall_steps(run, cat), scenario.contract.years),
-        charts.money_flow(views.money_flows(run), f"Where the money goes over {years} years (central case, £m)"),
-        charts.tornado(bars, h["provider"]["p50"]),
-        charts.tornado(bars, h["failure"], "failure"),
-        charts.compare_lines(
-            {"This design": run, "UnitingCare's terms": replayed},
-            "provider_cumulative",
-            "This design and the same place on UnitingCare's terms",
-            "£m, cumulative",
-        ),
-    ]
+    replay_scenario, replayed = stress.apply(scenario, [stress.replay().id]), runs[stress.replay().id]
+    kept: dict[str, Any] = {}
+    d = gallery.Drawn(
+        run, cat, lambda s: replayed if s == replay_scenario else project(s), lambda key, build: kept.setdefault(key, build())
+    )
+    figures = {c.id: c.draw(d) for c in gallery.on("pack")}  # the charts' one definition (lib/gallery.py)
+    failing = ("tornado", "tornado-failure")
+    bars = d.tornado()
     readings = views.risk_readings(run)
     compared = evidence.check(cat, {scenario.template: run})
     sections = [
         _header(scenario, cat),
         _section("Headline", _tiles(run) + "".join(_para(readings[k]) for k in HEADLINE_READINGS)),
-        _section("Projections and risk", "".join(_chart(f) for f in figures[:11])),
+        _section("Projections and risk", "".join(_chart(f) for cid, f in figures.items() if cid not in (*failing, "replay"))),
         _section("Risk", "".join(_para(readings[k]) for k in ("shortfall", "partners"))),
         _section("Stress tests", _table(stress_table(run, runs))),
-        _section("What would make it fail", "".join(_chart(f) for f in figures[11:13]) + _table(bars)),
-        _section("The UnitingCare replay", _replay(run, replayed, figures[13])),
+        _section("What would make it fail", "".join(_chart(figures[cid]) for cid in failing) + _table(bars)),
+        _section("The UnitingCare replay", _replay(run, replayed, figures["replay"])),
         _section(
             "Evidence check",
             _para(evidence.coverage(compared)) + _table(compared)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import charts, views
+from lib import charts, gallery, views
 from lib.scenario import field_spec
 from pages import frame, parts, state, widgets
 
@@ -288,19 +288,6 @@ TABS = {
     "5 · Levers": lever_controls,
     "6 · Uncertainty": uncertainty,
 }
-# The chart that answers each tab's question, drawn live beside its controls.
-PREVIEWS = {
-    "1 · Budgets to pool": charts.budget_vs_cost,
-    "2 · Who holds the budget": charts.cumulative_provider,
-    "3 · Contract": charts.budget_vs_cost,
-    "4 · Risk split": charts.variance_split,
-    "5 · Levers": lambda run: charts.compare_lines(
-        {"With the design": run}, "emergency_admissions", "Emergency admissions against no change", "per 1,000", "%{y:,.1f}"
-    ),
-    "6 · Uncertainty": charts.s_curve,
-}
-
-
 def preview(tab: str) -> None:
     """The headline and the open tab's chart, for the design as it stands."""
     projection = state.projection(state.current_scenario())
@@ -309,7 +296,8 @@ def preview(tab: str) -> None:
     for row in ([tiles["provider"], tiles["commissioner"]], [tiles["failure"], tiles["commissioner_shortfall"]]):
         for column, tile in zip(st.columns(2), row, strict=True):
             column.metric(tile["label"], tile["value"], help=f"{tile['detail']}. {tile['help']}", border=True)
-    figure = projection.figure(f"preview-{tab}", lambda: charts.narrow(PREVIEWS[tab](run)))
+    (shown,) = gallery.on(f"preview:{tab}")  # the chart that answers the tab's question (lib/gallery.py)
+    figure = projection.figure(f"preview-{tab}", lambda: charts.narrow(shown.draw(parts.drawn(projection))))
     parts.plot(figure, "design-preview")
     st.caption("Live: the Projections page has every chart, with its table.")
 

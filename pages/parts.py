@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import charts, saved, views
+from lib import charts, gallery, saved, views
 from lib.results import Run
 from lib.saved import SavedError
 from lib.scenario import ScenarioError
@@ -190,3 +190,20 @@ def tabs(labels: list[str], key: str) -> Sequence[Any]:
             st.query_params[TAB_PARAM] = st.session_state[key]
 
     return st.tabs(labels, key=key, on_change=remember)
+
+
+def drawn(projection: state.Projection, year: int | None = None) -> gallery.Drawn:
+    """What the gallery's charts are drawn from, through the session's caches."""
+    return gallery.Drawn(projection.run, state.reference(), lambda s: state.projection(s).run, projection.figure, year)
+
+
+def show(place: str, projection: state.Projection, year: int | None = None) -> None:
+    """Every chart the gallery puts at a place ("projections:Money"), each with its table, caption
+    and query: one definition, wherever it is shown."""
+    for item in gallery.on(place):
+        show_one(item.id, projection, year)
+
+
+def show_one(chart_id: str, projection: state.Projection, year: int | None = None) -> None:
+    item, d = gallery.CHARTS[chart_id], drawn(projection, year)
+    chart(projection.figure(item.key(d), lambda: item.draw(d)), lambda: item.table(d), item.caption(d), item.id, item.query(d))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from lib import charts, sensitivity, stress, views
+from lib import charts, gallery, views
 from lib.results import Run
 from pages import parts, state
 
@@ -27,37 +27,14 @@ def _tiles(run: Run) -> None:
     st.markdown(parts.plain(views.risk_readings(run)["failure"]))
 
 
-def _slides(run: Run) -> list[tuple[str, Callable[[], None] | Callable[[], charts.Figure]]]:
-    """(title, a figure builder or a drawing function) for each screen, in the order shown."""
-    s = run.scenario
-    h = run.headline()
-    replayed = lambda: state.projection(stress.apply(s, [stress.replay().id])).run  # noqa: E731
-    return [
-        ("Both sides of the deal in six numbers", lambda: _tiles(run)),
-        ("Budget against cost", lambda: charts.budget_vs_cost(run)),
-        ("Provider side against what it can absorb", lambda: charts.cumulative_provider(run)),
-        (
-            "Where the provider side ends",
-            lambda: charts.end_distribution(run),
-        ),
-        ("Chance of failure by year", lambda: charts.failure_over_time(run.failure_by_year())),
-        ("What would make it fail", lambda: charts.tornado(sensitivity.tornado(s), h["provider"]["p50"])),
-        (
-            "Emergency admissions against no change",
-            lambda: charts.compare_lines(
-                {"This design": run}, "emergency_admissions", "Emergency admissions against no change", "per 1,000", "%{y:,.1f}"
-            ),
-        ),
-        (
-            "The UnitingCare replay",
-            lambda: charts.compare_lines(
-                {"This design": run, "UnitingCare's terms": replayed()},
-                "provider_cumulative",
-                "This design and the same place on UnitingCare's terms",
-                "£m, cumulative",
-            ),
-        ),
+def _slides(projection: state.Projection) -> list[tuple[str, Callable[[], None] | Callable[[], charts.Figure]]]:
+    """(title, a figure builder or a drawing function) for each screen, in the order shown: the
+    headline tiles, then the gallery's slides (lib/gallery.py, the charts' one definition)."""
+    d = parts.drawn(projection)
+    slides: list[tuple[str, Callable[[], None] | Callable[[], charts.Figure]]] = [
+        ("Both sides of the deal in six numbers", lambda: _tiles(projection.run))
     ]
+    return slides + [(gallery.SLIDE_TITLES[c.id], lambda c=c: c.draw(d)) for c in gallery.on("slide")]
 
 
 def _step(by: int, count: int) -> None:
@@ -67,7 +44,7 @@ def _step(by: int, count: int) -> None:
 def show() -> None:
     scenario = state.current_scenario()
     projection = state.projection(scenario)
-    slides = _slides(projection.run)
+    slides = _slides(projection)
     index = min(st.session_state.get(SLIDE, 0), len(slides) - 1)
     st.html(LARGE_TYPE)
     st.title(parts.plain(scenario.name))

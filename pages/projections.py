@@ -62,71 +62,18 @@ def money_flow_panel(projection: state.Projection) -> None:
     options = ["Whole contract", *[f"Year {y}" for y in range(1, years + 1)]]
     period = st.select_slider("Period", options, value="Whole contract", key="money-flow-period")
     year = None if period == options[0] else int(period.split()[1])
-    flows = projection.figure(f"flows-{year}", lambda: views.money_flows(run, year))
-    label = f"over {years} years" if year is None else f"in contract year {year}"
-    parts.chart(
-        projection.figure(
-            f"flow-chart-{year}", lambda: charts.money_flow(flows, f"Where the money goes {label} (central case, £m)")
-        ),
-        lambda: flows.round(2),
-        "Central case. Partners' delivery shares follow their weights (an assumption); the settlement at the end "
-        "follows the risk terms.",
-        "money-flow",
-        run.sql_of("central"),
-    )
+    parts.show_one("money-flow", projection, year)
 
 
-r, c = scenario.risk, scenario.contract
 tabs = parts.tabs(TABS, TAB_KEY)
 
 with tabs[0]:
     if tabs[0].open:
-        parts.chart(
-            projection.figure("budget-cost", lambda: charts.budget_vs_cost(run)),
-            lambda: run.table(fans=charts.BUDGET_FANS),
-            f"Budget: year-0 spend in scope grown {views.pct(c.funding_growth, 1)} a year, less a {views.pct(c.bid_discount, 1)} "
-            f"bid discount and a {views.pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth "
-            "(Design, tab 6) less the levers (tab 5), plus investment and year-1 procurement cost.",
-            "budget-cost",
-            run.sql_of("yearly", fans=list(charts.BUDGET_FANS)),
-        )
-        parts.chart(
-            projection.figure("variance-split", lambda: charts.variance_split(run)),
-            lambda: run.table(means=charts.SPLIT),
-            f"Settlement each year: {views.risk_sentence(scenario)}; neutral band {views.pct(r.neutral_band, 1)}"
-            + (f"; the first {r.glide_years} year(s) on a glide path" if r.glide_years else "")
-            + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
-            + ". The three parts add up to the variance in every simulation.",
-            "variance-split",
-            run.sql_of("yearly", means=list(charts.SPLIT)),
-        )
+        parts.show("projections:Money", projection)
 
 with tabs[1]:
     if tabs[1].open:
-        parts.chart(
-            projection.figure("cumulative", lambda: charts.cumulative_provider(run)),
-            lambda: run.table(fans=["provider_cumulative", "pooled_budget"]),
-            f"The provider side fails when its cumulative loss passes its reserves ({views.gbp_m(scenario.lead.reserves_gbp_m)}) "
-            f"plus guarantees ({views.gbp_m(scenario.lead.guarantee_gbp_m)}); commissioners then carry the later years.",
-            "cumulative",
-            run.sql_of("yearly", fans=["provider_cumulative", "pooled_budget"]),
-        )
-        parts.chart(
-            projection.figure("commissioners", lambda: charts.cumulative_commissioners(run)),
-            lambda: run.table(fans=["commissioner_cumulative"]),
-            f"The commissioners' side of the same deal: what they keep or cover each year, summed. They hold a contingency "
-            f"of {views.pct(scenario.risk.commissioner_contingency)} of a year's budget (Design › 4 · Risk split); the "
-            f"*Commissioners short* tile gives the chance a year's loss passes it.",
-            "commissioners",
-            run.sql_of("yearly", fans=["commissioner_cumulative"]),
-        )
-        parts.chart(
-            projection.figure("s-curve", lambda: charts.s_curve(run)),
-            lambda: run.end_positions().round(2),
-            "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is.",
-            "s-curve",
-            run.sql_of("end_positions"),
-        )
+        parts.show("projections:Both sides' risk", projection)
 
 with tabs[2]:
     if tabs[2].open:
@@ -139,38 +86,13 @@ with tabs[2]:
                 "can bear in simulations where the provider side as a whole still holds.",
                 icon=":material/warning:",
             )
-        parts.chart(
-            projection.figure("partners", lambda: charts.partner_split(run)),
-            lambda: partners.round(3),
-            "Gains go to full-risk and gain-share partners by weight; losses to full-risk partners only. "
-            "Consultative partners and sub-contractors carry no risk.",
-            "partners",
-            run.sql_of("partners"),
-        )
+        parts.show_one("partners", projection)
         money_flow_panel(projection)
 
 with tabs[3]:
     if tabs[3].open:
-        table = projection.figure("outcome-table", lambda: views.outcome_table(run, cat))
-        parts.chart(
-            projection.figure("outcomes", lambda: charts.outcomes_grid(table, views.outcome_labels(cat))),
-            lambda: table.round(2),
-            "Per 1,000 population, against each measure's no-change path (England 2016/17 rates, assumptions). "
-            "Levers cut activity as they ramp in; population health responds two years later. The outcome index is the "
-            "mean of four domains (population health, quality of life, quality of care, effectiveness); 100 = no change.",
-            "outcomes",
-            run.sql_of("yearly", fans=[m for o in run.outcome_measures for m in (o, o + "_no_change")]),
-        )
+        parts.show("projections:Outcomes", projection)
 
 with tabs[4]:
     if tabs[4].open:
-        steps = projection.figure("waterfall-steps", lambda: views.waterfall_steps(run, cat))
-        parts.chart(
-            projection.figure("waterfall", lambda: charts.waterfall(steps, c.years)),
-            lambda: steps.round(2),
-            "Central case, summed over the contract, for the services in scope: what demand growth adds, "
-            "what each lever saves (or costs, where care moves into a pooled line from one outside the pool), "
-            "and the investment and procurement costs.",
-            "waterfall",
-            run.sql_of("central_totals"),
-        )
+        parts.show("projections:Cost bridge", projection)

@@ -3,7 +3,7 @@ UnitingCare replay. Every part reads the same projection as the Projections page
 
 import streamlit as st
 
-from lib import charts, sensitivity, stress, views
+from lib import stress, views
 from pages import frame, parts, state
 
 frame.ensure()
@@ -23,37 +23,16 @@ tabs = parts.tabs(TABS, TAB_KEY)
 with tabs[0]:
     if tabs[0].open:
         st.markdown(parts.plain(readings["distribution"]))
-        parts.chart(
-            projection.figure("end-distribution", lambda: charts.end_distribution(run)),
-            lambda: run.end_positions().round(2),
-            "Each bar counts the simulations that end the contract in that range. The provider side fails when its "
-            "cumulative loss passes its reserves and guarantees; a collar limits each year's loss.",
-            "end-distribution",
-            run.sql_of("end_positions"),
-        )
+        parts.show_one("end-distribution", projection)
         st.markdown(parts.plain(readings["shortfall"]))
-        parts.chart(
-            projection.figure("risk-s-curve", lambda: charts.s_curve(run)),
-            lambda: run.end_positions().round(2),
-            "The same simulations sorted: read off how likely any end position is.",
-            "risk-s-curve",
-            run.sql_of("end_positions"),
-        )
+        parts.show_one("s-curve", projection)
 
 with tabs[1]:
     if tabs[1].open:
         st.markdown(parts.plain(readings["failure"]))
         st.markdown(parts.plain(readings["commissioners"]))
         st.markdown(parts.plain(readings["one_sided"]))
-        parts.chart(
-            projection.figure("failure-over-time", lambda: charts.failure_over_time(run.failure_by_year())),
-            lambda: run.failure_by_year().round(3),
-            "Cumulative: a simulation counts from the year the provider side's loss first passes its reserves and "
-            "guarantees (commissioners then carry the later years), or from the first year commissioners lose more on "
-            "the deal than their contingency for that year.",
-            "failure-over-time",
-            run.sql_of("failure_by_year"),
-        )
+        parts.show_one("failure-over-time", projection)
         st.markdown(parts.plain(readings["partners"]))  # partner names are typed text
         partners = run.partner_summary()
         partners["role"] = partners["role"].map(views.ROLE_NAMES)
@@ -102,25 +81,7 @@ with tabs[3]:
     if tabs[3].open:
         replay = stress.replay()
         st.markdown(f"**{replay.name}.** {replay.what} *({replay.source})*")
-        replayed = state.projection(stress.apply(scenario, [replay.id])).run
-        parts.chart(
-            projection.figure(
-                "replay",
-                lambda: charts.compare_lines(
-                    {"This design": run, "UnitingCare's terms": replayed},
-                    "provider_cumulative",
-                    "The provider side's cumulative position: this design and UnitingCare's terms",
-                    "£m, cumulative",
-                ),
-            ),
-            lambda: views.replay_table(run, replayed),
-            f"On UnitingCare's terms this place's provider side fails in {views.pct(replayed.headline()['failure'])} "
-            f"of simulations (this design: {views.pct(run.headline()['failure'])}). A line that goes flat is a "
-            "contract that has ended: once the provider side fails, its position stays where it stood and "
-            "commissioners carry the later years.",
-            "replay",
-            run.sql_of("yearly", fans=["provider_cumulative"]),
-        )
+        parts.show_one("replay", projection)
         facts = cat.template("uniting_care").facts.set_index("fact_id")
         st.markdown("**What happened to UnitingCare** (KF2016):")
         for fact_id in ("bid", "top_up", "baseline", "terminated"):
@@ -128,23 +89,10 @@ with tabs[3]:
 
 with tabs[4]:
     if tabs[4].open:
-        bars = projection.figure("tornado", lambda: sensitivity.tornado(scenario))
+        bars = parts.drawn(projection).tornado()  # the same runs the charts below read
         top = bars.iloc[0]
         st.markdown(
             f"**{top['label']}** moves the provider side's end position most: from {views.gbp_m(top['provider_p50_low_gbp_m'])} "
             f"at {top['low']} to {views.gbp_m(top['provider_p50_high_gbp_m'])} at {top['high']} (P50)."
         )
-        parts.chart(
-            projection.figure("tornado-chart", lambda: charts.tornado(bars, run.headline()["provider"]["p50"])),
-            lambda: bars.round(3),
-            "Each assumption moved from the low to the high end of its range, everything else as designed, on the "
-            "same random numbers (so a bar is the assumption's effect, not noise). The table gives the chance of "
-            "failure at each end and each range's reasoning.",
-            "tornado",
-        )
-        parts.chart(
-            projection.figure("tornado-failure", lambda: charts.tornado(bars, run.headline()["failure"], "failure")),
-            lambda: bars.round(3),
-            "The same runs, read for the chance that the provider side's loss passes its reserves and guarantees.",
-            "tornado-failure",
-        )
+        parts.show("risk:What would make it fail", projection)

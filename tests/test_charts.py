@@ -1,12 +1,15 @@
 """Chart specs: plain plotly dicts that plotly accepts, named for screen readers by what they show."""
 
+import ast
 import json
 
 import plotly.io as pio
 import pytest
 
-from lib import catalogue, charts, results, sensitivity, views
+from lib import catalogue, charts, gallery, results, views
 from lib.scenario import Scenario
+
+from .conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -15,21 +18,9 @@ def run():
 
 
 def every_chart(run):
-    cat = catalogue.current()
-    bars = sensitivity.tornado(run.scenario.with_value("sims", 100))
-    return {
-        "budget": charts.budget_vs_cost(run),
-        "split": charts.variance_split(run),
-        "cumulative": charts.cumulative_provider(run),
-        "partners": charts.partner_split(run),
-        "flow": charts.money_flow(views.money_flows(run), "Where the money goes"),
-        "outcomes": charts.outcomes_grid(views.outcome_table(run, cat), views.outcome_labels(cat)),
-        "waterfall": charts.waterfall(views.waterfall_steps(run, cat), run.years),
-        "s_curve": charts.s_curve(run),
-        "histogram": charts.end_distribution(run),
-        "failure": charts.failure_over_time(run.failure_by_year()),
-        "tornado": charts.tornado(bars, run.headline()["provider"]["p50"]),
-    }
+    """Every chart of the gallery (lib/gallery.py), the one place charts are defined."""
+    d = gallery.Drawn(run, catalogue.current(), results.project)
+    return {item.id: item.draw(d) for item in gallery.CHARTS.values()}
 
 
 def test_every_chart_is_a_valid_plotly_figure_and_reads_in_large_type(run):
@@ -48,9 +39,9 @@ def test_each_summary_names_the_chart_and_what_it_shows(run):
         assert text.startswith(drawn[name]["layout"]["title"]["text"]), name
         assert len(text) > len(drawn[name]["layout"]["title"]["text"]) + 10, name  # more than the title
     budget = run.measure("budget")
-    assert f"Budget (P50): {budget['p50'].iloc[0]:,.1f} at 1, {budget['p50'].iloc[-1]:,.1f} at {run.years}" in said["budget"]
-    assert f"{run.scenario.sims} simulations from" in said["histogram"]
-    assert "largest" in said["waterfall"] and "money flowing between" in said["flow"]
+    assert f"Budget (P50): {budget['p50'].iloc[0]:,.1f} at 1, {budget['p50'].iloc[-1]:,.1f} at {run.years}" in said["budget-cost"]
+    assert f"{run.scenario.sims} simulations from" in said["end-distribution"]
+    assert "largest" in said["waterfall"] and "money flowing between" in said["money-flow"]
 
 
 def test_the_s_curve_and_histogram_mark_the_failure_line_and_the_collar(run):
@@ -58,3 +49,25 @@ def test_the_s_curve_and_histogram_mark_the_failure_line_and_the_collar(run):
     for figure in (charts.s_curve(run), charts.end_distribution(run)):
         notes = " ".join(a["text"] for a in figure["layout"]["annotations"])
         assert f"Failure line {views.gbp_m(-capacity)}" in notes and "Collar over the contract" in notes  # it has a collar
+
+
+def _tabs(page: str) -> list[str]:
+    tree = ast.parse((ROOT / "pages" / f"{page}.py").read_text(encoding="utf-8"))
+    found = next(n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "TABS")
+    return list(ast.literal_eval(found)) if not isinstance(found, ast.Dict) else [ast.literal_eval(k) for k in found.keys]
+
+
+def test_every_chart_is_defined_once_with_its_table_caption_and_places(run):
+    """The gallery is read by Projections, Risk, the Design preview, presentation mode and the pack:
+    each chart has a table, a caption and a place, and every place it names exists."""
+    d = gallery.Drawn(run, catalogue.current(), results.project)
+    known = {f"{page}:{tab}" for page in ("projections", "risk") for tab in _tabs(page)}
+    known |= {f"preview:{tab}" for tab in _tabs("design")} | {"slide", "pack"}
+    for item in gallery.CHARTS.values():
+        assert item.places and set(item.places) <= known, (item.id, set(item.places) - known)
+        assert len(item.table(d)) and item.caption(d), item.id
+    for tab in _tabs("design"):  # one preview for each Design tab
+        assert len(gallery.on(f"preview:{tab}")) == 1, tab
+    assert [c.id for c in gallery.on("slide")] == gallery.SLIDES and set(gallery.SLIDES) <= set(gallery.SLIDE_TITLES)
+    titles = [figure["layout"]["title"]["text"] for figure in every_chart(run).values()]
+    assert len(titles) == len(set(titles))  # no two charts share a title, and each chart has one

@@ -17,7 +17,7 @@ LAYERS = [
     ["lib.scenario", "lib.links", "lib.stress", "lib.baseline"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
     ["lib.store", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary", "lib.sweep"],
-    ["lib.views", "lib.evidence", "lib.charts", "lib.export"],
+    ["lib.views", "lib.evidence", "lib.charts", "lib.gallery", "lib.export"],
     ["lib.cli", "lib.__main__"],
     ["pages.*"],
     ["app"],
