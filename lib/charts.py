@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lib.readings import collar_over_contract
 from lib.results import Run
-from lib.views import ROLE_NAMES, collar_over_contract, gbp_m
+from lib.words import ROLE_NAMES, gbp_m
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 COLOURS = {

@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.io as pio
 import plotly.offline
 
-from lib import __version__, catalogue, charts, evidence, gallery, stress, views
+from lib import __version__, catalogue, charts, evidence, gallery, readings, stress, views, words
 from lib.catalogue import Catalogue
 from lib.results import Run, project
 from lib.scenario import Scenario, field_spec, flatten
@@ -86,7 +86,7 @@ def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
     out.loc[share, "value"] = [_percent(v) for v in out.loc[share, "value"]]
     out.loc[share, "unit"] = out.loc[share, "unit"].str.replace("fraction", "", regex=False).str.strip()
     money = out["unit"].str.startswith("£m")
-    out.loc[money, "value"] = [views.gbp_m(float(v), 2) if v else "" for v in out.loc[money, "value"]]
+    out.loc[money, "value"] = [words.gbp_m(float(v), 2) if v else "" for v in out.loc[money, "value"]]
     out.loc[money, "unit"] = out.loc[money, "unit"].str.replace("£m", "", regex=False).str.strip()
     return out
 
@@ -103,7 +103,7 @@ def _id_names() -> dict[str, str]:
     cat = catalogue.current()
     tables = ("routes", "lead_types", "org_forms", "target_groups")
     names = {row["id"]: row["name"] for table in tables for row in cat.records[table]}
-    return names | views.ROLE_NAMES | {"commissioner": "Commissioners", "reinvest": "Reinvested in services"}
+    return names | words.ROLE_NAMES | {"commissioner": "Commissioners", "reinvest": "Reinvested in services"}
 
 
 def tables(run: Run) -> dict[str, pd.DataFrame]:
@@ -111,14 +111,14 @@ def tables(run: Run) -> dict[str, pd.DataFrame]:
     failure by year, and the assumptions with their sources."""
     scenario = run.scenario
     head = pd.DataFrame(
-        [{"headline": label, "value": read(run.headline())} for label, read in views.HEADLINE_ROWS]
+        [{"headline": label, "value": read(run.headline())} for label, read in readings.HEADLINE_ROWS]
         + [{"headline": "Expected shortfall, worst 10% (£m)", "value": run.expected_shortfall()}]
     )
     about = pd.DataFrame(
         [
             {"item": "Scenario", "value": scenario.name},
             {"item": "Template", "value": scenario.template},
-            {"item": "Deal", "value": views.deal_summary(scenario)},
+            {"item": "Deal", "value": words.deal_summary(scenario)},
             {"item": "Simulations", "value": str(scenario.sims)},
             {"item": "Seed", "value": str(scenario.seed)},
             {"item": "App version", "value": __version__},
@@ -197,13 +197,13 @@ def board_pack(run: Run) -> str:
     figures = {c.id: c.draw(d) for c in gallery.on("pack")}  # the charts' one definition (lib/gallery.py)
     failing = ("tornado", "tornado-failure")
     bars = d.tornado()
-    readings = views.risk_readings(run)
+    said = readings.risk_readings(run)
     compared = evidence.check(cat, {scenario.template: run})
     sections = [
         _header(scenario, cat),
-        _section("Headline", _tiles(run) + "".join(_para(readings[k]) for k in HEADLINE_READINGS)),
+        _section("Headline", _tiles(run) + "".join(_para(said[k]) for k in HEADLINE_READINGS)),
         _section("Projections and risk", "".join(_chart(f) for cid, f in figures.items() if cid not in (*failing, "replay"))),
-        _section("Risk", "".join(_para(readings[k]) for k in ("shortfall", "partners"))),
+        _section("Risk", "".join(_para(said[k]) for k in ("shortfall", "partners"))),
         _section("Stress tests", _table(stress_table(run, runs))),
         _section("What would make it fail", "".join(_chart(figures[cid]) for cid in failing) + _table(bars)),
         _section("The UnitingCare replay", _replay(run, replayed, figures["replay"])),
@@ -246,7 +246,7 @@ def _header(scenario: Scenario, cat: Catalogue) -> str:
     written = dt.datetime.now(dt.UTC).strftime("%d %B %Y, %H:%M UTC")
     return (
         f"<h1>Board pack: {html.escape(scenario.name)}</h1>"
-        f"<p><strong>{html.escape(views.deal_summary(scenario))}</strong>.</p>"
+        f"<p><strong>{html.escape(words.deal_summary(scenario))}</strong>.</p>"
         f"<p class='meta'>Written {written} by Care Models Lab {__version__}; reference data {cat.stamp}; "
         f"{scenario.sims:,} simulations, seed {scenario.seed}. Money in £m; contract years count from 1. "
         "Every figure is a projection under the assumptions listed at the end, not a forecast.</p>"
@@ -265,7 +265,7 @@ def _tiles(run: Run) -> str:
     tiles = [
         f"<div class='tile'><div>{html.escape(t['label'])}</div><div class='value'>{html.escape(t['value'])}</div>"
         f"<div class='meta'>{html.escape(t['detail'])}</div></div>"
-        for t in views.headline_tiles(run)
+        for t in readings.headline_tiles(run)
     ]
     return f"<div class='tiles'>{''.join(tiles)}</div>"
 
@@ -289,11 +289,11 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
         if out[column].dtype.kind != "f":
             continue
         if "chance" in name or name.startswith("failure") or name.startswith("p_"):
-            shown = lambda v: views.pct(v, 1)  # noqa: E731
+            shown = lambda v: words.pct(v, 1)  # noqa: E731
         elif name.endswith("_gbp_m") or "£m" in name:
-            shown = views.gbp_m
+            shown = words.gbp_m
         else:
             shown = lambda v: f"{v:,.2f}"  # noqa: E731
         out[column] = [shown(v) if pd.notna(v) else "" for v in out[column]]
-    words = {c: views.COMPARE_LABELS.get(str(c), str(c).replace("_gbp_m", " (£m)").replace("_", " ")) for c in out.columns}
-    return out.rename(columns=words)
+    names = {c: views.COMPARE_LABELS.get(str(c), str(c).replace("_gbp_m", " (£m)").replace("_", " ")) for c in out.columns}
+    return out.rename(columns=names)

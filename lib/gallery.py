@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from lib import charts, sensitivity, stress, views
+from lib import charts, sensitivity, stress, views, words
 from lib.catalogue import Catalogue
 from lib.results import Run
 from lib.scenario import Scenario
-from lib.views import gbp_m, pct
+from lib.words import gbp_m, pct
 
 
 class Drawn:
@@ -85,7 +85,7 @@ def _budget_caption(d: Drawn) -> str:
 def _split_caption(d: Drawn) -> str:
     r = d.scenario.risk
     return (
-        f"Settlement each year: {views.risk_sentence(d.scenario)}; neutral band {pct(r.neutral_band, 1)}"
+        f"Settlement each year: {words.risk_sentence(d.scenario)}; neutral band {pct(r.neutral_band, 1)}"
         + (f"; the first {r.glide_years} year(s) on a glide path" if r.glide_years else "")
         + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
         + ". The three parts add up to the variance in every simulation."

@@ -3,7 +3,7 @@ place's own baseline made into a custom template."""
 
 import streamlit as st
 
-from lib import baseline, charts, dictionary, export, sql, sweep, views
+from lib import baseline, charts, dictionary, export, readings, sql, sweep
 from pages import frame, parts, state
 
 frame.ensure()
@@ -127,7 +127,7 @@ with tabs[2]:
                 charts.sweep_heatmap(ends, x_path, y_path, measure, labels),
                 lambda: ends.round(4),
                 "Each cell is one combination, everything else as designed; the same random numbers for every cell. "
-                + views.sweep_reading(ends, (x_path, y_path), labels),
+                + readings.sweep_reading(ends, (x_path, y_path), labels),
                 "sweep-heatmap",
             )
             level = st.slider("Keep the chance of failure at or under (%)", 0, 100, 20, 5, key="sweep-level") / 100

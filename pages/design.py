@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import charts, gallery, views
+from lib import charts, gallery, readings, words
 from lib.scenario import field_spec
 from pages import frame, parts, state, widgets
 
@@ -30,18 +30,18 @@ if note := st.session_state.pop("saved-note", None):
 
 parts.refused_input()
 summary = st.columns([1, 1.9, 1.2, 0.8])
-summary[0].metric("Pooled budget, year 0", views.gbp_m(scenario.pooled_budget_gbp_m(), 1), border=True)
+summary[0].metric("Pooled budget, year 0", words.gbp_m(scenario.pooled_budget_gbp_m(), 1), border=True)
 summary[1].metric(
-    "Contracting approach", scenario.approach().capitalize(), border=True, help=views.APPROACH_NOTES[scenario.approach()]
+    "Contracting approach", scenario.approach().capitalize(), border=True, help=words.APPROACH_NOTES[scenario.approach()]
 )
 summary[2].metric(
     "Provider side: gain / loss share",
-    f"{views.pct(scenario.risk.gain_share)} / {views.pct(scenario.risk.loss_share)}",
+    f"{words.pct(scenario.risk.gain_share)} / {words.pct(scenario.risk.loss_share)}",
     border=True,
 )
 summary[3].metric("Contract", f"{scenario.contract.years} years", border=True)
 st.caption(
-    f"{views.deal_summary(scenario)}. {widgets.CHANGED_MARK.strip()} marks a value changed from the template; "
+    f"{words.deal_summary(scenario)}. {widgets.CHANGED_MARK.strip()} marks a value changed from the template; "
     "each control's :material/help: gives its unit, range and source."
 )
 
@@ -58,7 +58,7 @@ def toggle_scope(line: str, key: str) -> None:
 # ---- 1. Which budgets to pool -------------------------------------------------------------------
 def budgets() -> None:
     st.markdown(
-        f"**Approach: {views.approach_label(scenario)}.** Pool a share of each service line into the contract; "
+        f"**Approach: {words.approach_label(scenario)}.** Pool a share of each service line into the contract; "
         "lines in the alliance but not pooled stay under their existing contracts and their variance stays with "
         "commissioners. Baselines are £m a year in year 0."
     )
@@ -130,7 +130,7 @@ def holder() -> None:
         "losses fall on full-risk partners only. *Can bear* is a partner's own loss capacity in £m (empty: "
         "its weight's share of the lead's reserves and guarantees)."
     )
-    roles = views.ROLE_NAMES
+    roles = words.ROLE_NAMES
     capacities = scenario.partner_capacities_gbp_m()
     for i, partner in enumerate(scenario.partners):
         c1, c2, c3, c4, c5 = st.columns([4, 2, 2, 2, 1], vertical_alignment="bottom")
@@ -183,7 +183,7 @@ def contract() -> None:
         key = f"{P}:transaction-default"
         widgets.bind(key, scenario.contract.transaction_cost is None)
         st.checkbox(
-            f"Route's usual procurement cost ({views.pct(route_share, 1)} of a year's pooled budget)",
+            f"Route's usual procurement cost ({words.pct(route_share, 1)} of a year's pooled budget)",
             key=key,
             on_change=lambda: state.change({"contract.transaction_cost": None if st.session_state[key] else route_share}),
         )
@@ -292,7 +292,7 @@ def preview(tab: str) -> None:
     """The headline and the open tab's chart, for the design as it stands."""
     projection = state.projection(state.current_scenario())
     run = projection.run
-    tiles = {t["id"]: t for t in views.headline_tiles(run)}
+    tiles = {t["id"]: t for t in readings.headline_tiles(run)}
     for row in ([tiles["provider"], tiles["commissioner"]], [tiles["failure"], tiles["commissioner_shortfall"]]):
         for column, tile in zip(st.columns(2), row, strict=True):
             column.metric(tile["label"], tile["value"], help=f"{tile['detail']}. {tile['help']}", border=True)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import baseline, views
+from lib import baseline, words
 from lib.scenario import usable_templates
 from pages import frame, parts, state
 
@@ -29,7 +29,7 @@ for start in range(0, len(vanguards), 4):
             scenario = state.template(row.id).scenario
             st.markdown(
                 f"**{row.model}** · {scenario.population:,} people · {scenario.contract.years}-year contract  \n"
-                f"{views.gbp_m(scenario.pooled_budget_gbp_m(), 0)} pooled ({scenario.approach()})"
+                f"{words.gbp_m(scenario.pooled_budget_gbp_m(), 0)} pooled ({scenario.approach()})"
             )
             st.markdown(f"> {row.headline}")
             st.caption(f"Source: {row.headline_source}")

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import charts, gallery, saved, views
+from lib import charts, gallery, readings, saved, views
 from lib.results import Run
 from lib.saved import SavedError
 from lib.scenario import ScenarioError
@@ -122,12 +122,12 @@ class _AsDrawn(go.Figure):
 def tiles(run: Run) -> None:
     """The six headline tiles: the provider side's three in a row, the commissioners' three beneath,
     each with its P10-P90 or meaning; then a plain word if the deal is one-sided."""
-    shown = views.headline_tiles(run)
+    shown = readings.headline_tiles(run)
     for row in (shown[:3], shown[3:]):
         for column, tile in zip(st.columns(3), row, strict=True):
             column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
             column.caption(tile["detail"])
-    if warning := views.one_sided_reading(run):
+    if warning := readings.one_sided_reading(run):
         st.warning(plain(warning), icon=":material/balance:")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from lib import charts, gallery, views
+from lib import charts, gallery, readings, words
 from lib.results import Run
 from pages import parts, state
 
@@ -24,7 +24,7 @@ LARGE_TYPE = """<style>
 
 def _tiles(run: Run) -> None:
     parts.tiles(run)
-    st.markdown(parts.plain(views.risk_readings(run)["failure"]))
+    st.markdown(parts.plain(readings.risk_readings(run)["failure"]))
 
 
 def _slides(projection: state.Projection) -> list[tuple[str, Callable[[], None] | Callable[[], charts.Figure]]]:
@@ -48,7 +48,7 @@ def show() -> None:
     index = min(st.session_state.get(SLIDE, 0), len(slides) - 1)
     st.html(LARGE_TYPE)
     st.title(parts.plain(scenario.name))
-    st.markdown(f"**{views.deal_summary(scenario)}**")
+    st.markdown(f"**{words.deal_summary(scenario)}**")
     title, build = slides[index]
     heading, back, forward, leave = st.columns([3, 1.3, 1.1, 2.1], vertical_alignment="center")
     heading.subheader(f"{index + 1} of {len(slides)} · {title}")

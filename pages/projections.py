@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import charts, views
+from lib import charts, readings, words
 from pages import frame, parts, state, widgets
 
 frame.ensure()
@@ -40,17 +40,17 @@ run = projection.run
 run.summarise(fans=list(charts.BUDGET_FANS), means=list(charts.SPLIT), headline=True)
 parts.tiles(run)
 failure = run.headline()["failure"]
-if failure > views.FAILURE_WORTH_EXPLAINING:
-    lines = [f"- {views.gbp_m(d['gbp_m'], 0)}: {d['why']} ({d['control']})" for d in views.failure_drivers(run)]
-    capacity = views.gbp_m(scenario.lead.loss_capacity_gbp_m)
+if failure > readings.FAILURE_WORTH_EXPLAINING:
+    lines = [f"- {words.gbp_m(d['gbp_m'], 0)}: {d['why']} ({d['control']})" for d in readings.failure_drivers(run)]
+    capacity = words.gbp_m(scenario.lead.loss_capacity_gbp_m)
     st.warning(
-        f"**The provider side fails in {views.pct(failure)} of simulations.** What pushes it there, in £m over the "
+        f"**The provider side fails in {words.pct(failure)} of simulations.** What pushes it there, in £m over the "
         f"contract before the risk split, against the {capacity} it can bear:\n" + "\n".join(lines),
         icon=":material/warning:",
     )
 st.caption(
     f"{scenario.sims:,} simulations (seed {scenario.seed}); bands show P10–P90 and lines the median (P50). "
-    f"Money in £m; contract years count from 1, starting {scenario.contract.start_year}. {views.deal_summary(scenario)}."
+    f"Money in £m; contract years count from 1, starting {scenario.contract.start_year}. {words.deal_summary(scenario)}."
 )
 
 
@@ -80,7 +80,7 @@ with tabs[2]:
         partners = run.partner_summary()
         for row in partners[partners["p_over_capacity"] > 0.1].itertuples():
             st.warning(
-                f"**{row.name}** loses more than it can bear ({views.gbp_m(row.capacity_gbp_m)}) in "
+                f"**{row.name}** loses more than it can bear ({words.gbp_m(row.capacity_gbp_m)}) in "
                 f"{row.p_over_capacity:.0%} of simulations: no provider should be allowed to topple (Northumberland). "
                 "A partner bears its share of the side's losses against its own capacity, so it can pass what it "
                 "can bear in simulations where the provider side as a whole still holds.",

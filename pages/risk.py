@@ -3,7 +3,7 @@ UnitingCare replay. Every part reads the same projection as the Projections page
 
 import streamlit as st
 
-from lib import stress, views
+from lib import readings, stress, words
 from pages import frame, parts, state
 
 frame.ensure()
@@ -14,28 +14,28 @@ TABS = ["Distribution", "Over time and partners", "Stress tests", "UnitingCare r
 cat = state.reference()
 scenario = state.current_scenario()
 st.title(f"Risk: {parts.plain(cat.template(scenario.template).info['name'])}")
-st.caption(f"{views.deal_summary(scenario)}. {scenario.sims:,} simulations (seed {scenario.seed}); money in £m.")
+st.caption(f"{words.deal_summary(scenario)}. {scenario.sims:,} simulations (seed {scenario.seed}); money in £m.")
 projection = state.projection(scenario)
 run = projection.run
-readings = projection.figure("risk-readings", lambda: views.risk_readings(run))
+said = projection.figure("risk-readings", lambda: readings.risk_readings(run))
 tabs = parts.tabs(TABS, TAB_KEY)
 
 with tabs[0]:
     if tabs[0].open:
-        st.markdown(parts.plain(readings["distribution"]))
+        st.markdown(parts.plain(said["distribution"]))
         parts.show_one("end-distribution", projection)
-        st.markdown(parts.plain(readings["shortfall"]))
+        st.markdown(parts.plain(said["shortfall"]))
         parts.show_one("s-curve", projection)
 
 with tabs[1]:
     if tabs[1].open:
-        st.markdown(parts.plain(readings["failure"]))
-        st.markdown(parts.plain(readings["commissioners"]))
-        st.markdown(parts.plain(readings["one_sided"]))
+        st.markdown(parts.plain(said["failure"]))
+        st.markdown(parts.plain(said["commissioners"]))
+        st.markdown(parts.plain(said["one_sided"]))
         parts.show_one("failure-over-time", projection)
-        st.markdown(parts.plain(readings["partners"]))  # partner names are typed text
+        st.markdown(parts.plain(said["partners"]))  # partner names are typed text
         partners = run.partner_summary()
-        partners["role"] = partners["role"].map(views.ROLE_NAMES)
+        partners["role"] = partners["role"].map(words.ROLE_NAMES)
         st.dataframe(
             partners[["name", "role", "capacity_gbp_m", "p10", "p50", "p_over_capacity"]].round(3),
             hide_index=True,
@@ -64,7 +64,7 @@ with tabs[2]:
         if picked:
             stressed = state.projection(stress.apply(scenario, picked)).run
             st.markdown("**Under the stresses**, against the design as it stands:")
-            after = views.stressed_tiles(run, stressed)
+            after = readings.stressed_tiles(run, stressed)
             for row in (after[:3], after[3:]):  # the provider side's three, then the commissioners'
                 for column, tile in zip(st.columns(3), row, strict=True):
                     colour = "inverse" if tile["worse"] else "normal"
@@ -73,7 +73,7 @@ with tabs[2]:
                         help=tile["help"], border=True,
                     )  # fmt: skip
                     column.caption(f"was {tile['before']}")
-            st.dataframe(views.before_after(run, stressed), hide_index=True, width="stretch", key="risk-before-after")
+            st.dataframe(readings.before_after(run, stressed), hide_index=True, width="stretch", key="risk-before-after")
         else:
             st.info("Pick one or more shocks to see the design under them.", icon=":material/info:")
 
@@ -92,7 +92,7 @@ with tabs[4]:
         bars = parts.drawn(projection).tornado()  # the same runs the charts below read
         top = bars.iloc[0]
         st.markdown(
-            f"**{top['label']}** moves the provider side's end position most: from {views.gbp_m(top['provider_p50_low_gbp_m'])} "
-            f"at {top['low']} to {views.gbp_m(top['provider_p50_high_gbp_m'])} at {top['high']} (P50)."
+            f"**{top['label']}** moves the provider side's end position most: from {words.gbp_m(top['provider_p50_low_gbp_m'])} "
+            f"at {top['low']} to {words.gbp_m(top['provider_p50_high_gbp_m'])} at {top['high']} (P50)."
         )
         parts.show("risk:What would make it fail", projection)

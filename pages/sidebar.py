@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import export, views
+from lib import export, words
 from lib.results import Run
 from pages import parts, state
 
@@ -15,7 +15,7 @@ def draw() -> None:
     with st.sidebar:
         st.markdown(f"**Template:** {parts.plain(info['name'])}  \n*{parts.plain(info['model'])}*")
         st.caption(
-            views.deal_summary(scenario),
+            words.deal_summary(scenario),
             help="Pooled budget in year 0, NHS England's contracting approach, contract length and who carries the risk.",
         )
         st.button(
@@ -26,9 +26,9 @@ def draw() -> None:
             args=(True,),
             help="Large type, one chart a screen, no controls; arrow keys step through. Also opens with ?present=1.",
         )
-        words = st.popover("Words used here", icon=":material/menu_book:", key="glossary", on_change="rerun")
-        if words.open:  # the glossary, one source (data/glossary.yaml), reachable from every page
-            with words:
+        terms = st.popover("Words used here", icon=":material/menu_book:", key="glossary", on_change="rerun")
+        if terms.open:  # the glossary, one source (data/glossary.yaml), reachable from every page
+            with terms:
                 glossary()
         box = st.popover("Download", icon=":material/download:", key="downloads", on_change="rerun")
         if box.open:  # the files are written only when asked for (on the click)

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import views
+from lib import views, words
 from lib.scenario import FieldSpec, field_spec
 from pages import state
 
@@ -36,7 +36,7 @@ def _model(spec: FieldSpec, value: Any) -> Any:
 
 
 def _fmt(spec: FieldSpec) -> Callable[[Any], str]:
-    return (lambda v: views.pct(v, 1)) if _is_percent(spec) else str
+    return (lambda v: words.pct(v, 1)) if _is_percent(spec) else str
 
 
 def _range_note(spec: FieldSpec) -> str:

@@ -6,7 +6,7 @@ import json
 import plotly.io as pio
 import pytest
 
-from lib import catalogue, charts, gallery, results, views
+from lib import catalogue, charts, gallery, results, words
 from lib.scenario import Scenario
 
 from .conftest import ROOT
@@ -48,7 +48,7 @@ def test_the_s_curve_and_histogram_mark_the_failure_line_and_the_collar(run):
     capacity = run.scenario.lead.loss_capacity_gbp_m
     for figure in (charts.s_curve(run), charts.end_distribution(run)):
         notes = " ".join(a["text"] for a in figure["layout"]["annotations"])
-        assert f"Failure line {views.gbp_m(-capacity)}" in notes and "Collar over the contract" in notes  # it has a collar
+        assert f"Failure line {words.gbp_m(-capacity)}" in notes and "Collar over the contract" in notes  # it has a collar
 
 
 def _tabs(page: str) -> list[str]:

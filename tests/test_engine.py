@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import catalogue, engine, levers, results
+from lib import catalogue, engine, levers, readings, results
 from lib.scenario import Scenario
 
 
@@ -330,17 +330,16 @@ def test_both_sides_risk_in_the_headline_and_by_year():
 
 
 def test_a_deal_where_the_provider_never_loses_reads_as_one_sided():
-    from lib import views
 
     upside_only = Scenario.from_template("salford").with_values({"risk.loss_share": 0.0, "risk.glide_years": 0, "sims": 400})
     run = results.project(upside_only)
     assert run.headline()["provider"]["p10"] >= 0
-    reading = views.one_sided_reading(run)
+    reading = readings.one_sided_reading(run)
     assert reading is not None and reading.startswith("A one-sided deal: in the worst tenth of simulations commissioners")
     shared = results.project(Scenario.from_template("salford").with_values({"risk.loss_share": 0.5, "sims": 400}))
     h = shared.headline()
     heavy, light = sorted([-min(h["provider"]["p10"], 0), -min(h["commissioner"]["p10"], 0)], reverse=True)
-    assert (views.one_sided_reading(shared) is None) == (heavy < views.ONE_SIDED * light)
+    assert (readings.one_sided_reading(shared) is None) == (heavy < readings.ONE_SIDED * light)
 
 
 def test_commissioners_keep_what_they_do_not_pay_of_their_funding():

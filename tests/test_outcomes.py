@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import catalogue, engine, evidence, results, views
+from lib import catalogue, engine, evidence, readings, results
 from lib.scenario import Scenario
 
 PACS = ["salford", "northumberland", "south_somerset", "mid_notts"]
@@ -258,7 +258,7 @@ def test_northumberland_keeps_its_providers_standing_and_says_who_pays():
     """Its collar keeps every provider standing, so commissioners carry the rest: shown as one-sided, not hidden."""
     chance, run = failure("northumberland")
     assert chance == 0
-    assert views.one_sided_reading(run).startswith("A one-sided deal: in the worst tenth of simulations commissioners")
+    assert readings.one_sided_reading(run).startswith("A one-sided deal: in the worst tenth of simulations commissioners")
 
 
 def test_mid_nottinghamshire_puts_its_cquin_at_stake():
@@ -285,8 +285,8 @@ def test_unitingcare_still_fails_in_most_simulations():
 )
 def test_a_deal_that_often_fails_names_what_drives_it_and_the_control(template, driver):
     chance, run = failure(template)
-    assert chance > views.FAILURE_WORTH_EXPLAINING
-    drivers = views.failure_drivers(run)
+    assert chance > readings.FAILURE_WORTH_EXPLAINING
+    drivers = readings.failure_drivers(run)
     assert 1 <= len(drivers) <= 3
     assert any(d["why"].startswith(driver) for d in drivers)
     assert all(d["control"].startswith("Design ›") and d["gbp_m"] > 0 for d in drivers)
@@ -295,7 +295,7 @@ def test_a_deal_that_often_fails_names_what_drives_it_and_the_control(template, 
 
 def test_pooling_where_the_savings_fall_removes_that_driver():
     s = Scenario.from_template("wakefield").with_values({"pooling.acute_emergency": 1.0, "pooling.acute_elective": 1.0})
-    drivers = views.failure_drivers(results.project(s.with_value("sims", 500)))
+    drivers = readings.failure_drivers(results.project(s.with_value("sims", 500)))
     assert not any(d["why"].startswith("the levers add cost") for d in drivers)
 
 
@@ -374,10 +374,10 @@ def test_a_sweep_reading_names_a_term_that_cannot_move_failure_and_why():
         {"risk.gain_share": [0, 0, 1, 1], "risk.loss_share": [0, 1, 0, 1], "failure": [0.0, 0.4, 0.0, 0.4]}
     )
     labels = ("Gain share", "Loss share")
-    reading = views.sweep_reading(ends, ("risk.gain_share", "risk.loss_share"), labels)
+    reading = readings.sweep_reading(ends, ("risk.gain_share", "risk.loss_share"), labels)
     assert reading == (
         "Gain share does not move the chance of failure: a gain share divides surpluses only, and the provider "
         "side fails on its losses."
     )
     moving = ends.assign(failure=[0.0, 0.4, 0.1, 0.5])
-    assert views.sweep_reading(moving, ("risk.gain_share", "risk.loss_share"), labels) == ""
+    assert readings.sweep_reading(moving, ("risk.gain_share", "risk.loss_share"), labels) == ""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import evidence, links, results, views
+from lib import evidence, links, readings, results, views, words
 from lib.scenario import Scenario, field_spec
 
 from .conftest import ROOT
@@ -85,7 +85,7 @@ def test_pooling_social_care_out_of_salford():
     after = scenario_of(at)
     assert after.pooling["adult_social_care"] == 0.0
     assert after.pooled_budget_gbp_m() < before
-    assert metric(at, "Pooled budget").value == views.gbp_m(after.pooled_budget_gbp_m(), 1)
+    assert metric(at, "Pooled budget").value == words.gbp_m(after.pooled_budget_gbp_m(), 1)
 
 
 def test_pooling_core_primary_care_makes_it_fully_integrated():
@@ -181,7 +181,7 @@ def test_bad_input_is_refused_with_a_message_and_nothing_is_lost():
 
 def test_projection_tiles_show_what_lib_computes():
     at = open_page(app(), "projections")
-    expected = views.headline_tiles(results.project(scenario_of(at)))
+    expected = readings.headline_tiles(results.project(scenario_of(at)))
     shown = {m.label: m.value for m in at.metric}
     for tile in expected:
         assert shown[tile["label"]] == tile["value"]
@@ -206,7 +206,7 @@ def test_gain_share_slider_moves_the_provider_tile_up_by_what_lib_computes():
     s = scenario_of(at)
     assert s.risk.gain_share == 1.0
     after = results.project(s).headline()["provider"]
-    assert metric(at, "Provider side").value == views.gbp_m(after["p50"])
+    assert metric(at, "Provider side").value == words.gbp_m(after["p50"])
     # Keeping all of every surplus instead of half can only raise the provider side's position, and
     # by no more than the surpluses it did not keep before.
     assert after["mean"] > before["mean"]
@@ -221,7 +221,7 @@ def test_collar_shows_its_breach_probability():
     at.checkbox(key="proj:risk.collar:on").check().run()
     s = scenario_of(at)
     expected = results.project(s).headline()["collar_breach_any_year"]
-    assert metric(at, "Collar breached").value == views.pct(expected)
+    assert metric(at, "Collar breached").value == words.pct(expected)
 
 
 @pytest.mark.parametrize(
@@ -342,7 +342,7 @@ def test_the_scenario_is_mirrored_in_the_url_and_a_new_session_reopens_it():
     assert not fresh.exception
     assert scenario_of(fresh) == scenario_of(at)
     assert {m.label: m.value for m in fresh.metric} == {
-        t["label"]: t["value"] for t in views.headline_tiles(results.project(scenario_of(at)))
+        t["label"]: t["value"] for t in readings.headline_tiles(results.project(scenario_of(at)))
     }
 
 
@@ -472,7 +472,7 @@ def test_projections_quick_controls_include_the_pooled_share_of_each_line():
     before = metric(at, "Provider side").value
     at.slider(key="proj:pooling.adult_social_care").set_value(0.0).run()
     assert scenario_of(at).pooling["adult_social_care"] == 0.0
-    expected = views.headline_tiles(results.project(scenario_of(at)))
+    expected = readings.headline_tiles(results.project(scenario_of(at)))
     assert metric(at, "Provider side").value == expected[0]["value"]
     assert {s.key for s in at.slider} >= {f"proj:pooling.{line}" for line in ("core_primary", "acute_emergency")}
     assert before is not None
@@ -494,7 +494,7 @@ def test_risk_distribution_marks_the_failure_line_and_the_worst_tenth():
     specs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
     assert specs[0]["data"][0]["type"] == "histogram" and len(specs[0]["data"][0]["x"]) == scenario_of(at).sims
     notes = " ".join(a["text"] for a in specs[0]["layout"]["annotations"])
-    assert "Failure line −£10.0m" in notes and f"Worst 10% average {views.gbp_m(run.expected_shortfall())}" in notes
+    assert "Failure line −£10.0m" in notes and f"Worst 10% average {words.gbp_m(run.expected_shortfall())}" in notes
     text = " ".join(m.value for m in at.markdown)
     assert "more than it can absorb" in text  # Dudley's worst tenth passes its £10m
 
