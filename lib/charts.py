@@ -428,12 +428,18 @@ def for_screen(figure: Figure) -> Figure:
     """The same chart for presentation mode: large type and a taller plot, read across a room."""
     layout = figure["layout"]
     title = layout.get("title", {}) | {"font": {"size": 28}}
-    big = {"font": {"family": FONT, "size": 20}, "title": title, "height": max(int(layout.get("height", 380) * 1.3), 560)}
+    height = min(max(int(layout.get("height", 420) * 1.2), 500), 520)  # fits under a slide's heading at 720 px high
+    big = {"font": {"family": FONT, "size": 19}, "title": title, "height": height}
+    margin = layout.get("margin", {})
+    if "legend" in layout and layout["legend"].get("yanchor") == "top":  # the legend below: room for larger type
+        bottom = margin.get("b", BOTTOM) + 35
+        big["margin"] = margin | {"b": bottom, "t": TOP + 10}
+        big["legend"] = layout["legend"] | {"y": -(AXIS_TITLE_DEPTH + 18) / (height - TOP - 10 - bottom)}
     for axis in ("xaxis", "yaxis"):
         named = layout.get(axis, {})
         big[axis] = named | {"tickfont": {"size": 18}, "title": named.get("title", {}) | {"font": {"size": 20}}}
     if "legend" in layout:
-        big["legend"] = layout["legend"] | {"font": {"size": 18}}
+        big["legend"] = big.get("legend", layout["legend"]) | {"font": {"size": 17}}
     return {"data": figure["data"], "layout": layout | big}
 
 

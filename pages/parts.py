@@ -131,10 +131,11 @@ def tiles(run: Run) -> None:
         st.warning(plain(warning), icon=":material/balance:")
 
 
-def plot(figure: charts.Figure, key: str) -> None:
+def plot(figure: charts.Figure, key: str, toolbar: bool = True) -> None:
     """Draw one chart spec from lib.charts, named for screen readers by a summary of what it shows."""
     summary = charts.describe(figure)
-    st.plotly_chart(_AsDrawn(figure), width="stretch", key=key, config={"displaylogo": False}, alt=summary)
+    config = {"displaylogo": False} | ({} if toolbar else {"displayModeBar": False})
+    st.plotly_chart(_AsDrawn(figure), width="stretch", key=key, config=config, alt=summary)
 
 
 def chart(figure: charts.Figure, table: Callable[[], pd.DataFrame], caption: str, key: str, query: str | None = None) -> None:

@@ -14,12 +14,13 @@ from pages import parts, state
 SLIDE = "present-slide"
 LARGE_TYPE = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] { display: none; }
-.stApp, .stApp p, .stApp li { font-size: 1.45rem; line-height: 1.5; }
-.stApp h1 { font-size: 3.2rem; }
-.stApp [data-testid="stMetricValue"] p { font-size: 3.4rem; line-height: 1.2; }
-[data-testid="stMetricLabel"] p { font-size: 1.5rem; }
-[data-testid="stCaptionContainer"] p { font-size: 1.2rem; }
-</style>"""
+.stApp, .stApp p, .stApp li { font-size: 1.4rem; line-height: 1.45; }
+.stApp h1 { font-size: 2.3rem; padding: 0; }
+.stApp [data-testid="stMetricValue"] p { font-size: clamp(1.6rem, 16cqi, 2.8rem); line-height: 1.15; }
+[data-testid="stMetricLabel"] p { font-size: 1.35rem; }
+[data-testid="stCaptionContainer"] p { font-size: 1.05rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.25rem; padding-bottom: 1rem; }
+</style>"""  # sized so that a slide and its chart fit a 1280x720 laptop and a 1024x768 projector
 
 
 def _tiles(run: Run) -> None:
@@ -48,7 +49,7 @@ def show() -> None:
     index = min(st.session_state.get(SLIDE, 0), len(slides) - 1)
     st.html(LARGE_TYPE)
     st.title(parts.plain(scenario.name))
-    st.markdown(f"**{words.deal_summary(scenario)}**")
+    st.caption(words.deal_summary(scenario))
     title, build = slides[index]
     heading, back, forward, leave = st.columns([3, 1.3, 1.1, 2.1], vertical_alignment="center")
     heading.subheader(f"{index + 1} of {len(slides)} · {title}")
@@ -65,5 +66,5 @@ def show() -> None:
         build()
     else:
         figure = projection.figure(f"present-{index}", lambda: charts.for_screen(build()))
-        parts.plot(figure, f"present-chart-{index}")
+        parts.plot(figure, f"present-chart-{index}", toolbar=False)  # no zoom and camera buttons in front of a room
         st.caption(charts.describe(figure))

@@ -394,6 +394,8 @@ CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMetric"] .stM
 
 
 RAW_WORDS = ("_gbp_", "full_risk", "gain_share", "_chance", "p_over_capacity", "provider_p50", "contract.route")
+FITS = """() => [...document.querySelectorAll('.js-plotly-plot, [data-testid="stMetric"]')]
+    .every(e => e.getBoundingClientRect().bottom <= window.innerHeight + 1)"""
 SLIDE_SHOWN = "n => document.querySelector('h3')?.innerText.startsWith(n + ' of 8')"
 CHART_CLASHES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(g => {
   const box = s => { const e = g.querySelector(s); return e ? e.getBoundingClientRect() : null; };
@@ -433,7 +435,10 @@ def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_n
                 page.keyboard.press("ArrowRight")
                 page.wait_for_function(SLIDE_SHOWN, arg=slide, timeout=90_000)
                 wait_ready(page)
-            if found := page.evaluate(CUT_TEXT) + page.evaluate(CHART_CLASHES):
+            found = page.evaluate(CUT_TEXT) + page.evaluate(CHART_CLASHES)
+            if not page.evaluate(FITS):
+                found.append("the chart or the tiles run below the screen")
+            if found:
                 cut[f"{width}x{height} presentation slide {slide}"] = found
     page.set_viewport_size({"width": 1024, "height": 768})  # presenting from the sidebar's button
     go(page, server, "design")
