@@ -561,7 +561,7 @@ def test_presentation_mode_steps_through_every_chart_without_controls():
     at.run()
     assert not at.exception
     assert len(at.sidebar) == 0 and not at.slider and not at.selectbox  # no controls, no sidebar
-    assert at.title[0].value == "Salford" and "£236m pooled" in at.markdown[0].value
+    assert at.title[0].value == "Salford" and "£236m pooled" in at.caption[0].value
     assert at.subheader[0].value.startswith("1 of 8") and len(at.metric) == 6
     seen = []
     while not at.button(key="present-next").disabled:
