@@ -569,7 +569,7 @@ def test_presentation_mode_steps_through_every_chart_without_controls():
         assert not at.exception
         (chart,) = at.get("plotly_chart")
         spec = json.loads(chart.proto.spec)
-        assert spec["layout"]["font"]["size"] == 20  # large type
+        assert spec["layout"]["font"]["size"] == 19  # large type
         assert chart.proto.alt.startswith(spec["layout"]["title"]["text"])  # named for screen readers
         seen.append(at.subheader[0].value)
     assert len(seen) == 7 and seen[-1].startswith("8 of 8")
