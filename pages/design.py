@@ -225,11 +225,7 @@ def lever_controls() -> None:
         "little measurable change in the first two years (Improvement Analytics Unit, 2021)."
     )
     sources = cat.template(scenario.template).preset_sources
-    groups = {
-        g["id"]: g["name"] if g["id"] == "everyone" else
-        f"{g['name']} ({g['emergency_admissions']:.0%} of emergency admissions, {g['emergency_bed_days']:.0%} of bed days)"
-        for g in cat.records["target_groups"]
-    }  # fmt: skip
+    groups = names("target_groups")  # each group's shares are in the control's help (lib/scenario.py)
     for lever in cat.records["levers"]:
         k = lever["id"]
         with st.container(border=True):

@@ -23,13 +23,13 @@ PAGES = [
     ("pages/evidence.py", "Evidence", ":material/menu_book:", "evidence"),
     ("pages/data.py", "Data", ":material/database:", "data"),
 ]
-# Screens from a 1024x768 projector to a wide monitor: a tile's label and value wrap and shrink to
+# Screens from a 1024x768 projector to a wide monitor: a tile's, control's or button's words wrap (and a
+# tile's value shrinks) to
 # their box instead of being cut to "…"; the page's side margins shrink on narrow screens; columns
 # of controls or tiles too narrow to read wrap onto the next line.
 SCREEN_STYLE = """<style>
 [data-testid="stMetric"] { container-type: inline-size; }
-[data-testid="stMetric"] .stMarkdownEllipsis, [data-testid="stMetric"] .stMarkdownEllipsis p {
-  white-space: normal; overflow: visible; text-overflow: clip; }
+.stMarkdownEllipsis, .stMarkdownEllipsis p { white-space: normal; overflow: visible; text-overflow: clip; }
 [data-testid="stMetricValue"] p { font-size: clamp(1.05rem, 12cqi, 2.1rem); line-height: 1.15; overflow-wrap: normal; }
 [data-testid="stMetricLabel"] p { line-height: 1.3; overflow-wrap: normal; word-break: normal; hyphens: auto; }
 .st-key-design-live { position: sticky; top: 3.75rem; }

@@ -384,7 +384,7 @@ def test_an_acknowledged_save_survives_the_server_killed(browser):
     assert opened.scenario.template == "salford"
 
 
-CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMetric"] .stMarkdownEllipsis, button .stMarkdownEllipsis')]
+CUT_TEXT = """() => [...document.querySelectorAll('.stMarkdownEllipsis')]
     .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.trim().slice(0, 40))
   .concat([...document.querySelectorAll('[role="tab"]')].filter(t => {
     const list = t.closest('[role="tablist"]').getBoundingClientRect(), r = t.getBoundingClientRect();
@@ -448,13 +448,14 @@ def test_no_tile_or_button_is_cut_on_a_projector_a_laptop_or_a_wide_screen_and_n
     assert not page.locator("[data-testid='stSidebar']").is_visible()  # the empty sidebar does not squeeze slide 1
     if found := page.evaluate(CUT_TEXT):
         cut["1024x768 presentation from the sidebar button"] = found
-    for path, tabs in {"projections": PROJECTION_TABS, "risk": RISK_TABS}.items():  # every chart, on a projector
+    design_tabs = ["2 · Who holds the budget", "3 · Contract", "4 · Risk split", "5 · Levers", "6 · Uncertainty"]
+    for path, tabs in {"projections": PROJECTION_TABS, "risk": RISK_TABS, "design": design_tabs}.items():  # on a projector
         page.set_viewport_size({"width": 1024, "height": 768})
         go(page, server, path)
         for tab in tabs:
             page.get_by_role("tab", name=tab, exact=True).click()
             wait_ready(page)
-            if found := page.evaluate(CHART_CLASHES):
+            if found := page.evaluate(CHART_CLASHES) + page.evaluate(CUT_TEXT):
                 cut[f"1024x768 /{path} {tab}"] = found
     assert not cut, cut
     assert not outside, outside[:5]
