@@ -46,16 +46,21 @@ def _figure(traces: list[Trace], layout: dict[str, Any]) -> Figure:
 def narrow(figure: Figure) -> Figure:
     """The same chart for a narrow column: its title on as many lines as it needs, its legend below
     the plot with room to wrap."""
-    title = figure["layout"]["title"]
+    layout = figure["layout"]
+    title = layout["title"]
     lines = textwrap.wrap(title["text"], NARROW_TITLE_CHARS)
     top = 30 + 24 * len(lines)
-    legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
-    layout = figure["layout"] | {"legend": legend, "height": 500 + top, "margin": {"l": 50, "r": 10, "t": top, "b": 170}}
-    layout["title"] = title | {"text": "<br>".join(lines)}
-    return {"data": figure["data"], "layout": layout}
+    legend = {"orientation": "v", "yanchor": "top", "y": -0.3, "x": 0}  # one entry a line: none runs off the side
+    narrowed = {"legend": legend, "height": 520 + top, "margin": {"l": 50, "r": 10, "t": top, "b": 190}}
+    narrowed["title"] = title | {"text": "<br>".join(lines)}
+    x_title = layout.get("xaxis", {}).get("title", {})
+    narrowed["xaxis"] = layout.get("xaxis", {}) | {"dtick": None, "nticks": 8}  # 15 contract years do not pile up
+    narrowed["xaxis"]["title"] = x_title | {"text": "<br>".join(textwrap.wrap(x_title.get("text", ""), NARROW_TITLE_CHARS))}
+    narrowed["annotations"] = [a | {"font": {"size": 11}} for a in layout.get("annotations", [])]
+    return {"data": figure["data"], "layout": layout | narrowed}
 
 
-NARROW_TITLE_CHARS = 30  # a preview column at 1024 px wide holds about this many characters of title
+NARROW_TITLE_CHARS = 24  # a preview column at 1024 px wide holds about this many characters of title
 
 
 TOP, BOTTOM = 60, 140  # px: the title above the plot; below it the x-axis title, then up to three rows of legend
