@@ -88,7 +88,8 @@ def _split_caption(d: Drawn) -> str:
         f"Settlement each year: {words.risk_sentence(d.scenario)}; neutral band {pct(r.neutral_band, 1)}"
         + (f"; the first {r.glide_years} year(s) on a glide path" if r.glide_years else "")
         + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
-        + ". The three parts add up to the variance in every simulation."
+        + ". The three parts add up to the variance in every simulation. Bars are means over the simulations; the "
+        "tiles give medians (P50), which can differ, even in sign, when a few simulations lose heavily."
     )
 
 

@@ -55,7 +55,8 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
             "id": "commissioner_shortfall",
             "label": "Commissioners short",
             "value": pct(h["commissioner_shortfall"]),
-            "detail": f"chance a year's loss to them passes their contingency ({contingency} of its budget)",
+            "detail": f"chance that in some year their loss passes their contingency ({contingency} of its budget), "
+            "even if they end ahead",
             "help": "Share of simulations in which, in at least one year, commissioners' side of the year's overspend "
             "(what the settlement leaves them, less what they keep of their funding) is more than they can find that year "
             "(Design › 4 · Risk split: commissioners' contingency). It counts overspend that would have come without the "
@@ -65,7 +66,7 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
             "id": "deficit",
             "label": "Deficit year",
             "value": pct(h["deficit_any_year"]),
-            "detail": "chance cost is above budget in at least one year",
+            "detail": "chance cost is above budget in at least one year, whoever carries it",
             "help": "Share of simulations in which cost exceeds the budget in any contract year, whoever carries it.",
         },
     ]

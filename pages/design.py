@@ -213,6 +213,7 @@ def risk_split() -> None:
             widgets.optional("risk.glide_gain_share", prefix=P, default=0.0, step=5)
             widgets.slider("risk.glide_loss_share", prefix=P, step=5)
         widgets.toggle("risk.carry_forward", prefix=P)
+        widgets.slider("risk.commissioner_contingency", prefix=P, step=0.1)  # what a year's shortfall is measured against
         widgets.slider("risk.incentive_pot", prefix=P, step=0.1)
         if scenario.risk.incentive_pot:
             widgets.toggle("risk.incentive_at_stake", prefix=P)
@@ -291,11 +292,12 @@ def preview(tab: str) -> None:
     tiles = {t["id"]: t for t in readings.headline_tiles(run)}
     for row in ([tiles["provider"], tiles["commissioner"]], [tiles["failure"], tiles["commissioner_shortfall"]]):
         for column, tile in zip(st.columns(2), row, strict=True):
-            column.metric(tile["label"], tile["value"], help=f"{tile['detail']}. {tile['help']}", border=True)
+            column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
+            column.caption(tile["detail"])  # said beside the number: in a room nobody opens the help
     (shown,) = gallery.on(f"preview:{tab}")  # the chart that answers the tab's question (lib/gallery.py)
     figure = projection.figure(f"preview-{tab}", lambda: charts.narrow(shown.draw(parts.drawn(projection))))
     parts.plot(figure, "design-preview")
-    st.caption("Live: the Projections page has every chart, with its table.")
+    st.caption(f"{shown.caption(parts.drawn(projection))} Live: the Projections page has every chart, with its table.")
 
 
 controls, live = st.columns([3, 2], gap="large")

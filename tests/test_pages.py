@@ -787,3 +787,12 @@ def state_reference_glossary() -> dict[str, str]:
 
     terms = catalogue.current().tables["glossary"]
     return dict(zip(terms["term"], terms["meaning"], strict=True))
+
+
+def test_the_commissioners_contingency_can_be_set_where_the_help_says():
+    at = design_tab(app(), "4 · Risk split")
+    contingency = at.slider(key="design:risk.commissioner_contingency")
+    assert "contingency" in contingency.label.lower()
+    contingency.set_value(2.0).run()
+    assert scenario_of(at).risk.commissioner_contingency == pytest.approx(0.02)
+    assert "Design › 4 · Risk split" in metric(at, "Commissioners short").help
