@@ -178,13 +178,31 @@ def coverage(rows: pd.DataFrame) -> str:
     seen = rows["role"] == ROLES["seen"]
     if seen.any():
         parts.append(
-            f"{int(seen.sum())} comparisons were seen before a change to the model, so they are not clean tests "
+            f"{_count(int(seen.sum()), 'comparison was', 'comparisons were')} seen before a change to the model, so "
+            f"{'it is not a clean test' if seen.sum() == 1 else 'they are not clean tests'} "
             f"({int((inside & seen).sum())} inside the band now)."
         )
     fitted = rows["role"] == ROLES["set"]
     if fitted.any():
-        parts.append(f"{int(fitted.sum())} comparisons use figures that calibrated the model: they show its fit, not a test.")
+        used = _count(int(fitted.sum()), "comparison uses a figure", "comparisons use figures")
+        parts.append(f"{used} that calibrated the model: {'it shows' if fitted.sum() == 1 else 'they show'} its fit, not a test.")
     return " ".join(parts)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def for_a_board(rows: pd.DataFrame, cat: Catalogue) -> pd.DataFrame:
+    """The comparison table as a board reads it on a page: where, what, the two numbers, the verdict
+    and the role, in words (the finding and its source are listed beside it)."""
+    names = {m["id"]: m["name"] for m in cat.records["outcome_measures"]}
+    out = rows.assign(measure=rows["measure"].map(names).fillna(rows["measure"]))
+    keep = ["template", "measure", "years", "compared", "published_points", "model_p10", "model_p50", "model_p90"]
+    keep += ["verdict", "role"]
+    return out[keep].rename(
+        columns={"published_points": "published", "model_p10": "model P10", "model_p50": "model P50", "model_p90": "model P90"}
+    )
 
 
 def template_tables(cat: Catalogue, template_id: str) -> dict[str, pd.DataFrame]:

@@ -209,7 +209,9 @@ def board_pack(run: Run) -> str:
         _section("The UnitingCare replay", _replay(run, replayed, figures["replay"])),
         _section(
             "Evidence check",
-            _para(evidence.coverage(compared)) + _table(compared)
+            _para(evidence.coverage(compared))
+            + _table(evidence.for_a_board(compared, cat))
+            + "".join(_para(f"{f} ({src})") for f, src in dict(zip(compared["finding"], compared["source"], strict=True)).items())
             if len(compared)
             else _para("No published evaluation matches this design."),
         ),

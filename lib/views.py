@@ -6,14 +6,16 @@ state, call these, and draw. Money is £m; contract years count from 1.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from lib import words
 from lib.catalogue import Catalogue
 from lib.results import Run
-from lib.scenario import Scenario, flatten
+from lib.scenario import Scenario, field_spec, flatten
 
 ADDED = "added in this scenario"
 MODEL_DEFAULT = "assumption: model default"
@@ -225,3 +227,36 @@ def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
     return frame.rename_axis("year").reset_index()
 
 
+def readable_presets(cat: Catalogue, presets: pd.DataFrame) -> pd.DataFrame:
+    """A template's preset values as a board reads them: each field by its label (or its help), ids
+    as names, shares as %; the field path kept last for analysts."""
+    names = {r["id"]: r["name"] for t in ("routes", "lead_types", "org_forms", "target_groups") for r in cat.records[t]}
+    names |= words.ROLE_NAMES
+    subjects = {r["id"]: r["name"] for t in ("levers", "service_lines", "outcome_measures") for r in cat.records[t]}
+    rows = []
+    for row in presets.itertuples():
+        value = json.loads(row.value) if isinstance(row.value, str) else row.value
+        try:
+            spec = field_spec(row.field)
+            label, unit = spec.label or spec.help.rstrip("."), spec.unit
+        except KeyError:
+            label, unit = row.field, ""
+        keyed = row.field.split(".")
+        if len(keyed) > 2 and keyed[1] in subjects:
+            label = f"{subjects[keyed[1]]}: {label[:1].lower()}{label[1:]}"
+        elif len(keyed) == 2 and keyed[1] in subjects:
+            label = f"{subjects[keyed[1]]}: {label[:1].lower()}{label[1:]}"
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif isinstance(value, int | float) and unit.startswith("fraction"):
+            shown = f"{value * 100:.4g}%" + (" a year" if "year" in unit else "")
+        elif isinstance(value, int | float) and unit.startswith("£m"):
+            shown = words.gbp_m(value, 1)
+        elif isinstance(value, str):
+            shown = names.get(value, value)
+        elif isinstance(value, list):
+            shown = "; ".join(f"{p.get('name')} ({words.ROLE_NAMES.get(p.get('role'), p.get('role'))})" for p in value)
+        else:
+            shown = "" if value is None else f"{value:,}" if isinstance(value, int | float) else str(value)
+        rows.append({"setting": label, "value": shown, "source": row.source, "field": row.field})
+    return pd.DataFrame(rows, columns=["setting", "value", "source", "field"])

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import baseline, evidence
+from lib import baseline, evidence, views
 from lib.scenario import usable_templates
 from pages import frame, parts, state
 
@@ -25,9 +25,16 @@ with st.expander("Facts as a table"):
     st.dataframe(tables["facts"].rename(columns=str.capitalize), hide_index=True, width="stretch", key="evidence-facts")
 
 st.markdown("**What the template sets in the model**")
-st.dataframe(tables["presets"].rename(columns=str.capitalize), hide_index=True, width="stretch", key="evidence-presets")
+st.dataframe(
+    views.readable_presets(cat, tables["presets"]).rename(columns=str.capitalize),
+    hide_index=True,
+    width="stretch",
+    key="evidence-presets",
+)
 st.markdown(f"**Services in scope** ({shown(info['lines_source'])})")
-lines = tables["lines"].rename(columns={"line": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m"})
+line_names = {r["id"]: r["name"] for r in cat.records["service_lines"]}
+lines = tables["lines"].assign(line=tables["lines"]["line"].map(line_names).fillna(tables["lines"]["line"]))
+lines = lines.rename(columns={"line": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m"})
 st.dataframe(lines.rename(columns={"basis": "Basis"}), hide_index=True, width="stretch", key="evidence-lines")
 local = sorted(p.split(".", 1)[1] for p in cat.template(chosen).presets if p.startswith("outcome_baseline."))
 if local:
@@ -53,7 +60,9 @@ st.markdown(
 runs = {tid: state.projection(evidence.scenario_for(cat, state.template(tid).scenario)).run for tid in names}
 check = evidence.check(cat, runs)
 st.markdown(f"**{evidence.coverage(check)}**")
-st.dataframe(check, hide_index=True, width="stretch", key="evidence-check")
+st.dataframe(evidence.for_a_board(check, cat), hide_index=True, width="stretch", key="evidence-check")
+with st.expander("Every column: each figure's finding, source, the parameters it set and how it was compared"):
+    st.dataframe(check, hide_index=True, width="stretch", key="evidence-check-all")
 with st.expander("Which figure set which parameter (the calibration register)", key="evidence-register"):
     st.dataframe(cat.tables["calibration"], hide_index=True, width="stretch", key="evidence-calibration")
 mine = evidence.check(cat, {current: state.projection(state.current_scenario()).run})

@@ -189,9 +189,9 @@ def test_coverage_counts_only_clean_held_out_figures():
     assert evidence.coverage(rows) == (
         "Out of sample: 2 of 3 held-out comparisons fall inside the model's 80% band (67%, against 80% expected); "
         "mean interval score 6.0 points (the band's width, on average 2.0 points, plus ten times any miss: lower is "
-        "better); too few to say how often it holds. 1 comparisons were seen before a change "
-        "to the model, so they are not clean tests (0 inside the band now). 1 comparisons use figures that calibrated "
-        "the model: they show its fit, not a test."
+        "better); too few to say how often it holds. 1 comparison was seen before a change "
+        "to the model, so it is not a clean test (0 inside the band now). 1 comparison uses a figure that calibrated "
+        "the model: it shows its fit, not a test."
     )
     only_fit = _check_rows([inside], [fitted], [1.0])
     assert evidence.coverage(only_fit).startswith("Out of sample: no clean held-out figure yet.")

@@ -291,8 +291,10 @@ def test_a_deal_that_often_fails_says_why_on_the_projections_page():
 def test_evidence_page_holds_the_model_against_what_happened():
     at = open_page(app(), "evidence")
     check = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
-    assert {"Salford", "Dudley"} <= set(check["template"])
-    assert any("Morciano" in s for s in check["source"])
+    assert {"Salford", "Dudley"} <= set(check["template"]) and "Emergency admissions" in set(check["measure"])
+    assert not any("_" in c for c in check.columns)  # columns in words
+    every = next(d.value for d in at.dataframe if "source" in d.value.columns and "verdict" in d.value.columns)
+    assert any("Morciano" in s for s in every["source"])
     assert set(check["role"]) <= set(evidence.ROLES.values())
     assert any(m.value.startswith("**Out of sample:") for m in at.markdown)
     assert any("National Audit Office" in c.value for c in at.caption)
