@@ -256,7 +256,7 @@ CHARTS: dict[str, Chart] = {
         Chart(
             "tornado",
             lambda d: charts.tornado(d.tornado(), d.run.headline()["provider"]["p50"]),
-            lambda d: d.tornado().round(3),
+            lambda d: d.tornado().drop(columns="id").round(3),
             lambda d: (
                 "Each assumption moved from the low to the high end of its range, everything else as designed, on the "
                 "same random numbers (so a bar is the assumption's effect, not noise). The table gives the chance of "
@@ -268,7 +268,7 @@ CHARTS: dict[str, Chart] = {
         Chart(
             "tornado-failure",
             lambda d: charts.tornado(d.tornado(), d.run.headline()["failure"], "failure"),
-            lambda d: d.tornado().round(3),
+            lambda d: d.tornado().drop(columns="id").round(3),
             lambda d: "The same runs, read for the chance that the provider side's loss passes its reserves and guarantees.",
             lambda d: None,
             ("risk:What would make it fail", "pack"),
@@ -278,7 +278,7 @@ CHARTS: dict[str, Chart] = {
             _replay,
             lambda d: views.replay_table(d.run, d.replayed()),
             _replay_caption,
-            lambda d: d.run.sql_of("yearly", fans=["provider_cumulative"]),
+            lambda d: None,  # its table joins two runs, which no single query over this run gives
             ("risk:UnitingCare replay", "slide", "pack"),
         ),
     ]

@@ -221,7 +221,7 @@ def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
             "this design, P50 (£m)": mine["p50"].round(2),
             "UnitingCare's terms, P50 (£m)": theirs["p50"].round(2),
             "UnitingCare's terms, P10 (£m)": theirs["p10"].round(2),
-            "UnitingCare's terms, failed by this year": failed.round(3),
+            "UnitingCare's terms, failed by this year (%)": (failed * 100).round(1),
         }
     )
     return frame.rename_axis("year").reset_index()

@@ -536,8 +536,8 @@ def test_the_unitingcare_replay_beside_the_design_with_what_happened():
     at.button(key="start-northumberland").click().run()
     at.session_state["table-open-replay"] = True
     risk_tab(at, "UnitingCare replay")
-    replay = table_with(at, "UnitingCare's terms, failed by this year")
-    assert replay["UnitingCare's terms, failed by this year"].iloc[4] > 0.5
+    replay = table_with(at, "UnitingCare's terms, failed by this year (%)")
+    assert replay["UnitingCare's terms, failed by this year (%)"].iloc[4] > 50
     assert any("fails in 99%" in c.value or "fails in 100%" in c.value for c in at.caption)
     text = " ".join(m.value for m in at.markdown)
     assert "Asked for £34m more" in text and "Terminated in December 2015" in text
