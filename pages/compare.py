@@ -33,6 +33,7 @@ if groups:
     lower_is_better = headline.endswith("chance")
     ranked = ranking.sort_values(headline, ascending=lower_is_better).reset_index(drop=True)
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
+    ranked = ranked[["rank", "scenario", headline, *[c for c in ranked.columns if c not in ("rank", "scenario", headline)]]]
     parts.headline_table(ranked, "ranked")
 else:
     st.caption("No design has been saved in a group yet: save one from the Design page with a group such as “Table 3”.")

@@ -15,7 +15,8 @@ scenario = state.current_scenario()
 info = cat.template(scenario.template).info
 
 head, keep, reset = st.columns([3.2, 1, 1.5], vertical_alignment="bottom")
-head.title(f"Design the deal: {parts.plain(info['name'])}")
+named = "" if scenario.name == info["name"] else f"{parts.plain(scenario.name)} (from {parts.plain(info['name'])})"
+head.title(f"Design the deal: {named or parts.plain(info['name'])}")  # the name it was saved under, once saved
 if reset.button("Reset to template", icon=":material/restart_alt:", help="Back to the template's preset values"):
     state.start_from(scenario.template)
     st.rerun()

@@ -165,6 +165,9 @@ def open_query(query: str) -> None:
 
 def headline_table(table: pd.DataFrame, key: str) -> None:
     """The compare table as a person reads it: plain column names, chances as %, money to £0.1m."""
+    if "template" in table.columns:  # a template by its name, not its id
+        names = {tid: state.reference().template(tid).info["name"] for tid in set(table["template"])}
+        table = table.assign(template=table["template"].map(names))
     config: dict[str, Any] = {}
     for column in table.columns:
         label = views.COMPARE_LABELS.get(column, column.capitalize())

@@ -26,7 +26,7 @@ def draw() -> None:
             args=(True,),
             help="Large type, one chart a screen, no controls; arrow keys step through. Also opens with ?present=1.",
         )
-        terms = st.popover("Words used here", icon=":material/menu_book:", key="glossary", on_change="rerun")
+        terms = st.expander("Words used here", icon=":material/menu_book:", key="glossary", on_change="rerun")
         if terms.open:  # the glossary, one source (data/glossary.yaml), reachable from every page
             with terms:
                 glossary()
