@@ -227,25 +227,33 @@ def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
     return frame.rename_axis("year").reset_index()
 
 
+def setting_label(cat: Catalogue, path: str) -> str:
+    """A field path in words: its label (or its help), with the lever, line, measure or partner it is for."""
+    try:
+        spec = field_spec(path)
+        label = spec.label or spec.help.rstrip(".")
+    except KeyError:
+        return path
+    subjects = {r["id"]: r["name"] for t in ("levers", "service_lines", "outcome_measures") for r in cat.records[t]}
+    keyed = path.split(".")
+    if len(keyed) >= 2 and keyed[1] in subjects:
+        return f"{subjects[keyed[1]]}: {label[:1].lower()}{label[1:]}"
+    return label
+
+
 def readable_presets(cat: Catalogue, presets: pd.DataFrame) -> pd.DataFrame:
     """A template's preset values as a board reads them: each field by its label (or its help), ids
     as names, shares as %; the field path kept last for analysts."""
     names = {r["id"]: r["name"] for t in ("routes", "lead_types", "org_forms", "target_groups") for r in cat.records[t]}
     names |= words.ROLE_NAMES
-    subjects = {r["id"]: r["name"] for t in ("levers", "service_lines", "outcome_measures") for r in cat.records[t]}
     rows = []
     for row in presets.itertuples():
         value = json.loads(row.value) if isinstance(row.value, str) else row.value
+        label = setting_label(cat, row.field)
         try:
-            spec = field_spec(row.field)
-            label, unit = spec.label or spec.help.rstrip("."), spec.unit
+            unit = field_spec(row.field).unit
         except KeyError:
-            label, unit = row.field, ""
-        keyed = row.field.split(".")
-        if len(keyed) > 2 and keyed[1] in subjects:
-            label = f"{subjects[keyed[1]]}: {label[:1].lower()}{label[1:]}"
-        elif len(keyed) == 2 and keyed[1] in subjects:
-            label = f"{subjects[keyed[1]]}: {label[:1].lower()}{label[1:]}"
+            unit = ""
         if isinstance(value, bool):
             shown = "yes" if value else "no"
         elif isinstance(value, int | float) and unit.startswith("fraction"):

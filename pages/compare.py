@@ -73,7 +73,10 @@ if len(picked) >= 2:
             next(iter(runs.values())).sql_of("yearly", fans=[measure]),
         )
     st.markdown("**Only the assumptions that differ**")
-    st.dataframe(views.differing_assumptions(scenarios).astype(str), hide_index=True, width="stretch", key="compare-differ")
+    differ = views.differing_assumptions(scenarios)
+    differ.insert(0, "setting", [views.setting_label(state.reference(), f) for f in differ["field"]])  # in words, path last
+    differ = differ[["setting", *[c for c in differ.columns if c not in ("setting", "field")], "field"]]
+    st.dataframe(differ.astype(str), hide_index=True, width="stretch", key="compare-differ")
 else:
     st.caption("Choose at least two designs: saved ones, templates, or your design as it stands.")
 

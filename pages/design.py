@@ -234,7 +234,8 @@ def lever_controls() -> None:
             st.markdown(f"**{lever['name']}** · *{lever['opportunity']}*")
             c1, c2, c3, c4 = st.columns(4)
             with c1:
-                widgets.slider(f"levers.{k}.effect", lever["effect_label"].capitalize(), prefix=P, step=1)
+                said = lever["effect_label"]
+                widgets.slider(f"levers.{k}.effect", said[:1].upper() + said[1:], prefix=P, step=1)  # "GP" stays "GP"
             with c2:
                 widgets.slider(f"levers.{k}.years_to_full", prefix=P)
             with c3:

@@ -37,6 +37,11 @@ for start in range(0, len(vanguards), 4):
                 state.start_from(row.id)
                 st.switch_page("pages/design.py")
 
+st.caption(
+    "PACS: primary and acute care system (one organisation runs primary, community, mental health and hospital care); "
+    "MCP: multispecialty community provider (GP-led); ICO, ACO: integrated or accountable care organisation. "
+    "Every term is in *Words used here*, in the sidebar."
+)
 with st.container(border=True):
     st.subheader("A blank place", anchor=False)
     st.markdown(
