@@ -82,6 +82,7 @@ def assumptions(scenario: Scenario) -> pd.DataFrame:
 def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
     """The assumptions for a board: shares as %, no field paths (the CSV and Excel keep both)."""
     out = frame.drop(columns="field")
+    out["value"] = out["value"].replace({"True": "yes", "False": "no", "None": ""})
     share = out["unit"].str.startswith("fraction")
     out.loc[share, "value"] = [_percent(v) for v in out.loc[share, "value"]]
     out.loc[share, "unit"] = out.loc[share, "unit"].str.replace("fraction", "", regex=False).str.strip()
@@ -229,7 +230,7 @@ PACK_STYLE = """
 body { font-family: Arial, sans-serif; color: #0b0c0c; margin: 2rem auto; max-width: 1100px; line-height: 1.45; }
 h1 { font-size: 2rem; } h2 { border-top: 2px solid #005eb8; padding-top: .8rem; margin-top: 2.2rem; }
 table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; width: 100%; }
-th, td { border: 1px solid #b1b4b6; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #b1b4b6; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { background: #e8edee; }
 .tiles { display: flex; gap: 1rem; flex-wrap: wrap; }
 .tile { border: 1px solid #b1b4b6; border-radius: .4rem; padding: .6rem 1rem; min-width: 180px; }
