@@ -226,6 +226,9 @@ def before_after(before: Run, after: Run) -> pd.DataFrame:
     for label, read in HEADLINE_ROWS:
         b, a, money = read(before.headline()), read(after.headline()), "£m" in label
         show = gbp_m if money else pct
+        if "collar" in label and before.scenario.risk.collar is None and after.scenario.risk.collar is None:
+            rows.append({"headline": label, "this design": "no collar", "under the stresses": "no collar", "change": ""})
+            continue
         rows.append({"headline": label, "this design": show(b), "under the stresses": show(a), "change": _change(b, a, money)})
     return pd.DataFrame(rows)
 

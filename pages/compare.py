@@ -99,7 +99,13 @@ if note := st.session_state.pop("manage-note", None):
 if listing.empty:
     st.caption("Nothing saved yet.")
 else:
-    st.dataframe(listing, hide_index=True, width="stretch", key="saved-listing")
+    st.dataframe(
+        listing.drop(columns=["reference_stamp", "app_version"], errors="ignore"),
+        hide_index=True,
+        width="stretch",
+        key="saved-listing",
+        column_config={"name": "Design", "group": "Group", "template": "Template", "saved_at": "Saved"},
+    )  # the stamp and app version are in each design's details, and in its export
     name = st.selectbox("Saved design", list(listing["name"]), key="manage-name")
     opened, changes = saved.load(name)
     c1, c2, c3, c4 = st.columns(4)

@@ -87,10 +87,22 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     key="evidence-lines-assumptions",
-)
+    column_config={
+        "name": "Service line", "spend_per_head_gbp": st.column_config.NumberColumn("£ a head a year", format="%.0f"),
+        "spend_year": "Year", "spend_basis": "Where the spend comes from",
+        "demand_growth": st.column_config.NumberColumn("Demand growth a year", format="percent"),
+        "demand_growth_basis": "Where the growth comes from",
+    },
+)  # fmt: skip
 st.dataframe(
     cat.tables["outcome_measures"][["name", "domain", "unit", "baseline_per_1000", "counterfactual_growth", "source"]],
     hide_index=True,
     width="stretch",
     key="evidence-measures",
-)
+    column_config={
+        "name": "Outcome", "domain": "Domain", "unit": "Unit",
+        "baseline_per_1000": st.column_config.NumberColumn("England, year 0", format="%.0f"),
+        "counterfactual_growth": st.column_config.NumberColumn("Growth a year with no change", format="percent"),
+        "source": "Source",
+    },
+)  # fmt: skip

@@ -119,3 +119,16 @@ def test_cli_projects_under_stress_and_says_which():
     assert report["probabilities"]["failure"] > plain["probabilities"]["failure"]
     refused = cli("project", "--template", "dudley", "--stress", "meteor")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "meteor" in refused.stderr
+
+
+def test_before_and_after_says_no_collar_rather_than_a_zero_chance_of_breaching_one():
+    from lib import readings
+
+    design = Scenario.from_template("salford").with_value("sims", 200)
+    assert design.risk.collar is None
+    table = readings.before_after(results.project(design), results.project(stress.apply(design, ["costs_understated"])))
+    row = table[table["headline"] == "Chance the collar is breached"].iloc[0]
+    assert row["this design"] == "no collar" and row["change"] == ""
+    collared = design.with_value("risk.collar", 0.01)
+    table = readings.before_after(results.project(collared), results.project(stress.apply(collared, ["costs_understated"])))
+    assert table[table["headline"] == "Chance the collar is breached"].iloc[0]["this design"].endswith("%")
