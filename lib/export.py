@@ -47,18 +47,14 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def assumptions(scenario: Scenario) -> pd.DataFrame:
-    """Every value of the scenario with its unit and its source (the template's, or changed from it)."""
-    template = Scenario.from_template(scenario.template)
-    sources = views.field_sources(catalogue.current(), template)
-    names = _id_names()
+def assumptions(scenario: Scenario, readable: bool = False) -> pd.DataFrame:
+    """Every value of the scenario with what it means, its unit and its source (the template's, or
+    changed from it). `readable`: as a board reads them (views.shown_value), without field paths;
+    otherwise as the CSV and Excel keep them, field paths and plain values."""
     cat = catalogue.current()
-    subjects = {("levers", r["id"]): r["name"] for r in cat.records["levers"]}  # whose value a keyed path is
-    for field in ("baseline", "pooling", "demand_growth"):
-        subjects |= {(field, r["id"]): r["name"] for r in cat.records["service_lines"]}
-    for field in ("outcome_baseline", "outcome_growth"):
-        subjects |= {(field, r["id"]): r["name"] for r in cat.records["outcome_measures"]}
-    subjects |= {("partners", str(i)): p.name for i, p in enumerate(scenario.partners)}
+    template = Scenario.from_template(scenario.template)
+    sources = views.field_sources(cat, template)
+    names, partners = views.value_names(cat), tuple(p.name for p in scenario.partners)
     rows = []
     for path, value in flatten(scenario.to_dict()):
         if path in ("template", "name"):
@@ -69,42 +65,17 @@ def assumptions(scenario: Scenario) -> pd.DataFrame:
         except KeyError:
             unit, meaning = "", ""
         was, source = views.template_value(template, sources, path)
-        shown = names.get(value, value) if isinstance(value, str) and not path.endswith(".name") else value
-        if subject := subjects.get(tuple(path.split(".")[:2]), ""):
-            meaning = f"{subject}: {meaning[:1].lower()}{meaning[1:]}"
+        ids = {} if path.endswith(".name") else names  # a partner's name is typed text, never an id
+        if readable:
+            shown, unit = views.shown_value(value, unit, ids), views.unit_left(unit)
+        else:
+            shown = "" if value is None else str(ids.get(value, value) if isinstance(value, str) else value)
         rows.append(
-            {"field": path, "meaning": meaning, "value": "" if shown is None else str(shown), "unit": unit}
-            | {"source": views.source_note(value, was, source)}
+            {"field": path, "meaning": views.about(views.subject(cat, path, partners), meaning), "value": shown}
+            | {"unit": unit, "source": views.source_note(value, was, source)}
         )
-    return pd.DataFrame(rows)
-
-
-def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
-    """The assumptions for a board: shares as %, no field paths (the CSV and Excel keep both)."""
-    out = frame.drop(columns="field")
-    out["value"] = out["value"].replace({"True": "yes", "False": "no", "None": ""})
-    share = out["unit"].str.startswith("fraction")
-    out.loc[share, "value"] = [_percent(v) for v in out.loc[share, "value"]]
-    out.loc[share, "unit"] = out.loc[share, "unit"].str.replace("fraction", "", regex=False).str.strip()
-    money = out["unit"].str.startswith("£m")
-    out.loc[money, "value"] = [words.gbp_m(float(v), 2) if v else "" for v in out.loc[money, "value"]]
-    out.loc[money, "unit"] = out.loc[money, "unit"].str.replace("£m", "", regex=False).str.strip()
-    return out
-
-
-def _percent(text: str) -> str:
-    try:
-        return f"{float(text) * 100:.4g}%"
-    except ValueError:  # empty: not set
-        return text
-
-
-def _id_names() -> dict[str, str]:
-    """Every id a scenario's value can be (a route, a lead type, a group, a role) and its name."""
-    cat = catalogue.current()
-    tables = ("routes", "lead_types", "org_forms", "target_groups")
-    names = {row["id"]: row["name"] for table in tables for row in cat.records[table]}
-    return names | words.ROLE_NAMES | {"commissioner": "Commissioners", "reinvest": "Reinvested in services"}
+    frame = pd.DataFrame(rows)
+    return frame.drop(columns="field") if readable else frame
 
 
 def tables(run: Run) -> dict[str, pd.DataFrame]:
@@ -216,7 +187,7 @@ def board_pack(run: Run) -> str:
             if len(compared)
             else _para("No published evaluation matches this design."),
         ),
-        _section("Assumptions and their sources", _table(_as_read(assumptions(scenario)))),
+        _section("Assumptions and their sources", _table(assumptions(scenario, readable=True))),
     ]
     script = f"<script>{plotly.offline.get_plotlyjs()}</script>"
     return (

@@ -227,44 +227,79 @@ def replay_table(design: Run, replayed: Run) -> pd.DataFrame:
     return frame.rename_axis("year").reset_index()
 
 
+def value_names(cat: Catalogue) -> dict[str, str]:
+    """Every id a setting's value can be (a route, a lead type, a form, a group, a role, where money
+    beyond a cap goes) and its name: one table for every page and file that shows settings."""
+    names = {r["id"]: r["name"] for t in ("routes", "lead_types", "org_forms", "target_groups") for r in cat.records[t]}
+    return names | words.ROLE_NAMES | {"commissioner": "Commissioners", "reinvest": "Reinvested in services"}
+
+
+def subject(cat: Catalogue, path: str, partners: tuple[str, ...] = ()) -> str:
+    """Whose value a keyed field path holds: the lever, service line, outcome measure or partner
+    (`partners`: the design's partner names), or "" for a path that is not keyed."""
+    keyed = path.split(".")
+    if len(keyed) < 2:
+        return ""
+    if keyed[0] == "partners":
+        return partners[int(keyed[1])] if keyed[1].isdigit() and int(keyed[1]) < len(partners) else ""
+    keyed_tables = ("levers", "service_lines", "outcome_measures")
+    return next((r["name"] for t in keyed_tables for r in cat.records[t] if r["id"] == keyed[1]), "")
+
+
+def about(who: str, words_: str) -> str:
+    """Words about one lever, line, measure or partner, led by its name."""
+    return f"{who}: {words_[:1].lower()}{words_[1:]}" if who else words_
+
+
 def setting_label(cat: Catalogue, path: str) -> str:
-    """A field path in words: its label (or its help), with the lever, line, measure or partner it is for."""
+    """A field path in words: its label (or its help), with the lever, line or measure it is for."""
     try:
         spec = field_spec(path)
-        label = spec.label or spec.help.rstrip(".")
     except KeyError:
         return path
-    subjects = {r["id"]: r["name"] for t in ("levers", "service_lines", "outcome_measures") for r in cat.records[t]}
-    keyed = path.split(".")
-    if len(keyed) >= 2 and keyed[1] in subjects:
-        return f"{subjects[keyed[1]]}: {label[:1].lower()}{label[1:]}"
-    return label
+    return about(subject(cat, path), spec.label or spec.help.rstrip("."))
+
+
+def shown_value(value: Any, unit: str, names: dict[str, str]) -> str:
+    """A setting's value as a board reads it: yes/no, shares as %, money as −£12.0m, ids as names,
+    a partners list by name and role (`names`: value_names)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float) and unit.startswith("fraction"):
+        return f"{value * 100:.4g}%" + (" a year" if "year" in unit else "")
+    if isinstance(value, int | float) and unit.startswith("£m"):
+        return words.gbp_m(value, 2 if abs(value) < 10 else 1) + (" a year" if "year" in unit else "")
+    if isinstance(value, str):  # a typed name is not an id: callers pass names={} for it
+        return names.get(value, value)
+    if isinstance(value, list):  # the partners (by name and role), or a list of ids such as the aligned lines
+        roles = words.ROLE_NAMES
+        return "; ".join(
+            f"{p.get('name')} ({roles.get(p.get('role'), p.get('role'))})" if isinstance(p, dict) else names.get(p, str(p))
+            for p in value
+        )
+    return f"{value:,}" if isinstance(value, int | float) else str(value)
+
+
+def unit_left(unit: str) -> str:
+    """What of a unit shown_value has not already written into the value ("years", "per 1,000")."""
+    return "" if unit.startswith(("fraction", "£m")) else unit
 
 
 def readable_presets(cat: Catalogue, presets: pd.DataFrame) -> pd.DataFrame:
     """A template's preset values as a board reads them: each field by its label (or its help), ids
     as names, shares as %; the field path kept last for analysts."""
-    names = {r["id"]: r["name"] for t in ("routes", "lead_types", "org_forms", "target_groups") for r in cat.records[t]}
-    names |= words.ROLE_NAMES
+    names = value_names(cat)
     rows = []
     for row in presets.itertuples():
         value = json.loads(row.value) if isinstance(row.value, str) else row.value
-        label = setting_label(cat, row.field)
         try:
             unit = field_spec(row.field).unit
         except KeyError:
             unit = ""
-        if isinstance(value, bool):
-            shown = "yes" if value else "no"
-        elif isinstance(value, int | float) and unit.startswith("fraction"):
-            shown = f"{value * 100:.4g}%" + (" a year" if "year" in unit else "")
-        elif isinstance(value, int | float) and unit.startswith("£m"):
-            shown = words.gbp_m(value, 1)
-        elif isinstance(value, str):
-            shown = names.get(value, value)
-        elif isinstance(value, list):
-            shown = "; ".join(f"{p.get('name')} ({words.ROLE_NAMES.get(p.get('role'), p.get('role'))})" for p in value)
-        else:
-            shown = "" if value is None else f"{value:,}" if isinstance(value, int | float) else str(value)
-        rows.append({"setting": label, "value": shown, "source": row.source, "field": row.field})
+        rows.append(
+            {"setting": setting_label(cat, row.field), "value": shown_value(value, unit, names)}
+            | {"source": row.source, "field": row.field}
+        )
     return pd.DataFrame(rows, columns=["setting", "value", "source", "field"])
