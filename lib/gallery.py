@@ -121,6 +121,11 @@ def _flow_title(d: Drawn) -> str:
     return f"Where the money goes {span} (central case, £m)"
 
 
+def _tornado_table(d: Drawn) -> pd.DataFrame:
+    """Both tornado charts read the same runs: one table, without its ids."""
+    return d.tornado().drop(columns="id").round(3)
+
+
 OUTCOME_FANS = lambda d: [m for o in d.run.outcome_measures for m in (o, o + "_no_change")]  # noqa: E731
 END_POSITIONS = "Each simulation's cumulative provider position at contract end, sorted: read off how likely any result is."
 
@@ -256,7 +261,7 @@ CHARTS: dict[str, Chart] = {
         Chart(
             "tornado",
             lambda d: charts.tornado(d.tornado(), d.run.headline()["provider"]["p50"]),
-            lambda d: d.tornado().drop(columns="id").round(3),
+            _tornado_table,
             lambda d: (
                 "Each assumption moved from the low to the high end of its range, everything else as designed, on the "
                 "same random numbers (so a bar is the assumption's effect, not noise). The table gives the chance of "
@@ -268,7 +273,7 @@ CHARTS: dict[str, Chart] = {
         Chart(
             "tornado-failure",
             lambda d: charts.tornado(d.tornado(), d.run.headline()["failure"], "failure"),
-            lambda d: d.tornado().drop(columns="id").round(3),
+            _tornado_table,
             lambda d: "The same runs, read for the chance that the provider side's loss passes its reserves and guarantees.",
             lambda d: None,
             ("risk:What would make it fail", "pack"),

@@ -69,6 +69,11 @@ def _shown(value: Any, width: int = 80) -> str:
 Role = Literal["full_risk", "gain_share", "consultative", "subcontractor"]
 
 
+def flag(default: bool, help: str, label: str) -> Any:
+    """A yes/no field with its help and its one label, as bounded() gives a number's."""
+    return Field(default, description=help, json_schema_extra={"label": label})
+
+
 def listed(default: str, table: str, help: str, label: str = "") -> Any:
     """A field whose allowed values are the ids of a catalogue table (one list of them, in data/)."""
     return Field(default, description=help, json_schema_extra={"choices_from": table, "label": label})
@@ -245,10 +250,10 @@ class Contract(Frozen):
         "Yearly growth of the population covered (assumption: England, about 0.8% a year).",
         label="Population growth a year",
     )
-    funding_follows_population: bool = Field(
+    funding_follows_population: bool = flag(
         False,
-        description="Demographic adjustment: funding also grows with the population covered, as capitation does.",
-        json_schema_extra={"label": "Funding follows population (demographic adjustment)"},
+        "Demographic adjustment: funding also grows with the population covered, as capitation does.",
+        "Funding follows population (demographic adjustment)",
     )
     transaction_cost: float | None = bounded(
         None,
@@ -356,10 +361,10 @@ class Risk(Frozen):
         "No shared saving is paid in a year whose outcome index is below it.",
         label="Quality gate (outcome index)",
     )
-    carry_forward: bool = Field(
+    carry_forward: bool = flag(
         False,
-        description="Recover deficits the commissioner covered from later surpluses (Salford).",
-        json_schema_extra={"label": "Recover covered deficits from later surpluses (carry-forward)"},
+        "Recover deficits the commissioner covered from later surpluses (Salford).",
+        "Recover covered deficits from later surpluses (carry-forward)",
     )
     glide_years: int = bounded(
         0,
@@ -401,11 +406,11 @@ class Risk(Frozen):
         "Share of aligned providers' income earned by shared outcomes (Mid-Nottinghamshire: ~1.8%).",
         label="Incentive pot on aligned services (CQUIN-style)",
     )
-    incentive_at_stake: bool = Field(
+    incentive_at_stake: bool = flag(
         False,
-        description="The incentive pot is part of the providers' agreed income, lost where the shared outcomes are not "
+        "The incentive pot is part of the providers' agreed income, lost where the shared outcomes are not "
         "attained (CQUIN: income at stake), rather than a bonus paid on top.",
-        json_schema_extra={"label": "The pot is income at stake (lost if not earned), not a bonus"},
+        "The pot is income at stake (lost if not earned), not a bonus",
     )
     commissioner_contingency: float = bounded(
         0.01,
