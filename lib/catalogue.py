@@ -297,9 +297,10 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
         [{k: item.get(k) for k in ("id", "label", "kind", "path", "low_path", "high_path", "low", "high", "reasoning")}
          for item in sensitivities]
     )  # fmt: skip
+    whole, shared = stamps(data_dir)  # one reading of the files for both
     return Catalogue(
-        stamp=stamp(data_dir),
-        shared_stamp=stamp(data_dir, shared_only=True),
+        stamp=whole,
+        shared_stamp=shared,
         tables=tables,
         templates={tid: _template(tables, tid) for tid in tables["templates"]["id"]},
         records={name: tuple(frame.to_dict("records")) for name, frame in tables.items()},
@@ -310,25 +311,23 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     )
 
 
-def stamp(data_dir: Path = DATA_DIR, shared_only: bool = False) -> str:
-    """A hash of every reference text file (custom templates included) and the schema version; or,
-    `shared_only`, of the files every design reads (the templates left out)."""
-    digest = hashlib.sha256(SCHEMA_VERSION.encode())
+def stamps(data_dir: Path = DATA_DIR) -> tuple[str, str]:
+    """Two hashes from one reading of the reference text files and the schema version: of every file
+    (custom templates included), and of the files every design reads (the templates left out)."""
+    whole, shared = hashlib.sha256(SCHEMA_VERSION.encode()), hashlib.sha256(SCHEMA_VERSION.encode())
     files = sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml"})
     for path in files:
-        if shared_only and path.name == "templates.yaml":
-            continue
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    if shared_only:
-        return digest.hexdigest()[:16]
+        text = path.read_bytes()
+        for digest in (whole,) if path.name == "templates.yaml" else (whole, shared):
+            digest.update(path.name.encode())
+            digest.update(text)
     for path in _custom_files():
-        digest.update(path.name.encode())
+        whole.update(path.name.encode())
         try:
-            digest.update(_custom_bytes(path))
+            whole.update(_custom_bytes(path))
         except OSError:
-            digest.update(b"unreadable")
-    return digest.hexdigest()[:16]
+            whole.update(b"unreadable")
+    return whole.hexdigest()[:16], shared.hexdigest()[:16]
 
 
 _current: Catalogue | None = None
