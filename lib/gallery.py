@@ -72,6 +72,35 @@ class Chart:
         """The chart's name in the caller's cache: a money flow differs by the year it shows."""
         return f"{self.id}-{d.year}" if self.id == "money-flow" else self.id
 
+    def shown_table(self, d: Drawn) -> pd.DataFrame:
+        """The chart's table as a person reads it: "Projected cost (£m) P10", not "cost P10"."""
+        return in_words(self.table(d), d.cat)
+
+
+def in_words(table: pd.DataFrame, cat: Catalogue) -> pd.DataFrame:
+    """A chart's table as a person reads it: columns named in words ("<measure> <statistic>" by the
+    measure's name and unit), chances as %, roles and measures by name, no plotting ids."""
+    names = dict(words.MEASURE_NAMES)
+    for m in cat.records["outcome_measures"]:
+        unit = str(m["unit"]).replace("per 1000 population", "per 1,000")
+        names |= {m["id"]: f"{m['name']} ({unit})", f"{m['id']}_no_change": f"{m['name']}, no change ({unit})"}
+    names["year"] = "Contract year"
+    table = table.drop(columns=[c for c in ("partner", "kind", "id") if c in table.columns])
+    chances = [c for c in words.CHANCE_COLUMNS if c in table.columns]
+    table = table.assign(**{c: (table[c] * 100).round(1) for c in chances})
+    if "role" in table.columns:
+        table = table.assign(role=table["role"].map(words.ROLE_NAMES).fillna(table["role"]))
+    if "measure" in table.columns:
+        table = table.assign(measure=table["measure"].map(names).fillna(table["measure"]))
+
+    def named(column: str) -> str:
+        if column in words.COLUMN_NAMES:
+            return words.COLUMN_NAMES[column]
+        measure, _, statistic = column.partition(" ")
+        return f"{names[measure]} {statistic}".strip() if measure in names else column
+
+    return table.rename(columns=named)
+
 
 def _budget_caption(d: Drawn) -> str:
     r, c = d.scenario.risk, d.scenario.contract

@@ -53,6 +53,55 @@ def deal_summary(scenario: Scenario) -> str:
     )
 
 
+MEASURE_NAMES = {  # a money measure's name in a table (the data dictionary gives its full meaning)
+    "budget": "Budget (£m)",
+    "cost": "Projected cost (£m)",
+    "counterfactual_cost": "Cost with no change (£m)",
+    "variance": "Budget less cost (£m)",
+    "provider": "Provider side's gain or loss (£m)",
+    "commissioner": "Commissioners' gain or loss (£m)",
+    "reinvested": "Reinvested beyond the cap (£m)",
+    "provider_cumulative": "Provider side, cumulative (£m)",
+    "commissioner_cumulative": "Commissioners, cumulative (£m)",
+    "pooled_budget": "Pooled budget (£m)",
+    "sim": "Simulation",
+    "provider_gbp_m": "Provider side at contract end (£m)",
+    "commissioner_gbp_m": "Commissioners at contract end (£m)",
+}
+
+COLUMN_NAMES = {  # other columns of the charts' tables, in words
+    "failed_by": "Provider side failed by this year (%)",
+    "commissioners_short_by": "Commissioners short by this year (%)",
+    "name": "Partner",
+    "role": "Role",
+    "weight": "Share of the provider side's risk",
+    "capacity_gbp_m": "What it can bear (£m)",
+    "p_over_capacity": "Chance it loses more than it can bear (%)",
+    "source": "From",
+    "target": "To",
+    "value_gbp_m": "£m",
+    "measure": "Measure",
+    "step": "Step",
+    "label": "What changes",
+    "low": "Low setting",
+    "high": "High setting",
+    "reasoning": "Why this range",
+    "provider_p50_low_gbp_m": "Provider P50 at low (£m)",
+    "provider_p50_high_gbp_m": "Provider P50 at high (£m)",
+    "failure_low": "Failure at low (%)",
+    "failure_high": "Failure at high (%)",
+    "swing_gbp_m": "Swing in provider P50 (£m)",
+    "failure_swing": "Swing in failure (points)",
+    "p10_no_change": "P10, no change",
+    "p50_no_change": "P50, no change",
+    "p90_no_change": "P90, no change",
+    "mean": "Mean",
+    "p10": "P10",
+    "p50": "P50",
+    "p90": "P90",
+}
+CHANCE_COLUMNS = ("failed_by", "commissioners_short_by", "p_over_capacity", "failure_low", "failure_high", "failure_swing")
+
 ROLE_NAMES = {  # a partner's role in words (KF2016: South Somerset's partner roles)
     "full_risk": "Full risk",
     "gain_share": "Gain share only",

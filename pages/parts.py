@@ -210,4 +210,5 @@ def show(place: str, projection: state.Projection, year: int | None = None) -> N
 
 def show_one(chart_id: str, projection: state.Projection, year: int | None = None) -> None:
     item, d = gallery.CHARTS[chart_id], drawn(projection, year)
-    chart(projection.figure(item.key(d), lambda: item.draw(d)), lambda: item.table(d), item.caption(d), item.id, item.query(d))
+    figure = projection.figure(item.key(d), lambda: item.draw(d))
+    chart(figure, lambda: item.shown_table(d), item.caption(d), item.id, item.query(d))

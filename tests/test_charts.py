@@ -66,6 +66,8 @@ def test_every_chart_is_defined_once_with_its_table_caption_and_places(run):
     for item in gallery.CHARTS.values():
         assert item.places and set(item.places) <= known, (item.id, set(item.places) - known)
         assert len(item.table(d)) and item.caption(d), item.id
+        raw = [c for c in item.shown_table(d).columns if "_" in str(c) or str(c) in ("year", "cost", "budget")]
+        assert raw == [], (item.id, raw)  # "Show as table" names columns in words
     for tab in _tabs("design"):  # one preview for each Design tab
         assert len(gallery.on(f"preview:{tab}")) == 1, tab
     assert [c.id for c in gallery.on("slide")] == gallery.SLIDES and set(gallery.SLIDES) <= set(gallery.SLIDE_TITLES)
