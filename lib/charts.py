@@ -214,7 +214,10 @@ def money_flow(flows: pd.DataFrame, title: str) -> Figure:
     link = {"source": [index[s] for s in flows["source"]], "target": [index[t] for t in flows["target"]]}
     link |= {"value": flows["value_gbp_m"].tolist(), "color": [_rgba(colours[index[s]], 0.35) for s in flows["source"]]}
     link["hovertemplate"] = "%{source.label} → %{target.label}: %{value:,.1f} £m<extra></extra>"
-    node = {"label": labels, "pad": 18, "thickness": 18, "color": colours}
+    into, out = flows.groupby("target")["value_gbp_m"].sum(), flows.groupby("source")["value_gbp_m"].sum()
+    amounts = [gbp_m(max(into.get(label, 0.0), out.get(label, 0.0)), 0) for label in labels]  # what passes through
+    node = {"label": [f"{label}: {amount}" for label, amount in zip(labels, amounts, strict=True)], "pad": 18}
+    node |= {"thickness": 18, "color": colours, "hovertemplate": "%{label}<extra></extra>"}
     sankey = {"type": "sankey", "valueformat": ",.1f", "valuesuffix": "m", "node": node, "link": link}
     layout = {"title": {"text": title, "font": {"size": 17}}, "font": {"family": FONT, "size": 13}, "height": 420}
     return _figure([sankey], layout | {"margin": {"l": 20, "r": 20, "t": 60, "b": 20}})

@@ -64,6 +64,7 @@ def budgets() -> None:
         "commissioners. Baselines are £m a year in year 0."
     )
     widgets.number("population", prefix=P, step=1_000)
+    st.caption(f"{scenario.population:,} people")  # the box cannot group thousands; this line reads it back
     for row in cat.records["service_lines"]:
         name_col, pool_col, base_col, scope_col = st.columns([3, 3, 2, 2], vertical_alignment="center")
         name_col.markdown(f"**{row['name']}**  \n{row['setting']} · {row['commissioner']} · {row['payment']}")
