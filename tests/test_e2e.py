@@ -305,23 +305,25 @@ def test_the_board_pack_and_the_excel_file_leave_the_app_whole(page, server, bro
     assert set(workbook) == {"about", "headline", "yearly", "outcomes", "partners", "failure_by_year", "assumptions"}
     assert workbook["assumptions"]["source"].str.len().min() > 0 and len(workbook["yearly"]) > 50
     pack = download(page, "Board pack (HTML, opens offline)", tmp_path)
-    offline = browser.new_context(viewport={"width": 1300, "height": 1000}, offline=True)
-    asked: list[str] = []
-    offline.route("**/*", lambda route: (asked.append(route.request.url), route.continue_()))
-    try:
-        view = offline.new_page()
-        view.goto(pack.as_uri())
-        view.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 14", timeout=60_000)
-        assert [url for url in asked if not url.startswith("file:")] == []  # nothing fetched
-        text = view.locator("body").inner_text()
-        assert designed["Provider fails"] in text and designed["Commissioners short"] in text
-        assert "Assumptions and their sources" in text
-        assert "Stress tests" in text and "What would make it fail" in text and "Evidence check" in text
-        assert view.evaluate(CHART_CLASHES) == []  # no legend over an axis title, no clipped title
-        wide = "() => [...document.querySelectorAll('table')].filter(t => t.scrollWidth > document.body.clientWidth + 1).length"
-        assert view.evaluate(wide) == 0  # every table fits the page
-    finally:
-        offline.close()
+    asked: list[str] = []  # every address the pack asks for, at any size
+    for width, height in ((1400, 1000), (1280, 720), (1024, 768)):  # a wide screen, a laptop, a projector
+        offline = browser.new_context(viewport={"width": width, "height": height}, offline=True)
+        offline.route("**/*", lambda route: (asked.append(route.request.url), route.continue_()))
+        try:
+            view = offline.new_page()
+            view.goto(pack.as_uri())
+            view.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 14", timeout=60_000)
+            assert [url for url in asked if not url.startswith("file:")] == []  # nothing fetched
+            text = view.locator("body").inner_text()
+            assert designed["Provider fails"] in text and designed["Commissioners short"] in text
+            assert "Assumptions and their sources" in text
+            assert "Stress tests" in text and "What would make it fail" in text and "Evidence check" in text
+            raw = [w for w in RAW_WORDS if w in text] + re.findall(r"(?<![\d.])0\.\d{3,}(?![\d%])", text)
+            assert raw == [], (width, raw)  # no ids, no bare probabilities
+            assert view.evaluate(CHART_CLASHES) == [], width  # no legend over an axis title, no clipped title
+            assert view.evaluate(WIDE_TABLES) == 0, width  # every table fits the page
+        finally:
+            offline.close()
 
 
 def test_home_opens_at_its_own_path(page, server):
@@ -393,6 +395,7 @@ CUT_TEXT = """() => [...document.querySelectorAll('.stMarkdownEllipsis')]
     .map(h => 'heading wider than its box: ' + h.innerText.trim().slice(0, 40)))"""
 
 
+WIDE_TABLES = "() => [...document.querySelectorAll('table')].filter(t => t.scrollWidth > document.body.clientWidth + 1).length"
 RAW_WORDS = ("_gbp_", "full_risk", "gain_share", "_chance", "p_over_capacity", "provider_p50", "contract.route")
 FITS = """() => [...document.querySelectorAll('.js-plotly-plot, [data-testid="stMetric"]')]
     .every(e => e.getBoundingClientRect().bottom <= window.innerHeight + 1)"""
