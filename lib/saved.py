@@ -1,16 +1,14 @@
-"""Saved scenarios: named designs in a writable DuckDB file, apart from the read-only reference
-database (`CARELAB_SCENARIOS_DB`, default data/cache/scenarios.duckdb).
+"""Saved scenarios: named designs and their history, in the store lib/database.py opens (the
+embedded DuckDB file by default, `CARELAB_SCENARIOS_DB`; a PostgreSQL server when
+`CARELAB_DATABASE_URL` is set), apart from the read-only reference database.
 
 What the store guarantees, and why (docs/operations.md says the same for operators):
-- One process at a time: every call takes an exclusive lock on a file beside the database
-  (`flock` on `<file>.lock`) before it opens the database, and lets go only after DuckDB has
-  closed it. DuckDB supports one writing process per file; the lock makes that true for the app's
-  threads, its replicas on one machine and the command line alike. A call that waits longer than
-  WAIT_S for the lock is refused with a plain SavedError; it never touches the file.
-- A save is acknowledged only after its transaction has committed: DuckDB writes the change to
-  its write-ahead log and syncs it to disk at COMMIT, then folds it into the file when the
-  connection closes. A process killed at any moment leaves either the whole change or none of it,
-  and the kernel releases its lock.
+- Writers one at a time: every call is one transaction under the store's lock (a `flock` beside
+  the DuckDB file; an advisory lock on the server). A call that waits longer than
+  database.WAIT_S is refused with a plain SavedError; it changes nothing.
+- A save is acknowledged only after its transaction has committed (DuckDB syncs its write-ahead
+  log at COMMIT; PostgreSQL its WAL). A process killed at any moment leaves either the whole
+  change or none of it.
 - Nothing is replaced or deleted silently: saving over an existing name, importing over it or
   restoring over it needs `replace=True`, and the design it replaces (or one deleted) is kept in
   the history for KEEP_DAYS days, from where `restore` brings it back.
@@ -19,47 +17,28 @@ Every failure reaches the caller as a SavedError in one sentence.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
-import os
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 import lib
-from lib import catalogue
+from lib import catalogue, database
 from lib.scenario import Scenario, ScenarioError, flatten, read_json
-from lib.store import OFFLINE_CONFIG
 
-DEFAULT_PATH = catalogue.DATA_DIR / "cache" / "scenarios.duckdb"
 NAME_PATTERN = re.compile(r"[^\W_][\w .,'&()/+:%-]*")  # a letter or digit first, then words and a little punctuation
 NAME_LENGTH = (1, 80)
-WAIT_S = 30.0  # how long a call waits for another process to let go of the file
 KEEP_DAYS = 30  # how long a replaced or deleted design can be restored
 MAX_IMPORT_BYTES = 1_000_000  # an exported design is a few kB
 
 COLUMNS = ["name", "grp", "template", "scenario_json", "template_json", "reference_stamp", "app_version", "saved_at"]
 INSERT = f"INSERT INTO scenarios VALUES ({', '.join('?' * len(COLUMNS))})"
 LISTED = ["name", "group", "template", "saved_at", "reference_stamp", "app_version"]  # what `listing` gives
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS scenarios (
-        name VARCHAR PRIMARY KEY, grp VARCHAR, template VARCHAR, scenario_json VARCHAR,
-        template_json VARCHAR, reference_stamp VARCHAR, app_version VARCHAR, saved_at TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS scenario_history (
-        version INTEGER PRIMARY KEY, name VARCHAR, grp VARCHAR, template VARCHAR, scenario_json VARCHAR,
-        template_json VARCHAR, reference_stamp VARCHAR, app_version VARCHAR, saved_at TIMESTAMP,
-        retired_at TIMESTAMP, why VARCHAR)""",
-]
-
-
 class SavedError(ValueError):
     """A refused save or look-up, in one sentence naming what and why."""
 
@@ -84,8 +63,8 @@ class Saved:
 
 
 def path() -> Path:
-    override = os.environ.get("CARELAB_SCENARIOS_DB")
-    return Path(override).expanduser() if override else DEFAULT_PATH
+    """The DuckDB file (when no server is configured)."""
+    return database.path()
 
 
 def check_name(text: str, what: str = "name") -> str:
@@ -107,88 +86,52 @@ def _quoted(name: object) -> str:
     return json.dumps(str(name)[:80])
 
 
-# ---- the lock and the transaction ---------------------------------------------------------------
+# ---- the transaction ---------------------------------------------------------------------------
 
 
 @contextmanager
-def _locked() -> Iterator[Path]:
-    """Hold the store's exclusive lock (every thread and process takes it); refuse after WAIT_S."""
-    target = path()
+def _transaction() -> Iterator[database.Transaction]:
+    """One transaction on the store (lib/database.py: the DuckDB file or the PostgreSQL server)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(f"{target}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise SavedError(f"the saved-scenarios folder cannot be written ({exc.strerror})") from None
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise SavedError(f"the saved scenarios cannot be locked ({exc.strerror})") from None
-                if time.monotonic() > deadline:
-                    raise SavedError(f"the saved scenarios stayed busy for {WAIT_S:g} s; nothing changed, try again") from None
-                time.sleep(0.005)
-        yield target
-    finally:
-        os.close(handle)  # closing the descriptor releases the lock
+        with database.transaction() as tx:
+            yield tx
+    except database.DatabaseError as exc:
+        raise SavedError(str(exc)) from None
 
 
-@contextmanager
-def _transaction() -> Iterator[duckdb.DuckDBPyConnection]:
-    """One transaction on the store under its lock: committed when the block ends, else rolled back."""
-    with _locked() as target:
-        try:
-            con = duckdb.connect(str(target), config=OFFLINE_CONFIG)
-        except duckdb.Error as exc:
-            raise SavedError(f"the saved-scenarios file cannot be opened ({_reason(exc)})") from None
-        try:
-            for statement in SCHEMA:
-                con.execute(statement)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        except duckdb.Error as exc:
-            raise SavedError(f"the saved scenarios could not be changed; nothing was saved ({_reason(exc)})") from None
-        finally:
-            con.close()
+def _frame(tx: database.Transaction, where: str = "", params: list | None = None) -> pd.DataFrame:
+    return tx.frame(f"SELECT {', '.join(COLUMNS)} FROM scenarios {where} ORDER BY grp NULLS LAST, name", params or [])
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.replace(str(path()), "the file")[:200]
+def _exists(tx: database.Transaction, name: str) -> bool:
+    return tx.one("SELECT count(*) FROM scenarios WHERE name = ?", [name])[0] > 0
 
 
-def _frame(con: duckdb.DuckDBPyConnection, where: str = "", params: list | None = None) -> pd.DataFrame:
-    return con.execute(f"SELECT * FROM scenarios {where} ORDER BY grp NULLS LAST, name", params or []).df()
-
-
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return con.execute("SELECT count(*) FROM scenarios WHERE name = ?", [name]).fetchone()[0] > 0
-
-
-def _retire(con: duckdb.DuckDBPyConnection, name: str, why: str) -> None:
+def _retire(tx: database.Transaction, name: str, why: str) -> None:
     """Keep the design now called `name` in the history (and forget history older than KEEP_DAYS)."""
     now = _now()
-    con.execute("DELETE FROM scenario_history WHERE retired_at < ?", [now - timedelta(days=KEEP_DAYS)])
-    version = con.execute("SELECT coalesce(max(version), 0) + 1 FROM scenario_history").fetchone()[0]
+    tx.run("DELETE FROM scenario_history WHERE retired_at < ?", [now - timedelta(days=KEEP_DAYS)])
+    version = tx.one("SELECT coalesce(max(version), 0) + 1 FROM scenario_history")[0]
     columns = ", ".join(COLUMNS)
-    con.execute(
+    tx.run(
         f"INSERT INTO scenario_history (version, {columns}, retired_at, why) "
         f"SELECT ?, {columns}, ?, ? FROM scenarios WHERE name = ?",
         [version, now, why, name],
     )
-    con.execute("DELETE FROM scenarios WHERE name = ?", [name])
+    tx.run("DELETE FROM scenarios WHERE name = ?", [name])
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return database.now()
+
+
+def _plain(value: object) -> object:
+    """A value read into pandas, as either back end takes it back (None for a missing group)."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 # ---- what callers use -----------------------------------------------------------------------------
@@ -207,24 +150,24 @@ def save(name: str, scenario: Scenario, group: str | None = None, replace: bool 
         raise SavedError(f"its template cannot be opened ({exc})") from None
     stamp, saved_at = catalogue.current().design_stamp(scenario.template), _now()
     values = [name, group, scenario.template, scenario.to_json(), template.to_json(), stamp, lib.__version__, saved_at]
-    with _transaction() as con:
-        if _exists(con, name):
+    with _transaction() as tx:
+        if _exists(tx, name):
             if not replace:
                 raise NameTaken(name)
-            _retire(con, name, "replaced")
-        con.execute(INSERT, values)
+            _retire(tx, name, "replaced")
+        tx.run(INSERT, values)
     return Saved(name, group, scenario, template, stamp, lib.__version__, saved_at)
 
 
 def exists(name: str) -> bool:
-    with _transaction() as con:
-        return _exists(con, name)
+    with _transaction() as tx:
+        return _exists(tx, name)
 
 
 def listing(group: str | None = None) -> pd.DataFrame:
     """Every saved design (of one group): name, group (None for none), template, when, under which data and app."""
-    with _transaction() as con:
-        frame = _frame(con, "WHERE grp = ?", [group]) if group else _frame(con)
+    with _transaction() as tx:
+        frame = _frame(tx, "WHERE grp = ?", [group]) if group else _frame(tx)
     frame = frame.rename(columns={"grp": "group"})[LISTED]
     return _no_nan_group(frame)
 
@@ -243,8 +186,8 @@ def _looked_up(name: object) -> str:
 def load(name: str) -> tuple[Saved, list[str]]:
     """A saved design, and what has changed in the reference data since it was saved."""
     name = _looked_up(name)
-    with _transaction() as con:
-        rows = _frame(con, "WHERE name = ?", [name])
+    with _transaction() as tx:
+        rows = _frame(tx, "WHERE name = ?", [name])
     if rows.empty:
         raise SavedError(f"no saved scenario is called {_quoted(name)}")
     return _opened(rows.iloc[0])
@@ -287,12 +230,12 @@ def changed_since(saved: Saved) -> list[str]:
 
 def rename(old: str, new: str) -> None:
     old, new = _looked_up(old), check_name(new)
-    with _transaction() as con:
-        if not _exists(con, old):
+    with _transaction() as tx:
+        if not _exists(tx, old):
             raise SavedError(f"no saved scenario is called {_quoted(old)}")
-        if new != old and _exists(con, new):
+        if new != old and _exists(tx, new):
             raise NameTaken(new)
-        con.execute("UPDATE scenarios SET name = ? WHERE name = ?", [new, old])
+        tx.run("UPDATE scenarios SET name = ? WHERE name = ?", [new, old])
 
 
 def duplicate(name: str, new: str) -> Saved:
@@ -303,22 +246,22 @@ def duplicate(name: str, new: str) -> Saved:
 def delete(name: str) -> None:
     """Delete a design; it stays in the history (restorable) for KEEP_DAYS days."""
     name = _looked_up(name)
-    with _transaction() as con:
-        if not _exists(con, name):
+    with _transaction() as tx:
+        if not _exists(tx, name):
             raise SavedError(f"no saved scenario is called {_quoted(name)}")
-        _retire(con, name, "deleted")
+        _retire(tx, name, "deleted")
 
 
 def history(name: str | None = None) -> pd.DataFrame:
     """Designs replaced or deleted in the last KEEP_DAYS days, newest first: version, name, group,
     template, saved_at, retired_at, why ("replaced" or "deleted")."""
     where, params = ("WHERE name = ?", [name]) if name else ("", [])
-    with _transaction() as con:
-        frame = con.execute(
+    with _transaction() as tx:
+        frame = tx.frame(
             f"SELECT version, name, grp AS \"group\", template, saved_at, retired_at, why FROM scenario_history {where} "
             "ORDER BY retired_at DESC, version DESC",
             params,
-        ).df()
+        )
     return _no_nan_group(frame)
 
 
@@ -327,18 +270,18 @@ def restore(version: int, name: str | None = None, replace: bool = False) -> Sav
     called that is kept only when `replace` (it goes to the history in turn)."""
     if isinstance(version, bool) or not isinstance(version, int):
         raise SavedError(f"a version is a whole number from the history, not {_quoted(version)}")
-    with _transaction() as con:
-        rows = con.execute("SELECT * FROM scenario_history WHERE version = ?", [int(version)]).df()
+    with _transaction() as tx:
+        rows = tx.frame(f"SELECT {', '.join(COLUMNS)} FROM scenario_history WHERE version = ?", [int(version)])
         if rows.empty:
             raise SavedError(f"no replaced or deleted design has version {int(version)} (older ones are kept {KEEP_DAYS} days)")
         row = rows.iloc[0].copy()
         row["name"] = check_name(name) if name else row["name"]
-        if _exists(con, row["name"]):
+        if _exists(tx, row["name"]):
             if not replace:
                 raise NameTaken(row["name"])
-            _retire(con, row["name"], "replaced")
-        con.execute(INSERT, [row[c] for c in COLUMNS])
-        con.execute("DELETE FROM scenario_history WHERE version = ?", [int(version)])
+            _retire(tx, row["name"], "replaced")
+        tx.run(INSERT, [_plain(row[c]) for c in COLUMNS])
+        tx.run("DELETE FROM scenario_history WHERE version = ?", [int(version)])
     return _opened(row)[0]
 
 

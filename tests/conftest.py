@@ -22,6 +22,16 @@ def pytest_configure() -> None:
     os.environ.setdefault("CARELAB_DB", str(folder / "carelab.duckdb"))
     os.environ.setdefault("CARELAB_SCENARIOS_DB", str(folder / "scenarios.duckdb"))
     os.environ.setdefault("CARELAB_TEMPLATES_DIR", str(folder / "templates"))
+    os.environ.pop("CARELAB_DATABASE_URL", None)  # the embedded default, unless a test asks for the server
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for this test session (tests/pgserver.py): its base address."""
+    from . import pgserver
+
+    with pgserver.server() as base:
+        yield base
 
 
 @pytest.fixture()

@@ -16,7 +16,8 @@ LAYERS = [
     ["lib.catalogue", "lib.calibration"],
     ["lib.scenario", "lib.links", "lib.stress", "lib.baseline"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
-    ["lib.store", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary", "lib.sweep", "lib.words"],
+    ["lib.store", "lib.database", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary"]
+    + ["lib.sweep", "lib.words"],
     ["lib.views", "lib.readings", "lib.evidence", "lib.charts", "lib.gallery", "lib.export"],
     ["lib.cli", "lib.__main__"],
     ["pages.*"],

@@ -1,6 +1,7 @@
 """Saved scenarios: every acknowledged save lands, from many threads and processes at once and
 across killed processes; nothing is replaced or deleted without being asked, and what was can be
-restored; names are checked and never taken as markup."""
+restored; names are checked and never taken as markup. Every test runs against both back ends:
+the embedded DuckDB file and a PostgreSQL server (a throwaway one, tests/pgserver.py)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,32 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from lib import saved
+from lib import database, saved
 from lib.scenario import Scenario
 
+from . import pgserver
 from .conftest import ROOT
 
 
-@pytest.fixture(autouse=True)
-def own_file(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True, params=["duckdb", "postgresql"])
+def backend(request, tmp_path, monkeypatch):
+    """A store of the test's own: a DuckDB file, or a fresh database on the test server."""
     monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
+    if request.param == "duckdb":
+        yield "duckdb"
+        return
+    address = pgserver.new_database(request.getfixturevalue("postgres"))
+    monkeypatch.setenv("CARELAB_DATABASE_URL", address)
+    try:
+        yield "postgresql"
+    finally:
+        database.close_pools()
+        pgserver.drop_database(address)
 
 
 def test_save_list_open_rename_duplicate_delete():
@@ -243,22 +258,47 @@ def test_processes_killed_mid_save_lose_no_acknowledged_save_while_others_save()
     assert len(server_saved) == 40 and len(steady) >= 190
 
 
-def test_a_held_lock_is_waited_for_then_refused_plainly(monkeypatch):
-    import fcntl
+@contextmanager
+def _held_lock(backend: str) -> Iterator[None]:
+    """Another process's hold on the store: the file's flock, or the server's advisory lock."""
+    if backend == "duckdb":
+        import fcntl
 
+        handle = os.open(f"{saved.path()}.lock", os.O_RDWR)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            os.close(handle)
+        return
+    import psycopg
+
+    with psycopg.connect(os.environ["CARELAB_DATABASE_URL"]) as other, other.transaction():
+        other.execute("SELECT pg_advisory_xact_lock(%s)", [database.ADVISORY_KEY])
+        yield
+
+
+def test_a_held_lock_is_waited_for_then_refused_plainly(backend, monkeypatch):
     saved.save("Before", Scenario.from_template("dudley"))
-    monkeypatch.setattr(saved, "WAIT_S", 0.3)
-    handle = os.open(f"{saved.path()}.lock", os.O_RDWR)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-        with pytest.raises(saved.SavedError, match="stayed busy for 0.3 s; nothing changed"):
-            saved.save("During", Scenario.from_template("dudley"))
-    finally:
-        os.close(handle)
+    monkeypatch.setattr(database, "WAIT_S", 0.3)
+    with _held_lock(backend), pytest.raises(saved.SavedError, match="stayed busy for 0.3 s; nothing changed"):
+        saved.save("During", Scenario.from_template("dudley"))
     assert saved.listing()["name"].tolist() == ["Before"]
 
 
-def test_a_damaged_file_is_a_plain_refusal_not_a_traceback(tmp_path, monkeypatch):
+def test_an_unreachable_server_is_a_plain_refusal(backend, monkeypatch):
+    if backend == "duckdb":
+        pytest.skip("the embedded file has no server to reach (its damaged-file case is below)")
+    database.close_pools()
+    monkeypatch.setenv("CARELAB_DATABASE_URL", "postgresql://carelab:secret@127.0.0.1:9/none?connect_timeout=2")
+    with pytest.raises(saved.SavedError, match="cannot be reached") as caught:
+        saved.listing()
+    assert "secret" not in str(caught.value)  # the password is never shown
+
+
+def test_a_damaged_file_is_a_plain_refusal_not_a_traceback(backend, tmp_path, monkeypatch):
+    if backend != "duckdb":
+        pytest.skip("a server has no file to damage (its unreachable case is above)")
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(b"this is not a database" * 100)
     monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(broken))
@@ -269,11 +309,9 @@ def test_a_damaged_file_is_a_plain_refusal_not_a_traceback(tmp_path, monkeypatch
 
 def test_opening_a_design_saved_under_other_reference_data_says_what_changed(monkeypatch):
     saved.save("Old", Scenario.from_template("dudley"))
-    import duckdb
-
     older_template = Scenario.from_template("dudley").with_value("risk.withhold", 0.05).to_json()
-    with duckdb.connect(str(saved.path())) as con:
-        con.execute("UPDATE scenarios SET reference_stamp = 'older', template_json = ? WHERE name = 'Old'", [older_template])
+    with database.transaction() as tx:
+        tx.run("UPDATE scenarios SET reference_stamp = 'older', template_json = ? WHERE name = 'Old'", [older_template])
     opened, changes = saved.load("Old")
     assert len(changes) == 1
     assert "older" in changes[0] and "risk.withhold: 0.05 then, 0.1 now" in changes[0]
@@ -296,3 +334,29 @@ def test_opening_a_design_saved_under_other_reference_data_says_what_changed(mon
 def test_every_refusal_of_the_library_is_a_saved_error(call, says):
     with pytest.raises(saved.SavedError, match=says):
         call()
+
+
+def test_a_store_made_before_versions_were_kept_is_migrated_forward_and_keeps_its_designs(backend):
+    """A store in the first release's layout (no schema_version table) is adopted as version 1 and
+    brought to the current version the first time it is opened, its designs untouched."""
+    design = Scenario.from_template("salford")
+    row = ["Kept", "Table 1", "salford", design.to_json(), design.to_json(), "old", "0.3.0", database.now()]
+    if backend == "duckdb":
+        import duckdb
+
+        with duckdb.connect(str(saved.path())) as con:
+            for statement in database.MIGRATIONS[0][1]:
+                con.execute(statement)
+            con.execute(saved.INSERT, row)
+    else:
+        import psycopg
+
+        with psycopg.connect(os.environ["CARELAB_DATABASE_URL"]) as con:
+            for statement in database.MIGRATIONS[0][1]:
+                con.execute(statement)
+            con.execute(saved.INSERT.replace("?", "%s"), row)
+    assert database.schema_version() == database.SCHEMA_VERSION > 1
+    assert saved.listing()["name"].tolist() == ["Kept"] and saved.load("Kept")[0].scenario == design
+    with database.transaction() as tx:
+        applied = tx.frame("SELECT version FROM schema_version ORDER BY version")["version"].tolist()
+    assert applied == [v for v, _ in database.MIGRATIONS]  # each step once, in order

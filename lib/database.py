@@ -1,0 +1,264 @@
+"""Where saved designs live: one interface, two back ends.
+
+- **DuckDB** (the default): a file on this machine (`CARELAB_SCENARIOS_DB`, default
+  data/cache/scenarios.duckdb). DuckDB lets one process write a file, so every transaction first
+  takes an exclusive `flock` on `<file>.lock` (the app's threads, other replicas on the machine and
+  the command line alike), opens the file, runs and closes it.
+- **PostgreSQL** (`CARELAB_DATABASE_URL=postgresql://…`): for replicas on several machines. A
+  pool of connections per process (psycopg 3); each writing transaction takes one advisory lock,
+  so saves are serialised exactly as the file's lock serialises them, and a client killed
+  mid-transaction is rolled back by the server.
+
+Both keep a `schema_version` table and apply MIGRATIONS forward, once, under that same lock: a
+store made by an older release is brought up to date the first time a newer one opens it.
+Callers write SQL with `?` placeholders and get a `Transaction` whatever the back end; every
+failure reaches them as a `DatabaseError` in one sentence.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from lib import catalogue
+from lib.store import OFFLINE_CONFIG
+
+DEFAULT_PATH = catalogue.DATA_DIR / "cache" / "scenarios.duckdb"
+WAIT_S = 30.0  # how long a transaction waits for another to let go of the store
+ADVISORY_KEY = 7_242_015  # PostgreSQL's advisory lock that stands for the DuckDB file's flock
+
+# Each migration: (version, statements). Version 1 is the layout of releases before versions were
+# kept, written so that it adopts such a store as it is (IF NOT EXISTS).
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        """CREATE TABLE IF NOT EXISTS scenarios (
+            name VARCHAR PRIMARY KEY, grp VARCHAR, template VARCHAR, scenario_json VARCHAR,
+            template_json VARCHAR, reference_stamp VARCHAR, app_version VARCHAR, saved_at TIMESTAMP)""",
+        """CREATE TABLE IF NOT EXISTS scenario_history (
+            version INTEGER PRIMARY KEY, name VARCHAR, grp VARCHAR, template VARCHAR, scenario_json VARCHAR,
+            template_json VARCHAR, reference_stamp VARCHAR, app_version VARCHAR, saved_at TIMESTAMP,
+            retired_at TIMESTAMP, why VARCHAR)""",
+    ]),
+    (2, [  # a facilitator's group listing and the history's look-up by name read these
+        "CREATE INDEX IF NOT EXISTS scenarios_by_group ON scenarios (grp)",
+        "CREATE INDEX IF NOT EXISTS history_by_name ON scenario_history (name)",
+    ]),
+]  # fmt: skip
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class DatabaseError(ValueError):
+    """The store could not be reached or changed, in one sentence; nothing was changed."""
+
+
+def url() -> str | None:
+    """The PostgreSQL server's address when one is configured (`CARELAB_DATABASE_URL`)."""
+    found = os.environ.get("CARELAB_DATABASE_URL", "").strip()
+    return found or None
+
+
+def path() -> Path:
+    """The DuckDB file, when no server is configured."""
+    override = os.environ.get("CARELAB_SCENARIOS_DB")
+    return Path(override).expanduser() if override else DEFAULT_PATH
+
+
+def where() -> str:
+    """The store in words, without its password (for the CLI and the operators' docs)."""
+    address = url()
+    return f"PostgreSQL at {_without_password(address)}" if address else f"the file {path()}"
+
+
+def _without_password(address: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:…@", address)
+
+
+def now() -> datetime:
+    """The store's clock: UTC, without a time zone (both back ends store TIMESTAMP)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Transaction:
+    """One transaction on either back end, with `?` placeholders."""
+
+    def __init__(self, cursor: Any, postgres: bool) -> None:
+        self._cursor, self._postgres = cursor, postgres
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(sql.replace("?", "%s") if self._postgres else sql, list(params))
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple:
+        self.run(sql, params)
+        return self._cursor.fetchone()
+
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        self.run(sql, params)
+        if not self._postgres:
+            return self._cursor.df()
+        columns = [d.name for d in self._cursor.description]
+        return pd.DataFrame(self._cursor.fetchall(), columns=columns)
+
+
+@contextmanager
+def transaction() -> Iterator[Transaction]:
+    """One transaction on the store, migrated to SCHEMA_VERSION: committed when the block ends,
+    rolled back if it raises. Writers are serialised; one waiting longer than WAIT_S is refused."""
+    address = url()
+    if address:
+        with _postgres_transaction(address) as tx:
+            yield tx
+    else:
+        with _duckdb_transaction() as tx:
+            yield tx
+
+
+def _migrate(tx: Transaction) -> None:
+    """Bring the store to SCHEMA_VERSION (the caller holds the store's lock)."""
+    tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP)")
+    current = tx.one("SELECT coalesce(max(version), 0) FROM schema_version")[0]
+    for version, statements in MIGRATIONS:
+        if version > current:
+            for statement in statements:
+                tx.run(statement)
+            tx.run("INSERT INTO schema_version VALUES (?, ?)", [version, now()])
+
+
+def schema_version() -> int:
+    with transaction() as tx:
+        return int(tx.one("SELECT max(version) FROM schema_version")[0])
+
+
+# ---- DuckDB: a file and a lock beside it ---------------------------------------------------------
+
+
+@contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    """Hold the file's exclusive lock (every thread and process takes it); refuse after WAIT_S."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(f"{target}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DatabaseError(f"the saved-scenarios folder cannot be written ({exc.strerror})") from None
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise DatabaseError(f"the saved scenarios cannot be locked ({exc.strerror})") from None
+                if time.monotonic() > deadline:
+                    raise DatabaseError(f"the saved scenarios stayed busy for {WAIT_S:g} s; nothing changed, try again") from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(handle)  # closing the descriptor releases the lock
+
+
+@contextmanager
+def _duckdb_transaction() -> Iterator[Transaction]:
+    target = path()
+    with _locked(target):
+        try:
+            con = duckdb.connect(str(target), config=OFFLINE_CONFIG)
+        except duckdb.Error as exc:
+            raise DatabaseError(f"the saved-scenarios file cannot be opened ({_reason(exc, str(target))})") from None
+        try:
+            tx = Transaction(con, postgres=False)
+            con.execute("BEGIN TRANSACTION")
+            _migrate(tx)
+            con.execute("COMMIT")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield tx
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            raise DatabaseError(
+                f"the saved scenarios could not be changed; nothing was saved ({_reason(exc, str(target))})"
+            ) from None
+        finally:
+            con.close()
+
+
+def _reason(exc: Exception, hide: str) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.replace(hide, "the store")[:200]
+
+
+# ---- PostgreSQL: a pool per process and an advisory lock ---------------------------------------
+
+_pools: dict[str, Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(address: str) -> Any:
+    """This process's pool of connections to `address` (opened on first use, kept)."""
+    from psycopg_pool import ConnectionPool  # only a deployment with a server needs psycopg
+
+    with _pools_lock:
+        pool = _pools.get(address)
+        if pool is None or pool.closed:
+            size = int(os.environ.get("CARELAB_DATABASE_POOL", "4"))
+            pool = ConnectionPool(address, min_size=1, max_size=max(size, 1), timeout=WAIT_S, open=False)
+            try:
+                pool.open(wait=True, timeout=min(WAIT_S, 10.0))
+            except Exception as exc:  # the pool reports an unreachable server in its own words
+                pool.close()
+                raise DatabaseError(
+                    f"the saved-scenarios server ({_without_password(address)}) cannot be reached ({_first_line(exc)})"
+                ) from None
+            _pools[address] = pool
+        return pool
+
+
+def close_pools() -> None:
+    """Close this process's connections (tests, and a server stopping)."""
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+@contextmanager
+def _postgres_transaction(address: str) -> Iterator[Transaction]:
+    import psycopg
+
+    pool = _pool(address)
+    try:
+        connection = pool.getconn()
+    except Exception as exc:
+        raise DatabaseError(f"the saved scenarios stayed busy; nothing changed, try again ({_first_line(exc)})") from None
+    try:
+        with connection.transaction(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{int(WAIT_S * 1000)}ms'")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
+            tx = Transaction(cursor, postgres=True)
+            _migrate(tx)  # one look at schema_version: a store restored from an older dump is brought up too
+            yield tx
+    except psycopg.errors.LockNotAvailable:
+        raise DatabaseError(f"the saved scenarios stayed busy for {WAIT_S:g} s; nothing changed, try again") from None
+    except psycopg.Error as exc:
+        raise DatabaseError(f"the saved scenarios could not be changed; nothing was saved ({_first_line(exc)})") from None
+    finally:
+        pool.putconn(connection)  # a broken connection is discarded by the pool
