@@ -9,7 +9,7 @@ import sys
 
 from .conftest import ROOT
 
-DISTRIBUTIONS = {"yaml": "pyyaml", "axe_playwright_python": "axe-playwright-python"}  # import name -> distribution
+DISTRIBUTIONS = {"yaml": "pyyaml", "axe_playwright_python": "axe-playwright-python", "psycopg_pool": "psycopg-pool"}  # import name -> distribution
 OURS = {"lib", "pages", "tests", "bench", "app"}
 
 
@@ -27,7 +27,7 @@ def imported(folders: list[str]) -> set[str]:
 
 def pinned(filename: str) -> set[str]:
     text = (ROOT / filename).read_text(encoding="utf-8")
-    return {m.group(1).lower() for m in re.finditer(r"^([A-Za-z0-9_.-]+)==\S+", text, re.MULTILINE)}
+    return {m.group(1).lower() for m in re.finditer(r"^([A-Za-z0-9_.-]+)(?:\[[\w,-]+\])?==\S+", text, re.MULTILINE)}
 
 
 def test_runtime_imports_are_pinned_in_requirements():
