@@ -20,6 +20,7 @@
   python -m lib scenarios list [--group G] [--format json|table] | show NAME | rename OLD NEW
   python -m lib scenarios delete NAME | export NAME | import FILE [--name N] [--replace] | link NAME
   python -m lib scenarios history [NAME] | restore VERSION [--name N] [--replace]
+  python -m lib scenarios backup FILE | restore-backup FILE   the whole store, either back end
                                   designs replaced or deleted in the last 30 days, and bringing one back
   python -m lib compare A B [C D] [--sims N] [--format json|csv]   saved names or template ids
 
@@ -195,6 +196,10 @@ def add_scenario_commands(sub) -> None:
     p_restore.add_argument("version", type=int)
     p_restore.add_argument("--name", help="restore under another name")
     p_restore.add_argument("--replace", action="store_true", help="replace a design already saved under that name")
+    p_backup = p.add_parser("backup", help="write every saved design and its history to one JSON file (either store)")
+    p_backup.add_argument("file")
+    p_back = p.add_parser("restore-backup", help="put a backup into an empty store (the file or the PostgreSQL server)")
+    p_back.add_argument("file")
 
 
 def run_scenarios(args: argparse.Namespace) -> None:
@@ -232,6 +237,12 @@ def run_scenarios(args: argparse.Namespace) -> None:
         print(f"saved {json.dumps(kept.name)}")
     elif args.action == "link":
         print(f"/design?s={links.encode(saved.load(args.name)[0].scenario)}")
+    elif args.action == "backup":
+        Path(args.file).write_text(saved.backup(), encoding="utf-8")
+        print(f"backed up {len(saved.listing())} designs from {saved.where()} to {args.file}")
+    elif args.action == "restore-backup":
+        designs, retired = saved.restore_backup(read_text(args.file, "restore-backup", 1_000_000_000))
+        print(f"restored {designs} designs and {retired} history entries into {saved.where()}")
 
 
 def print_rows(rows, fmt: str, line) -> None:  # noqa: ANN001 - a frame and a row formatter

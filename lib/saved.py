@@ -67,6 +67,11 @@ def path() -> Path:
     return database.path()
 
 
+def where() -> str:
+    """The store in words (the file, or the server without its password)."""
+    return database.where()
+
+
 def check_name(text: str, what: str = "name") -> str:
     """A name or group as it will be stored: trimmed, 1-80 characters, words and a little punctuation."""
     if not isinstance(text, str):
@@ -314,3 +319,61 @@ def import_text(text: str, name: str | None = None, replace: bool = False) -> Sa
         raise SavedError(f'"group" must be text or null, not {json.dumps(group)[:40]}')
     chosen = name or record.get("name") or scenario.name
     return save(chosen if isinstance(chosen, str) else check_name(chosen), scenario, group, replace=replace)
+
+
+# ---- backup and restore of the whole store -------------------------------------------------------
+
+BACKUP_FORMAT = "carelab-saved-designs"
+HISTORY_COLUMNS = ["version", *COLUMNS, "retired_at", "why"]
+
+
+def backup() -> str:
+    """Every saved design and its history as one JSON document, read in one transaction (a
+    consistent copy while people go on saving). Either back end reads it back: `restore_backup`."""
+    with _transaction() as tx:
+        designs = tx.frame(f"SELECT {', '.join(COLUMNS)} FROM scenarios ORDER BY name")
+        retired = tx.frame(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM scenario_history ORDER BY version")
+        version = tx.one("SELECT max(version) FROM schema_version")[0]
+
+    def records(frame: pd.DataFrame) -> list[dict]:
+        return [{c: _stored(row[c]) for c in frame.columns} for _, row in frame.iterrows()]
+
+    document = {"format": BACKUP_FORMAT, "schema_version": int(version), "taken_at": _now().isoformat()}
+    return json.dumps(document | {"scenarios": records(designs), "history": records(retired)}, indent=1)
+
+
+def _stored(value: object) -> object:
+    plain = _plain(value)
+    return plain.isoformat() if isinstance(plain, datetime) else plain
+
+
+def restore_backup(text: str) -> tuple[int, int]:
+    """Put a backup into an empty store (refused if it holds any design or history, so nothing is
+    overwritten); returns how many designs and history entries came back."""
+    try:
+        document = read_json(text)
+    except ValueError as exc:
+        raise SavedError(f"the backup is not JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != BACKUP_FORMAT:
+        raise SavedError(f'the file is not a backup of saved designs (no "format": "{BACKUP_FORMAT}")')
+    designs, retired = document.get("scenarios"), document.get("history")
+    if not isinstance(designs, list) or not isinstance(retired, list):
+        raise SavedError('the backup has no "scenarios" and "history" lists')
+
+    def row(record: dict, columns: list[str]) -> list:
+        if not isinstance(record, dict) or set(record) != set(columns):
+            raise SavedError(f"a backup entry does not have the columns {', '.join(columns)}")
+        return [datetime.fromisoformat(record[c]) if c in ("saved_at", "retired_at") else record[c] for c in columns]
+
+    design_rows = [row(r, COLUMNS) for r in designs]
+    history_rows = [row(r, HISTORY_COLUMNS) for r in retired]
+    with _transaction() as tx:
+        held = tx.one("SELECT (SELECT count(*) FROM scenarios) + (SELECT count(*) FROM scenario_history)")[0]
+        if held:
+            raise SavedError(f"the store already holds {held} designs or history entries; restore a backup into an empty one")
+        for values in design_rows:
+            tx.run(INSERT, values)
+        columns = ", ".join(HISTORY_COLUMNS)
+        for values in history_rows:
+            tx.run(f"INSERT INTO scenario_history ({columns}) VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})", values)
+    return len(design_rows), len(history_rows)

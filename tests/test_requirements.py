@@ -9,7 +9,8 @@ import sys
 
 from .conftest import ROOT
 
-DISTRIBUTIONS = {"yaml": "pyyaml", "axe_playwright_python": "axe-playwright-python", "psycopg_pool": "psycopg-pool"}  # import name -> distribution
+# import name -> distribution
+DISTRIBUTIONS = {"yaml": "pyyaml", "axe_playwright_python": "axe-playwright-python", "psycopg_pool": "psycopg-pool"}
 OURS = {"lib", "pages", "tests", "bench", "app"}
 
 
