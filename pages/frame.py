@@ -45,6 +45,22 @@ h1, h2, h3 { overflow-wrap: normal; word-break: normal; }
   [data-testid="stColumn"] { min-width: min(6.5rem, 100%); }
 }
 </style>"""
+# When the connection comes back after it was lost (the server restarted, or nginx moved this browser
+# to another replica), the page is opened again from its address, which carries the design and the
+# open tab. A new server session has not seen this page's widgets, so without it the first move
+# after a reconnection would be lost.
+RECONNECT = """<script>
+(() => {
+  if (window.carelabReconnect) return;
+  window.carelabReconnect = true;
+  let lost = false;
+  new MutationObserver(() => {
+    const state = document.querySelector('[data-testid="stApp"]')?.dataset.testConnectionState;
+    if (state && state !== "CONNECTED" && state !== "INITIAL") lost = true;
+    else if (state === "CONNECTED" && lost) window.location.reload();
+  }).observe(document.body, {attributes: true, subtree: true, attributeFilter: ["data-test-connection-state"]});
+})();
+</script>"""
 ICON = str(Path(__file__).resolve().parent.parent / "assets" / "icon.png")  # served by the app: offline rooms exist
 _inside = threading.local()  # set while the frame runs a page (each script run has its own thread)
 
@@ -58,6 +74,7 @@ def run() -> None:
     pages.insert(0, st.Page(home[0], title=home[1], icon=home[2], url_path="start", default=True))
     pages.append(st.Page(home[0], title=home[1], url_path=home[3], visibility="hidden"))
     st.html(SCREEN_STYLE)
+    st.html(RECONNECT, unsafe_allow_javascript=True)
     presenting = state.presenting()
     page = st.navigation(pages, position="hidden" if presenting else "sidebar")
     state.mirror_in_url()  # every page starts with a scenario: its link's, one chosen, or Salford's
