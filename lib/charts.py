@@ -435,10 +435,13 @@ def tornado(bars: pd.DataFrame, base: float, measure: str = "provider_p50") -> F
 def for_screen(figure: Figure) -> Figure:
     """The same chart for presentation mode: large type and a taller plot, read across a room."""
     layout = figure["layout"]
-    title = layout.get("title", {}) | {"font": {"size": 28}}
+    # The title sits at the top of the figure, clear of labels drawn above the plot (a histogram's marks).
+    title = layout.get("title", {}) | {"font": {"size": 28}, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 6}}
     height = min(max(int(layout.get("height", 420) * 1.2), 500), 520)  # fits under a slide's heading at 720 px high
     big = {"font": {"family": FONT, "size": 19}, "title": title, "height": height}
     margin = layout.get("margin", {})
+    if margin.get("t", TOP) > TOP:  # labels above the plot: room for the larger title over them
+        big["margin"] = margin | {"t": margin["t"] + 30}
     if "legend" in layout and layout["legend"].get("yanchor") == "top":  # the legend below: room for larger type
         bottom = margin.get("b", BOTTOM) + 35
         big["margin"] = margin | {"b": bottom, "t": TOP + 10}
@@ -451,31 +454,61 @@ def for_screen(figure: Figure) -> Figure:
     return {"data": figure["data"], "layout": layout | big}
 
 
+def _in_unit(value: float, unit: str) -> str:
+    """A value as the axis that carries it reads: money as −£12.0m, shares as 25%, else 1,234.5."""
+    if "£m" in unit:
+        return gbp_m(value)
+    text = f"{value:,.0f}%" if "%" in unit else f"{value:,.1f}"
+    return text.replace("-", "−")
+
+
+def _axis_title(layout: dict, trace: Trace, axis: str) -> str:
+    named = layout.get(f"{axis}axis{str(trace.get(axis + 'axis', axis))[1:]}", {})
+    return str(named.get("title", {}).get("text") or "")
+
+
+def _subplot_name(layout: dict, trace: Trace) -> str:
+    """The small chart a series belongs to, in a grid of them (its heading), or ""."""
+    axis = str(trace.get("xaxis", "x"))[1:]
+    notes = layout.get("annotations", [])
+    index = int(axis) - 1 if axis else 0
+    if "xaxis2" not in layout or index >= len(notes):
+        return ""
+    return str(notes[index].get("text", "")).split("<br>")[0] + ": "
+
+
 def describe(figure: Figure) -> str:
-    """A short text account of a chart for screen readers: its title and, for each series, where it
-    starts and ends (lines), its range (histograms) or its largest bars."""
+    """A short text account of a chart for screen readers and the board pack: its title and, for
+    each series, where it starts and ends (lines), its range (histograms) or its largest bars, in
+    the axes' units and in words ("25% in year 5", "−£12.0m")."""
     layout = figure["layout"]
     parts = [str(layout.get("title", {}).get("text", "Chart"))]
     for trace in figure["data"]:
         name = trace.get("name", "")
+        x_unit, y_unit = _axis_title(layout, trace, "x"), _axis_title(layout, trace, "y")
         if trace.get("type") == "histogram":
             xs = trace["x"]
-            parts.append(f"{len(xs)} simulations from {min(xs):,.1f} to {max(xs):,.1f}")
+            parts.append(f"{len(xs):,} simulations, from {_in_unit(min(xs), x_unit)} to {_in_unit(max(xs), x_unit)}")
         elif trace.get("type") == "bar" and trace.get("orientation") == "h":
-            parts.append(f"{name}: bars for {', '.join(map(str, trace['y'][::-1][:3]))} and others")
+            pairs = list(zip(trace["y"], trace["x"], strict=False))[::-1][:4]
+            listed = ", ".join(f"{label} {_in_unit(value, x_unit)}" for label, value in pairs)
+            parts.append(f"{name}: {listed}" + (" and others" if len(trace["y"]) > 4 else ""))
         elif trace.get("type") in ("scatter", "bar", "waterfall") and trace.get("hoverinfo") != "skip" and trace.get("x"):
             x, y = list(trace["x"]), list(trace.get("y") or [])
             if not y or not isinstance(y[0], int | float):
                 continue
+            label = _subplot_name(layout, trace) + (f"{name}: " if name else "")
             if isinstance(x[0], str):  # categories: the three largest
                 largest = sorted(zip(x, y, strict=False), key=lambda pair: -abs(pair[1]))[:3]
-                listed = ", ".join(f"{label} {value:,.1f}" for label, value in largest)
-                parts.append((f"{name}: " if name else "") + f"largest {listed}")
+                parts.append(label + "the largest: " + ", ".join(f"{c} {_in_unit(v, y_unit)}" for c, v in largest))
+            elif x_unit == "Contract year" or (not x_unit and all(float(v).is_integer() for v in x)):  # a grid's years
+                parts.append(label + f"{_in_unit(y[0], y_unit)} in year {x[0]:g}, {_in_unit(y[-1], y_unit)} in year {x[-1]:g}")
             else:
-                parts.append(f"{name}: {y[0]:,.1f} at {x[0]:g}, {y[-1]:,.1f} at {x[-1]:g}")
+                first, last = (f"{_in_unit(y[i], y_unit)} at {_in_unit(x[i], x_unit)}" for i in (0, -1))
+                parts.append(label + f"{first}, {last}")
         elif trace.get("type") == "sankey":
             parts.append(f"money flowing between {len(trace['node']['label'])} parts: {', '.join(trace['node']['label'])}")
-    return ". ".join(p for p in parts if p)[:1000]
+    return ". ".join(p for p in parts if p)[:1200]
 
 
 def sweep_heatmap(ends: pd.DataFrame, x_path: str, y_path: str, measure: str, labels: tuple[str, str]) -> Figure:

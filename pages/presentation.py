@@ -13,7 +13,8 @@ from pages import parts, state
 
 SLIDE = "present-slide"
 LARGE_TYPE = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"] { display: none; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stHeader"] { display: none; }
 .stApp, .stApp p, .stApp li { font-size: 1.4rem; line-height: 1.45; }
 .stApp h1 { font-size: 2.3rem; padding: 0; }
 .stApp [data-testid="stMetricValue"] p { font-size: clamp(1.6rem, 16cqi, 2.8rem); line-height: 1.15; }
@@ -67,4 +68,3 @@ def show() -> None:
     else:
         figure = projection.figure(f"present-{index}", lambda: charts.for_screen(build()))
         parts.plot(figure, f"present-chart-{index}", toolbar=False)  # no zoom and camera buttons in front of a room
-        st.caption(charts.describe(figure))

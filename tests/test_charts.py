@@ -1,6 +1,7 @@
 """Chart specs: plain plotly dicts that plotly accepts, named for screen readers by what they show."""
 
 import ast
+import re
 import json
 
 import plotly.io as pio
@@ -39,8 +40,12 @@ def test_each_summary_names_the_chart_and_what_it_shows(run):
         assert text.startswith(drawn[name]["layout"]["title"]["text"]), name
         assert len(text) > len(drawn[name]["layout"]["title"]["text"]) + 10, name  # more than the title
     budget = run.measure("budget")
-    assert f"Budget (P50): {budget['p50'].iloc[0]:,.1f} at 1, {budget['p50'].iloc[-1]:,.1f} at {run.years}" in said["budget-cost"]
-    assert f"{run.scenario.sims} simulations from" in said["end-distribution"]
+    first, last = words.gbp_m(budget["p50"].iloc[0]), words.gbp_m(budget["p50"].iloc[-1])
+    assert f"Budget (P50): {first} in year 1, {last} in year {run.years}" in said["budget-cost"]
+    assert f"{run.scenario.sims:,} simulations, from −£" in said["end-distribution"]
+    failed = run.failure_by_year()["failed_by"].iloc[-1] * 100
+    assert f"Provider side failed: 0% in year 1, {failed:.0f}% in year {run.years}" in said["failure-over-time"]  # as the tile says
+    assert not re.search(r"\d\.\d{3,}|-\d", " ".join(said.values()))  # no long decimals, no hyphen for a minus
     assert "largest" in said["waterfall"] and "money flowing between" in said["money-flow"]
 
 
