@@ -12,11 +12,9 @@ P = "design"
 TAB_KEY = "design-tab"
 cat = state.reference()
 scenario = state.current_scenario()
-info = cat.template(scenario.template).info
 
 head, keep, reset = st.columns([3.2, 1, 1.5], vertical_alignment="bottom")
-named = "" if scenario.name == info["name"] else f"{parts.plain(scenario.name)} (from {parts.plain(info['name'])})"
-head.title(f"Design the deal: {named or parts.plain(info['name'])}")  # the name it was saved under, once saved
+head.title(f"Design the deal: {parts.design_name(scenario)}")  # the name it was saved under, once saved
 if reset.button("Reset to template", icon=":material/restart_alt:", help="Back to the template's preset values"):
     state.start_from(scenario.template)
     st.rerun()
@@ -135,7 +133,10 @@ def holder() -> None:
     roles = words.ROLE_NAMES
     capacities = scenario.partner_capacities_gbp_m()
     for i, partner in enumerate(scenario.partners):
-        c1, c2, c3, c4, c5 = st.columns([4, 2, 2, 2, 1], vertical_alignment="bottom")
+        # Two rows a partner: its name and role read whole in the Design column, even at 1024 px.
+        box = st.container(border=True)
+        c1, c2 = box.columns([5, 4], vertical_alignment="bottom")
+        c3, c4, c5 = box.columns([3, 3, 1], vertical_alignment="bottom")
         with c1:
             widgets.text(f"partners.{i}.name", f"Partner {i + 1}", prefix=P)
         with c2:

@@ -13,7 +13,7 @@ import streamlit as st
 from lib import charts, gallery, readings, saved, views
 from lib.results import Run
 from lib.saved import SavedError
-from lib.scenario import ScenarioError
+from lib.scenario import Scenario, ScenarioError
 from pages import state
 
 MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
@@ -117,6 +117,12 @@ class _AsDrawn(go.Figure):
 
     def to_dict(self) -> charts.Figure:
         return self._spec
+
+
+def design_name(scenario: Scenario) -> str:
+    """The design as a page's title names it: the name it was saved under (and its template), or its template's."""
+    template = state.reference().template(scenario.template).info["name"]
+    return plain(template if scenario.name == template else f"{scenario.name} (from {template})")
 
 
 def tiles(run: Run) -> None:

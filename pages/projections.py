@@ -13,7 +13,7 @@ TABS = ["Money", "Both sides' risk", "Partners and money flow", "Outcomes", "Cos
 
 cat = state.reference()
 scenario = state.current_scenario()
-st.title(f"Projections: {parts.plain(cat.template(scenario.template).info['name'])}")
+st.title(f"Projections: {parts.design_name(scenario)}")
 parts.refused_input()
 
 with st.expander("Adjust the deal here (the Design page has every choice)", expanded=True):

@@ -13,7 +13,7 @@ TABS = ["Distribution", "Over time and partners", "Stress tests", "UnitingCare r
 
 cat = state.reference()
 scenario = state.current_scenario()
-st.title(f"Risk: {parts.plain(cat.template(scenario.template).info['name'])}")
+st.title(f"Risk: {parts.design_name(scenario)}")
 st.caption(f"{words.deal_summary(scenario)}. {scenario.sims:,} simulations (seed {scenario.seed}); money in £m.")
 projection = state.projection(scenario)
 run = projection.run

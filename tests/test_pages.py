@@ -312,8 +312,8 @@ def test_money_flow_period_redraws_only_its_chart():
     year_one = at.dataframe[-1].value
     run = results.project(scenario_of(at))
     expected = views.money_flows(run, 1).round(2)
-    assert year_one["value_gbp_m"].tolist() == expected["value_gbp_m"].tolist()
-    assert year_one["value_gbp_m"].sum() < whole["value_gbp_m"].sum()
+    assert year_one["£m"].tolist() == expected["value_gbp_m"].tolist()
+    assert year_one["£m"].sum() < whole["£m"].sum()
     assert {m.label: m.value for m in at.metric} == tiles_before
 
 
