@@ -195,17 +195,26 @@ def yearly_side_by_side(runs: dict[str, Run], measure: str) -> pd.DataFrame:
     return pd.DataFrame(columns).rename_axis("year").reset_index()
 
 
-def differing_assumptions(scenarios: dict[str, Scenario]) -> pd.DataFrame:
-    """Only the assumptions that differ between the designs: one row per field, one column each."""
+def differing_assumptions(scenarios: dict[str, Scenario], cat: Catalogue | None = None) -> pd.DataFrame:
+    """Only the assumptions that differ between the designs: one row per setting (by its label),
+    one column each, values as a board reads them; with no catalogue, the raw field paths and values."""
     values = {name: dict(flatten(s.to_dict())) for name, s in scenarios.items()}
     paths = sorted({p for v in values.values() for p in v} - {"name"})
     missing = object()
-    rows = [
-        {"field": p, **{name: v.get(p) for name, v in values.items()}}
-        for p in paths
-        if len({repr(v.get(p, missing)) for v in values.values()}) > 1
-    ]
-    return pd.DataFrame(rows, columns=["field", *scenarios])
+    differing = [p for p in paths if len({repr(v.get(p, missing)) for v in values.values()}) > 1]
+    if cat is None:
+        rows = [{"field": p, **{name: v.get(p) for name, v in values.items()}} for p in differing]
+        return pd.DataFrame(rows, columns=["field", *scenarios])
+    names = value_names(cat)
+    rows = []
+    for p in differing:
+        try:
+            unit = field_spec(p).unit
+        except KeyError:
+            unit = ""
+        shown = {name: shown_value(v.get(p), unit, {} if p.endswith(".name") else names) for name, v in values.items()}
+        rows.append({"setting": setting_label(cat, p), **shown})
+    return pd.DataFrame(rows, columns=["setting", *scenarios])
 
 
 # ---- the Risk page ---------------------------------------------------------------------------

@@ -73,10 +73,8 @@ if len(picked) >= 2:
             next(iter(runs.values())).sql_of("yearly", fans=[measure]),
         )
     st.markdown("**Only the assumptions that differ**")
-    differ = views.differing_assumptions(scenarios)
-    differ.insert(0, "setting", [views.setting_label(state.reference(), f) for f in differ["field"]])  # in words, path last
-    differ = differ[["setting", *[c for c in differ.columns if c not in ("setting", "field")], "field"]]
-    st.dataframe(differ.astype(str), hide_index=True, width="stretch", key="compare-differ")
+    differ = views.differing_assumptions(scenarios, state.reference())  # settings and values in words
+    st.dataframe(differ.rename(columns={"setting": "Setting"}), hide_index=True, width="stretch", key="compare-differ")
 else:
     st.caption("Choose at least two designs: saved ones, templates, or your design as it stands.")
 
@@ -99,8 +97,9 @@ if note := st.session_state.pop("manage-note", None):
 if listing.empty:
     st.caption("Nothing saved yet.")
 else:
+    names = {tid: parts.template_name(tid) for tid in set(listing["template"])}
     st.dataframe(
-        listing.drop(columns=["reference_stamp", "app_version"], errors="ignore"),
+        listing.drop(columns=["reference_stamp", "app_version"], errors="ignore").assign(template=listing["template"].map(names)),
         hide_index=True,
         width="stretch",
         key="saved-listing",

@@ -35,7 +35,10 @@ st.markdown(f"**Services in scope** ({shown(info['lines_source'])})")
 line_names = {r["id"]: r["name"] for r in cat.records["service_lines"]}
 lines = tables["lines"].assign(line=tables["lines"]["line"].map(line_names).fillna(tables["lines"]["line"]))
 lines = lines.rename(columns={"line": "Line", "pooled_share": "Pooled share", "baseline_gbp_m": "Baseline £m"})
-st.dataframe(lines.rename(columns={"basis": "Basis"}), hide_index=True, width="stretch", key="evidence-lines")
+st.dataframe(
+    lines.rename(columns={"basis": "Basis"}), hide_index=True, width="stretch", key="evidence-lines",
+    column_config={"Pooled share": st.column_config.NumberColumn(format="percent")},
+)  # fmt: skip
 local = sorted(p.split(".", 1)[1] for p in cat.template(chosen).presets if p.startswith("outcome_baseline."))
 if local:
     st.caption(f"Outcomes start from this place's own rates for {', '.join(local)}; England's for the others.")
@@ -68,7 +71,7 @@ with st.expander("Which figure set which parameter (the calibration register)", 
 mine = evidence.check(cat, {current: state.projection(state.current_scenario()).run})
 if not mine.empty:
     st.markdown("**Your design, as it stands**")
-    st.dataframe(mine, hide_index=True, width="stretch", key="evidence-check-design")
+    st.dataframe(evidence.for_a_board(mine, cat), hide_index=True, width="stretch", key="evidence-check-design")
 for row in cat.records["evidence"]:
     if not isinstance(row["measure"], str):
         st.caption(f"{row['finding']} ({row['source']}): {row['note']}.")
@@ -94,8 +97,12 @@ st.dataframe(
         "demand_growth_basis": "Where the growth comes from",
     },
 )  # fmt: skip
+measures = cat.tables["outcome_measures"][["name", "domain", "unit", "baseline_per_1000", "counterfactual_growth", "source"]]
 st.dataframe(
-    cat.tables["outcome_measures"][["name", "domain", "unit", "baseline_per_1000", "counterfactual_growth", "source"]],
+    measures.assign(
+        domain=measures["domain"].str.replace("_", " ").str.capitalize(),
+        unit=measures["unit"].str.replace("per 1000", "per 1,000"),
+    ),
     hide_index=True,
     width="stretch",
     key="evidence-measures",

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import charts, gallery, readings, saved, views
+from lib import catalogue, charts, gallery, readings, saved, views
 from lib.results import Run
 from lib.saved import SavedError
 from lib.scenario import Scenario, ScenarioError
@@ -119,6 +119,14 @@ class _AsDrawn(go.Figure):
         return self._spec
 
 
+def template_name(template_id: str) -> str:
+    """A template by its name (an id no longer in the reference data stays as it is)."""
+    try:
+        return state.reference().template(template_id).info["name"]
+    except catalogue.UnknownTemplateError:  # a design saved from a place since removed
+        return template_id
+
+
 def design_name(scenario: Scenario) -> str:
     """The design as a page's title names it: the name it was saved under (and its template), or its template's."""
     template = state.reference().template(scenario.template).info["name"]
@@ -172,7 +180,7 @@ def open_query(query: str) -> None:
 def headline_table(table: pd.DataFrame, key: str) -> None:
     """The compare table as a person reads it: plain column names, chances as %, money to £0.1m."""
     if "template" in table.columns:  # a template by its name, not its id
-        names = {tid: state.reference().template(tid).info["name"] for tid in set(table["template"])}
+        names = {tid: template_name(tid) for tid in set(table["template"])}
         table = table.assign(template=table["template"].map(names))
     config: dict[str, Any] = {}
     for column in table.columns:

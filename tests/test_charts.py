@@ -1,8 +1,8 @@
 """Chart specs: plain plotly dicts that plotly accepts, named for screen readers by what they show."""
 
 import ast
-import re
 import json
+import re
 
 import plotly.io as pio
 import pytest
@@ -44,7 +44,7 @@ def test_each_summary_names_the_chart_and_what_it_shows(run):
     assert f"Budget (P50): {first} in year 1, {last} in year {run.years}" in said["budget-cost"]
     assert f"{run.scenario.sims:,} simulations, from −£" in said["end-distribution"]
     failed = run.failure_by_year()["failed_by"].iloc[-1] * 100
-    assert f"Provider side failed: 0% in year 1, {failed:.0f}% in year {run.years}" in said["failure-over-time"]  # as the tile says
+    assert f"Provider side failed: 0% in year 1, {failed:.0f}% in year {run.years}" in said["failure-over-time"]  # as tiles
     assert not re.search(r"\d\.\d{3,}|-\d", " ".join(said.values()))  # no long decimals, no hyphen for a minus
     assert "largest" in said["waterfall"] and "money flowing between" in said["money-flow"]
 

@@ -394,8 +394,11 @@ def test_save_from_design_then_compare_and_rank_in_a_group():
     assert not at.exception
     headline = [d.value for d in at.dataframe if "provider_p50_gbp_m" in d.value.columns][1]
     assert list(headline["scenario"]) == ["Table 1 gain_share_high", "Table 2 low loss"]
-    differ = table_with(at, "field")
-    assert "risk.loss_share" in set(differ["field"]) and "risk.gain_share" not in set(differ["field"])
+    differ = table_with(at, "Setting")  # settings by their labels, values as shares
+    settings = set(differ["Setting"])
+    assert "Provider share of a deficit (loss share)" in settings and "Provider share of a surplus (gain share)" not in settings
+    loss = differ[differ["Setting"] == "Provider share of a deficit (loss share)"].iloc[0]
+    assert all(str(v).endswith("%") for v in loss.drop("Setting"))
     assert len(at.get("plotly_chart")) == 5
 
 
