@@ -39,15 +39,32 @@ def _slides(projection: state.Projection) -> list[tuple[str, Callable[[], None] 
     return slides + [(gallery.SLIDE_TITLES[c.id], lambda c=c: c.draw(d)) for c in gallery.on("slide")]
 
 
+SLIDE_PARAM = "slide"  # the slide shown travels in the link (from 1), so a reload stays on it
+
+
 def _step(by: int, count: int) -> None:
     st.session_state[SLIDE] = min(max(st.session_state.get(SLIDE, 0) + by, 0), count - 1)
+    st.query_params[SLIDE_PARAM] = str(st.session_state[SLIDE] + 1)
+
+
+def _leave() -> None:
+    st.query_params.pop(SLIDE_PARAM, None)
+    state.present(False)
+
+
+def _opened_on(count: int) -> int:
+    """The slide to show: this session's, or the link's on a reload or a copied link."""
+    if SLIDE not in st.session_state:
+        asked = st.query_params.get(SLIDE_PARAM, "1")
+        st.session_state[SLIDE] = min(max(int(asked) - 1, 0), count - 1) if asked.isdigit() else 0
+    return min(st.session_state[SLIDE], count - 1)
 
 
 def show() -> None:
     scenario = state.current_scenario()
     projection = state.projection(scenario)
     slides = _slides(projection)
-    index = min(st.session_state.get(SLIDE, 0), len(slides) - 1)
+    index = _opened_on(len(slides))
     st.html(LARGE_TYPE)
     st.title(parts.plain(scenario.name))
     st.caption(words.deal_summary(scenario))
@@ -62,7 +79,7 @@ def show() -> None:
         "Next", icon=":material/arrow_forward:", key="present-next", shortcut="Right", type="primary",
         on_click=_step, args=(1, len(slides)), disabled=index == len(slides) - 1,
     )  # fmt: skip
-    leave.button("Leave presentation", key="present-off", shortcut="Esc", on_click=state.present, args=(False,))
+    leave.button("Leave presentation", key="present-off", shortcut="Esc", on_click=_leave)
     if index == 0:
         build()
     else:

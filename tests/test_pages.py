@@ -579,9 +579,13 @@ def test_presentation_mode_steps_through_every_chart_without_controls():
         seen.append(at.subheader[0].value)
     assert len(seen) == 7 and seen[-1].startswith("8 of 8")
     at.button(key="present-back").click().run()
-    assert at.subheader[0].value.startswith("7 of 8")
+    assert at.subheader[0].value.startswith("7 of 8") and at.query_params["slide"] == "7"
+    reloaded = AppTest.from_file(APP, default_timeout=120)  # a reload, or the link copied to another screen
+    reloaded.query_params["present"], reloaded.query_params["slide"] = "1", "7"
+    reloaded.run()
+    assert reloaded.subheader[0].value.startswith("7 of 8")
     at.button(key="present-off").click().run()
-    assert not at.exception and "present" not in at.query_params and len(at.sidebar) > 0
+    assert not at.exception and "present" not in at.query_params and "slide" not in at.query_params and len(at.sidebar) > 0
 
 
 def test_the_sidebar_button_starts_presentation_mode():
