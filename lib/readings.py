@@ -217,7 +217,13 @@ TILE_ROWS = (0, 2, 3, 4, 6, 7)  # the row of HEADLINE_ROWS behind each of headli
 
 
 def _change(was: float, now: float, money: bool) -> str:
-    return gbp_m(now - was) if money else f"{(now - was) * 100:+.0f} points"
+    """The change between two shown values, from the values as shown (94% against 25% is +69 points),
+    with a sign and the minus sign text uses."""
+    if money:
+        change = round(now, 1) - round(was, 1)
+        return ("+" if change > 0 else "") + gbp_m(change)
+    points = round(now * 100) - round(was * 100)
+    return f"{points:+d} points".replace("-", "−")
 
 
 def before_after(before: Run, after: Run) -> pd.DataFrame:
