@@ -198,13 +198,14 @@ def board_pack(run: Run) -> str:
 
 
 PACK_STYLE = """
-body { font-family: Arial, sans-serif; color: #0b0c0c; margin: 2rem auto; max-width: 1100px; line-height: 1.45; }
+body { font-family: Arial, sans-serif; color: #0b0c0c;
+  margin: 2rem auto; max-width: 1100px; padding: 0 1.5rem; line-height: 1.45; }
 h1 { font-size: 2rem; } h2 { border-top: 2px solid #005eb8; padding-top: .8rem; margin-top: 2.2rem; }
 table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; width: 100%; }
 th, td { border: 1px solid #b1b4b6; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { background: #e8edee; }
-.tiles { display: flex; gap: 1rem; flex-wrap: wrap; }
-.tile { border: 1px solid #b1b4b6; border-radius: .4rem; padding: .6rem 1rem; min-width: 180px; }
+.tiles { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1rem; }
+.tile { border: 1px solid #b1b4b6; border-radius: .4rem; padding: .6rem 1rem; }
 .tile .value { font-size: 1.8rem; font-weight: bold; }
 .meta { color: #4c4c4c; }
 figure { margin: 1.2rem 0; }
@@ -221,7 +222,7 @@ def _header(scenario: Scenario, cat: Catalogue) -> str:
     return (
         f"<h1>Board pack: {html.escape(scenario.name)}</h1>"
         f"<p><strong>{html.escape(words.deal_summary(scenario))}</strong>.</p>"
-        f"<p class='meta'>Written {written} by Care Models Lab {__version__}; reference data {cat.stamp}; "
+        f"<p class='meta'>Written {written} by Care Models Lab {__version__}; reference data version {cat.stamp}; "
         f"{scenario.sims:,} simulations, seed {scenario.seed}. Money in £m; contract years count from 1. "
         "Every figure is a projection under the assumptions listed at the end, not a forecast.</p>"
     )
@@ -236,12 +237,14 @@ def _para(text: str) -> str:
 
 
 def _tiles(run: Run) -> str:
+    """The six tiles as the app lays them out: the provider side's three in a row, the commissioners' beneath."""
     tiles = [
         f"<div class='tile'><div>{html.escape(t['label'])}</div><div class='value'>{html.escape(t['value'])}</div>"
         f"<div class='meta'>{html.escape(t['detail'])}</div></div>"
         for t in readings.headline_tiles(run)
     ]
-    return f"<div class='tiles'>{''.join(tiles)}</div>"
+    rows = (("The provider side", tiles[:3]), ("The commissioners", tiles[3:]))
+    return "".join(f"<h3>{side}</h3><div class='tiles'>{''.join(row)}</div>" for side, row in rows)
 
 
 def _chart(figure: charts.Figure) -> str:
