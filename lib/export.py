@@ -152,8 +152,11 @@ def stress_table(run: Run, runs: dict[str, Run]) -> pd.DataFrame:
             "chance commissioners pass their contingency": h["commissioner_shortfall"],
         }  # fmt: skip
 
-    rows = [row("This design", run.headline())]
-    rows += [row(named[sid].name, after.headline()) | {"source": named[sid].source} for sid, after in runs.items()]
+    rows = [row("This design", run.headline()) | {"what it changes": ""}]
+    for sid, after in runs.items():
+        same = row("", after.headline()) | {"test": ""} == row("", run.headline()) | {"test": ""}
+        what = named[sid].what + (" It changes nothing in this design." if same else "")  # say why a row repeats the design's
+        rows.append(row(named[sid].name, after.headline()) | {"what it changes": what, "source": named[sid].source})
     return pd.DataFrame(rows)
 
 
