@@ -49,18 +49,22 @@ def narrow(figure: Figure) -> Figure:
     layout = figure["layout"]
     title = layout["title"]
     lines = textwrap.wrap(title["text"], NARROW_TITLE_CHARS)
-    top = 30 + 24 * len(lines)
+    top = 40 + 26 * len(lines)  # a line of 17 px bold title is about 24 px high: a little air above the plot
     legend = {"orientation": "v", "yanchor": "top", "y": -0.3, "x": 0}  # one entry a line: none runs off the side
     narrowed = {"legend": legend, "height": 520 + top, "margin": {"l": 50, "r": 10, "t": top, "b": 190}}
     narrowed["title"] = title | {"text": "<br>".join(lines)}
     x_title = layout.get("xaxis", {}).get("title", {})
-    narrowed["xaxis"] = layout.get("xaxis", {}) | {"dtick": None, "nticks": 8}  # 15 contract years do not pile up
+    narrowed["xaxis"] = layout.get("xaxis", {}) | {"dtick": None, "nticks": 6, "tickangle": 0}  # 15 years do not pile up
     narrowed["xaxis"]["title"] = x_title | {"text": "<br>".join(textwrap.wrap(x_title.get("text", ""), NARROW_TITLE_CHARS))}
     narrowed["annotations"] = [a | {"font": {"size": 11}} for a in layout.get("annotations", [])]
-    return {"data": figure["data"], "layout": layout | narrowed}
+    # A legend entry cannot wrap by itself: a long name is broken into lines that fit the column.
+    wrapped = lambda name: "<br>".join(textwrap.wrap(name, NARROW_LEGEND_CHARS))  # noqa: E731
+    data = [t | {"name": wrapped(t["name"])} if "name" in t else t for t in figure["data"]]
+    return {"data": data, "layout": layout | narrowed}
 
 
 NARROW_TITLE_CHARS = 24  # a preview column at 1024 px wide holds about this many characters of title
+NARROW_LEGEND_CHARS = 26  # and about this many of a legend entry beside its swatch
 
 
 TOP, BOTTOM = 60, 140  # px: the title above the plot; below it the x-axis title, then up to three rows of legend
