@@ -82,7 +82,7 @@ def in_words(table: pd.DataFrame, cat: Catalogue) -> pd.DataFrame:
     measure's name and unit), chances as %, roles and measures by name, no plotting ids."""
     names = dict(words.MEASURE_NAMES)
     for m in cat.records["outcome_measures"]:
-        unit = str(m["unit"]).replace("per 1000 population", "per 1,000")
+        unit = words.unit(m["unit"]).replace(" population", "")
         names |= {m["id"]: f"{m['name']} ({unit})", f"{m['id']}_no_change": f"{m['name']}, no change ({unit})"}
     names["year"] = "Contract year"
     table = table.drop(columns=[c for c in ("partner", "kind", "id") if c in table.columns])

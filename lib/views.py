@@ -139,7 +139,7 @@ OUTCOME_LABELS = {
 
 def outcome_labels(cat: Catalogue) -> dict[str, tuple[str, str]]:
     """Each outcome measure's name and unit, in the order the charts show them."""
-    measured = {r["id"]: (str(r["name"]), str(r["unit"])) for r in cat.records["outcome_measures"]}
+    measured = {r["id"]: (str(r["name"]), words.unit(r["unit"])) for r in cat.records["outcome_measures"]}
     return measured | OUTCOME_LABELS
 
 

@@ -22,6 +22,11 @@ def gbp_m(value: float, digits: int = 1) -> str:
     return f"{sign}£{abs(value):,.{digits}f}m"
 
 
+def unit(text: str) -> str:
+    """A unit as text reads it: "per 1,000 population", thousands grouped as everywhere else."""
+    return str(text).replace("per 1000", "per 1,000")
+
+
 def approach_label(scenario: Scenario) -> str:
     name = scenario.approach()
     return f"{name} ({APPROACH_NOTES[name]})"

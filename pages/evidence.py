@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import baseline, evidence, views
+from lib import baseline, evidence, views, words
 from lib.scenario import usable_templates
 from pages import frame, parts, state
 
@@ -101,7 +101,7 @@ measures = cat.tables["outcome_measures"][["name", "domain", "unit", "baseline_p
 st.dataframe(
     measures.assign(
         domain=measures["domain"].str.replace("_", " ").str.capitalize(),
-        unit=measures["unit"].str.replace("per 1000", "per 1,000"),
+        unit=measures["unit"].map(words.unit),
     ),
     hide_index=True,
     width="stretch",
