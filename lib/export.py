@@ -68,8 +68,10 @@ def assumptions(scenario: Scenario, readable: bool = False) -> pd.DataFrame:
         ids = {} if path.endswith(".name") else names  # a partner's name is typed text, never an id
         if readable:
             shown, unit = views.shown_value(value, unit, ids), views.unit_left(unit)
-        else:
-            shown = "" if value is None else str(ids.get(value, value) if isinstance(value, str) else value)
+        elif isinstance(value, str):
+            shown = ids.get(value, value)
+        else:  # numbers stay numbers in a spreadsheet; a list (the aligned lines) as its text
+            shown = str(value) if isinstance(value, list | dict) else value
         rows.append(
             {"field": path, "meaning": views.about(views.subject(cat, path, partners), meaning), "value": shown}
             | {"unit": unit, "source": views.source_note(value, was, source)}
@@ -91,8 +93,8 @@ def tables(run: Run) -> dict[str, pd.DataFrame]:
             {"item": "Scenario", "value": scenario.name},
             {"item": "Template", "value": scenario.template},
             {"item": "Deal", "value": words.deal_summary(scenario)},
-            {"item": "Simulations", "value": str(scenario.sims)},
-            {"item": "Seed", "value": str(scenario.seed)},
+            {"item": "Simulations", "value": scenario.sims},
+            {"item": "Seed", "value": scenario.seed},
             {"item": "App version", "value": __version__},
             {"item": "Reference data", "value": catalogue.current().stamp},
             {"item": "Written", "value": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")},
