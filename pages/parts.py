@@ -198,14 +198,20 @@ TAB_PARAM = "tab"  # the open tab travels in the link, so a reload or leaving pr
 
 
 def tabs(labels: list[str], key: str) -> Sequence[Any]:
-    """A page's tabs, drawing only the open one's content; the open tab is kept in the URL."""
+    """A page's tabs, drawing only the open one's content; the open tab is kept in the URL, and
+    kept for the session, so going to another page and back returns to it."""
     asked = st.query_params.get(TAB_PARAM)
-    if key not in st.session_state and asked in labels:
-        st.session_state[key] = asked  # a reloaded page or a copied link opens on the tab it showed
+    kept = f"{key}-kept"  # not a widget's key: Streamlit forgets a widget's state on a page not shown
+    if key in st.session_state:
+        st.session_state[kept] = st.session_state[key]
+    else:
+        opened = asked if asked in labels else st.session_state.get(kept)
+        if opened in labels:
+            st.session_state[key] = st.session_state[kept] = opened  # a reload, a copied link, a return here
 
     def remember() -> None:
         if st.session_state.get(key) in labels:
-            st.query_params[TAB_PARAM] = st.session_state[key]
+            st.query_params[TAB_PARAM] = st.session_state[kept] = st.session_state[key]
 
     return st.tabs(labels, key=key, on_change=remember)
 

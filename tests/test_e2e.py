@@ -472,3 +472,8 @@ def test_a_reload_keeps_the_open_tab(page, server):
     page.reload()
     wait_ready(page)
     assert page.get_by_role("tab", name="Stress tests", exact=True).get_attribute("aria-selected") == "true"
+    nav(page, "Projections", "projections")  # to another page and back: the tab is as it was left
+    wait_ready(page)
+    nav(page, "Risk", "risk")
+    wait_ready(page)
+    assert page.get_by_role("tab", name="Stress tests", exact=True).get_attribute("aria-selected") == "true"
