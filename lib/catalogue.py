@@ -411,7 +411,7 @@ def _template_tables(raw: list[dict], lines: pd.DataFrame) -> dict[str, pd.DataF
             line_scale = scale if share else 1.0
             basis = f"assumption: £{head_gbp:g} a head x {population:,} people"
             if line_scale != 1.0:
-                basis = f"spend per head × people, scaled to the seeds' pooled budget ({line_scale:.1%}): {budget['source']}"
+                basis = f"spend per head × people, scaled to its source's pooled budget ({line_scale:.1%}): {budget['source']}"
             baseline = round(head_gbp * population / 1e6 * line_scale, 3)
             if line_id in given:
                 baseline, basis = float(given[line_id]["gbp_m"]), given[line_id]["source"]

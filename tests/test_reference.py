@@ -85,7 +85,7 @@ def test_baseline_is_population_times_per_head_unless_seeded():
     assert dudley.loc["community_health", "baseline_gbp_m"] == pytest.approx(47.7)
     assert dudley.loc["community_health", "baseline_source"].startswith("assumption")
     salford = catalogue.current().template("salford").lines.set_index("line_id")
-    assert "scaled to the seeds' pooled budget" in salford.loc["acute_emergency", "baseline_source"]
+    assert "scaled to its source's pooled budget" in salford.loc["acute_emergency", "baseline_source"]
     # Lines outside the pool keep the per-head figure: 230,000 x £140 = £32.2m
     assert salford.loc["core_primary", "baseline_gbp_m"] == pytest.approx(32.2)
 
