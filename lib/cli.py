@@ -13,6 +13,7 @@
   python -m lib sql "SELECT …" [--template ID] [--format csv|json]
                                   one guarded read query over the reference data, a projection and the saved scenarios
   python -m lib sweep --template ID --grid PATH=V1,V2,... [--grid ...] [--sims N] [--workers W] --out FILE.parquet|csv
+                     [--scheduler tcp://HOST:PORT | --cluster local]   on a Dask cluster instead of a process pool
                                   every combination, in parallel, one row per combination and year
   python -m lib tornado --template ID [--set PATH=VALUE ...] [--sims N] [--format json|table]
                                   how far each assumption moves the provider's end position and failure
@@ -335,12 +336,16 @@ def write_sweep(args: argparse.Namespace) -> None:
         raise CliError(f"--out {args.out}: name a .parquet or .csv file")
     writable_destination(out)
     grid = sweep.parse_grid(args.grid)
-    frame = sweep.sweep(build_scenario(args), grid, workers=args.workers, progress=sweep.progress_bar)
+    if args.scheduler and args.cluster:
+        raise CliError("--scheduler and --cluster: give one (an existing scheduler's address, or --cluster local)")
+    on = args.scheduler or args.cluster
+    frame = sweep.sweep(build_scenario(args), grid, workers=args.workers, progress=sweep.progress_bar, scheduler=on)
     try:
-        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else out.write_bytes(export.csv_bytes(frame))
+        written = sweep.write_parquet(frame, str(out)) if out.suffix == ".parquet" else out.write_bytes(export.csv_bytes(frame))
     except OSError as exc:
         raise CliError(f"--out {args.out}: cannot write ({exc.strerror})") from None
-    print(f"wrote {out}: {frame['combination'].nunique()} combinations, {len(frame)} rows")
+    shape = f" as {written}" if isinstance(written, str) else ""
+    print(f"wrote {out}{shape}: {frame['combination'].nunique()} combinations, {len(frame)} rows")
 
 
 def writable_destination(out: Path) -> None:
@@ -426,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     p_sweep.add_argument("--grid", action="append", required=True, metavar="PATH=V1,V2,...")
     p_sweep.add_argument("--sims", type=int)
     p_sweep.add_argument("--seed", type=int)
-    p_sweep.add_argument("--workers", type=int, help="processes (default: one per core)")
+    p_sweep.add_argument("--workers", type=int, help="processes (default: one per core; with --cluster local, Dask's workers)")
+    p_sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster (its scheduler)")
+    p_sweep.add_argument("--cluster", choices=["local"], help="start a Dask LocalCluster for the sweep (default: a process pool)")
     p_sweep.add_argument("--out", required=True, help="a .parquet or .csv file")
     sub.add_parser("fields", help="list the scenario's field paths")
     p_evidence = sub.add_parser("evidence", help="the published vanguard figures beside the model's projections")

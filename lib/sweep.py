@@ -1,5 +1,8 @@
 """Batch sweeps: every combination of a grid of field values, projected in parallel across the
-machine's cores, as one tidy table (a row per combination and contract year).
+machine's cores (a process pool), or across many machines' on a Dask cluster (an existing one's
+scheduler, or a LocalCluster started for the sweep), as one tidy table (a row per combination and
+contract year). Whatever runs it, the rows are the same: each combination is projected alone, with
+the design's seed, and the rows are put back in the grid's order.
 
 Each combination is an ordinary scenario with the design's seed, so its rows are exactly what
 `python -m lib project` gives for that scenario. Columns: `combination`, one column per grid
@@ -99,30 +102,91 @@ def rows_of(scenario_json: str) -> list[dict[str, Any]]:
 
 
 def sweep(
-    base: Scenario, grid: dict[str, list[Any]], workers: int | None = None, progress: Callable[[int, int], None] | None = None
+    base: Scenario,
+    grid: dict[str, list[Any]],
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
-    """Project every combination (in `workers` processes; 1 = in this process) as one tidy table."""
+    """Project every combination as one tidy table: in `workers` processes (1 = in this process),
+    or on Dask when `scheduler` is a scheduler's address (tcp://HOST:PORT) or "local" (a
+    LocalCluster of `workers` processes, started and stopped here)."""
     combos = combinations(base, grid)
     jobs = [scenario.to_json() for _, scenario in combos]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    results: list[list[dict[str, Any]]] = []
-    if workers <= 1:
-        for done, job in enumerate(jobs, 1):
-            results.append(rows_of(job))
-            if progress:
-                progress(done, len(jobs))
+    if scheduler:
+        results = _on_dask(jobs, scheduler, workers, progress)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for done, rows in enumerate(pool.map(rows_of, jobs, chunksize=max(1, len(jobs) // (workers * 4))), 1):
-                results.append(rows)
-                if progress:
-                    progress(done, len(jobs))
+        results = _in_processes(jobs, min(workers or os.cpu_count() or 1, len(jobs)), progress)
     records = [
         {"combination": i} | {path: value for path, value in changes.items()} | row
         for i, ((changes, _), rows) in enumerate(zip(combos, results, strict=True))
         for row in rows
     ]
     return pd.DataFrame(records)
+
+
+def _in_processes(jobs: list[str], workers: int, progress: Callable[[int, int], None] | None) -> list[list[dict[str, Any]]]:
+    results: list[list[dict[str, Any]]] = []
+    if workers <= 1:
+        for done, job in enumerate(jobs, 1):
+            results.append(rows_of(job))
+            if progress:
+                progress(done, len(jobs))
+        return results
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for done, rows in enumerate(pool.map(rows_of, jobs, chunksize=max(1, len(jobs) // (workers * 4))), 1):
+            results.append(rows)
+            if progress:
+                progress(done, len(jobs))
+    return results
+
+
+def _on_dask(
+    jobs: list[str], scheduler: str, workers: int | None, progress: Callable[[int, int], None] | None
+) -> list[list[dict[str, Any]]]:
+    """Each combination a Dask task; the results put back in the grid's order as they arrive."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - distributed is pinned in requirements.txt
+        raise SweepError("sweeps on Dask need the distributed package (pip install -r requirements.txt)") from None
+    cluster = None
+    try:
+        if scheduler == "local":
+            count = workers or os.cpu_count() or 1
+            cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="20s")
+    except OSError as exc:
+        raise SweepError(f"--scheduler {scheduler}: no Dask scheduler answered ({exc})") from None
+    try:
+        futures = client.map(rows_of, jobs, pure=False)
+        place = {future.key: i for i, future in enumerate(futures)}
+        results: list[list[dict[str, Any]] | None] = [None] * len(jobs)
+        for done, future in enumerate(as_completed(futures), 1):
+            results[place[future.key]] = future.result()
+            if progress:
+                progress(done, len(jobs))
+        return results  # type: ignore[return-value] - every place is filled once all have completed
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+PARTITION_ROWS = 500_000  # a sweep larger than this is written as a folder of Parquet parts
+
+
+def write_parquet(frame: pd.DataFrame, out: str) -> str:
+    """Write a sweep as one Parquet file, or, when large, a folder partitioned by blocks of
+    combinations (pandas.read_parquet reads either back whole). Returns what was written."""
+    if len(frame) <= PARTITION_ROWS:
+        frame.to_parquet(out, index=False)
+        return "one file"
+    per_part = max(1, PARTITION_ROWS // max(1, len(frame) // max(1, frame["combination"].nunique())))
+    parted = frame.assign(part=frame["combination"] // per_part)
+    parted.to_parquet(out, index=False, partition_cols=["part"])
+    return f"a folder of {parted['part'].nunique()} parts"
 
 
 def read_file(data: bytes) -> pd.DataFrame:

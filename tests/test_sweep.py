@@ -78,3 +78,46 @@ def test_cli_writes_tidy_parquet_that_duckdb_and_pandas_read(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+
+
+def test_a_sweep_on_a_two_worker_dask_cluster_gives_the_process_pool_s_rows(tmp_path, monkeypatch):
+    """The same grid and seed through a Dask LocalCluster (two workers), through an existing
+    cluster's scheduler from the command line, and through the process pool: identical rows."""
+    from distributed import LocalCluster
+
+    base = Scenario.from_template("northumberland").with_value("sims", 150)
+    grid = sweep.parse_grid(["risk.gain_share=0,0.5,1", "contract.bid_discount=0,0.03"])
+    pooled = sweep.sweep(base, grid, workers=2)
+    seen: list[tuple[int, int]] = []
+    on_dask = sweep.sweep(base, grid, workers=2, scheduler="local", progress=lambda done, total: seen.append((done, total)))
+    pd.testing.assert_frame_equal(on_dask, pooled)
+    assert seen[-1] == (6, 6) and len(seen) == 6  # progress after each combination
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        out = tmp_path / "dask.parquet"
+        done = subprocess.run(
+            [sys.executable, "-m", "lib", "sweep", "--template", "northumberland", "--sims", "150", "--grid",
+             "risk.gain_share=0,0.5,1", "--grid", "contract.bid_discount=0,0.03", "--scheduler", cluster.scheduler_address,
+             "--out", str(out)],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pooled)
+
+
+def test_a_large_sweep_is_written_as_parquet_parts_that_read_back_whole(tmp_path, monkeypatch):
+    base = Scenario.from_template("dudley").with_value("sims", 100)
+    frame = sweep.sweep(base, sweep.parse_grid(["risk.gain_share=0,0.25,0.5,0.75,1"]), workers=1)
+    monkeypatch.setattr(sweep, "PARTITION_ROWS", 2 * base.contract.years)  # two combinations a part
+    out = tmp_path / "large.parquet"
+    assert sweep.write_parquet(frame, str(out)) == "a folder of 3 parts"
+    back = pd.read_parquet(out).drop(columns="part").sort_values(["combination", "year"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+
+
+def test_an_unreachable_scheduler_is_a_plain_refusal():
+    done = subprocess.run(
+        [sys.executable, "-m", "lib", "sweep", "--template", "dudley", "--grid", "risk.gain_share=0,1", "--sims", "100",
+         "--scheduler", "tcp://127.0.0.1:9", "--out", "/tmp/never.parquet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0 and "no Dask scheduler answered" in done.stderr and "Traceback" not in done.stderr
