@@ -51,7 +51,14 @@ FROM (SELECT partner, quantile_cont(end_cum, [0.1, 0.5, 0.9]) AS q, avg(end_cum)
 JOIN partners p USING (partner)
 ORDER BY partner
 """
+HEADLINE_SQL = (  # the tiles, as DuckDB computes them from the per-simulation table (Run.headline gives the same)
+    "SELECT quantile_cont(provider_end_gbp_m, [0.1, 0.5, 0.9]) AS provider_q, avg(provider_end_gbp_m) AS provider_mean, "
+    "quantile_cont(commissioner_end_gbp_m, [0.1, 0.5, 0.9]) AS commissioner_q, avg(commissioner_end_gbp_m) AS commissioner_mean, "
+    "avg(deficit_any_year::DOUBLE) AS deficit_any_year, avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year, "
+    "avg((failed_in > 0)::DOUBLE) AS failure, avg((commissioner_short_in > 0)::DOUBLE) AS commissioner_shortfall FROM sims"
+)
 QUERIES = {  # the SQL behind a run's tables ({years}: the contract's length), named as Run.sql_of takes them
+    "headline": HEADLINE_SQL,
     "end_positions": END_POSITIONS_SQL,
     "failure_by_year": FAILURE_BY_YEAR_SQL,
     "partners": PARTNER_SUMMARY_SQL,
@@ -72,6 +79,7 @@ def project(scenario: Scenario) -> Run:
 
 
 PERCENTILES = (("P10", 0.1), ("P50", 0.5), ("P90", 0.9))
+QUANTILES = tuple(q for _, q in PERCENTILES)
 
 
 class Run:
@@ -182,33 +190,47 @@ class Run:
             return self._kept[key]
 
     def summarise(self, fans: list[str] = (), means: list[str] = (), headline: bool = False) -> None:
-        """Ask DuckDB, in one query, for the yearly P10/P50/P90 and mean of the `fans`, the yearly
-        mean of the `means` (percentiles cost ~10x a mean), and, if asked, the headline: one round
-        trip for what a page first shows. Known parts are not asked again."""
+        """The yearly P10/P50/P90 and mean of the `fans`, the yearly mean of the `means`, and, if
+        asked, the headline, kept with the run. They are computed from the engine's arrays, the
+        same rows the tables hand DuckDB: numpy's linear quantile is DuckDB's `quantile_cont`, so
+        the query behind each chart (`sql_of`) returns these figures (tests/test_engine.py holds
+        them equal). A move's first view pays no query: one was ~6 ms of ~35 ms a move."""
         with self._lock:
             fans = [m for m in dict.fromkeys(fans) if ("fan", m) not in self._kept]
             means = [m for m in dict.fromkeys(means) if ("mean", m) not in self._kept and m not in fans]
-            headline = headline and "headline" not in self._kept
-            if not (fans or means or headline):
-                return
             unknown = set(fans + means) - set(self.measures)
             if unknown:
                 raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
-            inner = [f'quantile_cont("{m}", [0.1, 0.5, 0.9]) AS "q{i}", avg("{m}") AS "f{i}"' for i, m in enumerate(fans)]
-            inner += [f'avg("{m}") AS "m{i}"' for i, m in enumerate(means)]
-            parts = [f"(SELECT year::INTEGER AS year, {', '.join(inner)} FROM sim_year GROUP BY year) AS y"] if inner else []
-            parts += [f"({self._headline_sql()}) AS h"] if headline else []
-            order = " ORDER BY year" if inner else ""  # the headline alone reads only the per-simulation table
-            wide = self._columns(f"SELECT * FROM {' CROSS JOIN '.join(parts)}{order}")
-            for i, m in enumerate(fans):
-                q = np.array(wide[f"q{i}"].tolist(), dtype=float).reshape(-1, 3)
-                fan = {"year": wide["year"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2], "mean": wide[f"f{i}"]}
-                self._kept[("fan", m)] = pd.DataFrame(fan)
-                self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"f{i}"]})
-            for i, m in enumerate(means):
-                self._kept[("mean", m)] = pd.DataFrame({"year": wide["year"], "mean": wide[f"m{i}"]})
-            if headline:
-                self._kept["headline"] = self._headline_from(wide)
+            years = np.arange(1, self.years + 1, dtype=np.int32)
+            for m in fans:
+                values = self._by_year(m)
+                q = np.quantile(values, QUANTILES, axis=0)
+                mean = values.mean(axis=0)
+                self._kept[("fan", m)] = pd.DataFrame({"year": years, "p10": q[0], "p50": q[1], "p90": q[2], "mean": mean})
+                self._kept[("mean", m)] = pd.DataFrame({"year": years, "mean": mean})
+            for m in means:
+                self._kept[("mean", m)] = pd.DataFrame({"year": years, "mean": self._by_year(m).mean(axis=0)})
+            if headline and "headline" not in self._kept:
+                self._kept["headline"] = self._headline()
+
+    def _by_year(self, measure: str) -> np.ndarray:
+        """A measure's values, one row per simulation and a column per contract year."""
+        found = self.simulation.money.get(measure)
+        return np.asarray(found if found is not None else self.simulation.outcomes[measure], dtype=float)
+
+    def _headline(self) -> dict[str, Any]:
+        per_sim = self.simulation.per_sim
+        out: dict[str, Any] = {}
+        for side in ("provider", "commissioner"):
+            ends = np.asarray(per_sim[f"{side}_end_gbp_m"], dtype=float)
+            p10, p50, p90 = (float(v) for v in np.quantile(ends, QUANTILES))
+            out[side] = {"p10": p10, "p50": p50, "p90": p90, "mean": float(ends.mean())}
+        return out | {
+            "deficit_any_year": float(np.mean(per_sim["deficit_any_year"])),
+            "collar_breach_any_year": float(np.mean(per_sim["collar_breach_any_year"])),
+            "failure": float(np.mean(np.asarray(per_sim["failed_in"]) > 0)),
+            "commissioner_shortfall": float(np.mean(np.asarray(per_sim["commissioner_short_in"]) > 0)),
+        }
 
     def sql_of(self, table: str, fans: list[str] = (), means: list[str] = ()) -> str:
         """The query behind one of this run's tables, as an analyst can run it in the SQL console:
@@ -353,26 +375,6 @@ class Run:
         deficit year, a collar breach and a failure."""
         self.summarise(headline=True)
         return self._kept["headline"]
-
-    @staticmethod
-    def _headline_sql() -> str:
-        ends = {side: f"{side}_end_gbp_m" for side in ("provider", "commissioner")}
-        quantiles = [
-            f"quantile_cont({col}, [0.1, 0.5, 0.9]) AS {side}_q, avg({col}) AS {side}_mean" for side, col in ends.items()
-        ]
-        return (
-            f"SELECT {', '.join(quantiles)}, avg(deficit_any_year::DOUBLE) AS deficit_any_year, "
-            "avg(collar_breach_any_year::DOUBLE) AS collar_breach_any_year, avg((failed_in > 0)::DOUBLE) AS failure, "
-            "avg((commissioner_short_in > 0)::DOUBLE) AS commissioner_shortfall FROM sims"
-        )
-
-    @staticmethod
-    def _headline_from(row: dict[str, np.ndarray]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for side in ("provider", "commissioner"):
-            p10, p50, p90 = (float(v) for v in row[f"{side}_q"][0])
-            out[side] = {"p10": p10, "p50": p50, "p90": p90, "mean": float(row[f"{side}_mean"][0])}
-        return out | {k: float(row[k][0]) for k in PROBABILITIES}
 
     def probabilities(self) -> dict[str, float]:
         """Shares of simulations with a deficit year, a collar breach, a failure of the provider side,

@@ -234,19 +234,30 @@ def test_pooling_a_line_moves_its_money_into_the_deal():
     assert b.money["pooled_budget"][0, 0] < a.money["pooled_budget"][0, 0]
 
 
-def test_sql_summaries_match_numpy():
+def test_the_summaries_a_page_shows_are_what_duckdb_s_queries_return():
+    """The tiles and fans come from the engine's arrays; the query behind each chart (and the SQL
+    console) must return the same figures from the same rows."""
     s = Scenario.from_template("dudley").with_value("sims", 800)
     run = results.project(s)
-    provider = run.simulation.money["provider"]
-    summary = run.measure("provider")
-    for t in range(s.contract.years):
-        expected = np.quantile(provider[:, t], [0.1, 0.5, 0.9])  # linear, as quantile_cont
-        got = summary.loc[t, ["p10", "p50", "p90"]].to_numpy(dtype=float)
-        assert np.allclose(got, expected, atol=1e-9)
-        assert summary.loc[t, "mean"] == pytest.approx(provider[:, t].mean())
-    probs = run.probabilities()
-    assert probs["failure"] == pytest.approx(np.mean(run.simulation.failed_in > 0))
-    assert probs["deficit_any_year"] == pytest.approx(np.mean((run.simulation.money["variance"] < 0).any(axis=1)))
+    for measure in ("provider", "cost", "emergency_admissions"):
+        summary = run.measure(measure)
+        by_duckdb = run.query(
+            f'SELECT year, quantile_cont("{measure}", [0.1, 0.5, 0.9]) AS q, avg("{measure}") AS mean '
+            "FROM sim_year GROUP BY year ORDER BY year"
+        )
+        expected = np.array(by_duckdb["q"].tolist(), dtype=float)
+        assert np.allclose(summary[["p10", "p50", "p90"]].to_numpy(dtype=float), expected, rtol=0, atol=1e-9)
+        assert np.allclose(summary["mean"], by_duckdb["mean"], rtol=0, atol=1e-9)
+        shown = run.query(run.sql_of("yearly", fans=[measure]))  # the query a chart's table offers, rounded as shown
+        assert np.allclose(shown[f"{measure} P50"], summary["p50"].round(2), atol=0.0051)
+    h, row = run.headline(), run.query(run.sql_of("headline")).iloc[0]
+    for side in ("provider", "commissioner"):
+        assert np.allclose([h[side][q] for q in ("p10", "p50", "p90")], row[f"{side}_q"], rtol=0, atol=1e-9)
+        assert h[side]["mean"] == pytest.approx(row[f"{side}_mean"], abs=1e-9)
+    for chance in results.PROBABILITIES:
+        assert h[chance] == pytest.approx(row[chance], abs=1e-12)
+    assert h["failure"] == pytest.approx(np.mean(run.simulation.failed_in > 0))
+    assert h["deficit_any_year"] == pytest.approx(np.mean((run.simulation.money["variance"] < 0).any(axis=1)))
 
 
 def test_means_add_up_in_the_report():
