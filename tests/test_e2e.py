@@ -98,6 +98,39 @@ def wait_for_new_tiles(page, before: list[str]) -> None:
     wait_ready(page)
 
 
+def move_loss_share(page, key: str) -> None:
+    """On Design's risk tab, press `key` on the loss share's slider and wait for the new tiles."""
+    page.get_by_role("tab", name="4 · Risk split", exact=True).click()
+    wait_ready(page)
+    before = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    loss = slider(page, "loss share")
+    loss.focus()
+    loss.press(key)
+    wait_for_new_tiles(page, before)
+
+
+def save_design(page, name: str, group: str = "") -> None:
+    """Save the design open on Design under `name` (and `group`), and wait for the acknowledgement."""
+    page.get_by_role("button", name="Save").first.click()
+    page.get_by_label("Name").fill(name)
+    if group:
+        page.get_by_label("Group (optional)").fill(group)
+    page.get_by_role("button", name="Save the design").click()
+    page.wait_for_selector("[data-testid='stAlertContentSuccess']", timeout=90_000)
+
+
+def open_saved(page, base: str, name: str) -> None:
+    """Find a saved design on the Saved and compared page and open it on Design."""
+    go(page, base, "compare")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Saved design").click()
+    page.keyboard.type(name)
+    page.keyboard.press("Enter")
+    wait_ready(page)
+    page.get_by_role("button", name="Open it").click()
+    page.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
+    wait_ready(page)
+
+
 def slider(page, text: str):
     """The slider whose widget (label) contains `text`."""
     return page.locator("[data-testid='stSlider']").filter(has_text=text).get_by_role("slider").first
@@ -335,34 +368,16 @@ def test_home_opens_at_its_own_path(page, server):
 
 def test_save_in_one_browser_and_open_it_in_another_on_a_second_replica(page, server, browser):
     go(page, server, "design")
-    page.get_by_role("tab", name="4 · Risk split", exact=True).click()
-    wait_ready(page)
-    before = page.locator("[data-testid='stMetricValue']").all_inner_texts()
-    loss = slider(page, "loss share")
-    loss.focus()
-    loss.press("Home")
-    wait_for_new_tiles(page, before)
+    move_loss_share(page, "Home")
     designed = page.locator("[data-testid='stMetricValue']").all_inner_texts()
-    page.get_by_role("button", name="Save").first.click()
-    page.get_by_label("Name").fill("Browser table 7")
-    page.get_by_label("Group (optional)").fill("Browsers")
-    page.get_by_role("button", name="Save the design").click()
-    page.wait_for_selector("[data-testid='stAlertContentSuccess']", timeout=90_000)
+    save_design(page, "Browser table 7", "Browsers")
 
     # Someone else, on a second replica of the app (its own process, the same saved scenarios):
     other = browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
         with running_app(ROOT / "test-artifacts" / "streamlit-e2e-replica.log") as second:
             tab = other.new_page()
-            go(tab, second, "compare")
-            box = tab.locator("[data-testid='stSelectbox']").filter(has_text="Saved design")
-            box.click()
-            tab.keyboard.type("Browser table 7")
-            tab.keyboard.press("Enter")
-            wait_ready(tab)
-            tab.get_by_role("button", name="Open it").click()
-            tab.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
-            wait_ready(tab)
+            open_saved(tab, second, "Browser table 7")
             assert tab.locator("[data-testid='stMetricValue']").all_inner_texts() == designed
     finally:
         other.close()
@@ -375,10 +390,7 @@ def test_an_acknowledged_save_survives_the_server_killed(browser):
         try:
             tab = context.new_page()
             go(tab, base, "design")
-            tab.get_by_role("button", name="Save").first.click()
-            tab.get_by_label("Name").fill("Saved before the crash")
-            tab.get_by_role("button", name="Save the design").click()
-            tab.wait_for_selector("[data-testid='stAlertContentSuccess']", timeout=90_000)
+            save_design(tab, "Saved before the crash")
             os.kill(PIDS[base], signal.SIGKILL)
         finally:
             context.close()

@@ -6,7 +6,6 @@ to a live replica and carries on."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ from bench.serve import free_port
 from lib import saved
 
 from .conftest import ROOT
-from .test_e2e import browser, go, slider, tiles, wait_for_new_tiles, wait_ready  # noqa: F401 - the shared browser
+from .test_e2e import browser, move_loss_share, open_saved, save_design, slider, tiles, wait_for_new_tiles, wait_ready  # noqa: F401
 
 pytestmark = pytest.mark.browser
 LOG = ROOT / "test-artifacts" / "serve-replicas.log"
@@ -71,31 +70,13 @@ def test_a_save_and_a_link_cross_replicas_and_a_killed_replica_loses_nothing(bro
         for page in (first, second):
             wait_ready(page)
         # A table on the first replica changes its design and saves it.
-        first.get_by_role("tab", name="4 · Risk split", exact=True).click()
-        wait_ready(first)
-        before = first.locator("[data-testid='stMetricValue']").all_inner_texts()
-        loss = slider(first, "loss share")
-        loss.focus()
-        loss.press("Home")
-        wait_for_new_tiles(first, before)
+        move_loss_share(first, "Home")
         designed = tiles(first)
-        first.get_by_role("button", name="Save").first.click()
-        first.get_by_label("Name").fill("Proxy table 1")
-        first.get_by_label("Group (optional)").fill("Through nginx")
-        first.get_by_role("button", name="Save the design").click()
-        first.wait_for_selector("[data-testid='stAlertContentSuccess']", timeout=90_000)
+        save_design(first, "Proxy table 1", "Through nginx")
         first.keyboard.press("Escape")
 
         # The facilitator, on the other replica, finds it and opens it.
-        go(second, base, "compare")
-        box = second.locator("[data-testid='stSelectbox']").filter(has_text="Saved design")
-        box.click()
-        second.keyboard.type("Proxy table 1")
-        second.keyboard.press("Enter")
-        wait_ready(second)
-        second.get_by_role("button", name="Open it").click()
-        second.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
-        wait_ready(second)
+        open_saved(second, base, "Proxy table 1")
         assert tiles(second) == designed
 
         # The first table's link, opened on the other replica, shows the same design.
