@@ -385,7 +385,7 @@ class Run:
     def partner_summary(self) -> pd.DataFrame:
         """Per partner: end-of-contract cumulative position (P10/P50/P90, mean, £m) and the
         chance that its cumulative loss passes what it can bear."""
-        return self._kept_or("partners", self._partner_summary)
+        return self._kept_or("partners", self._partner_summary).copy()  # a few rows: no caller can change the run's own
 
     def _partner_summary(self) -> pd.DataFrame:
         return self.query(self.sql_of("partners"))

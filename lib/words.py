@@ -79,7 +79,7 @@ COLUMN_NAMES = {  # other columns of the charts' tables, in words
     "commissioners_short_by": "Commissioners short by this year (%)",
     "name": "Partner",
     "role": "Role",
-    "weight": "Share of the provider side's risk",
+    "weight": "Share of the provider side's risk (%)",
     "capacity_gbp_m": "What it can bear (£m)",
     "p_over_capacity": "Chance it loses more than it can bear (%)",
     "source": "From",
@@ -105,7 +105,9 @@ COLUMN_NAMES = {  # other columns of the charts' tables, in words
     "p50": "P50",
     "p90": "P90",
 }
-CHANCE_COLUMNS = ("failed_by", "commissioners_short_by", "p_over_capacity", "failure_low", "failure_high", "failure_swing")
+CHANCE_COLUMNS = (  # fractions shown as % in a table
+    "weight", "failed_by", "commissioners_short_by", "p_over_capacity", "failure_low", "failure_high", "failure_swing",
+)
 
 ROLE_NAMES = {  # a partner's role in words (KF2016: South Somerset's partner roles)
     "full_risk": "Full risk",

@@ -119,6 +119,11 @@ class _AsDrawn(go.Figure):
         return self._spec
 
 
+def in_words(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of a run as a person reads it (lib/gallery.py: names, units, chances as %, roles by name)."""
+    return gallery.in_words(table, state.reference())
+
+
 def template_name(template_id: str) -> str:
     """A template by its name (an id no longer in the reference data stays as it is)."""
     try:

@@ -34,20 +34,9 @@ with tabs[1]:
         st.markdown(parts.plain(said["one_sided"]))
         parts.show_one("failure-over-time", projection)
         st.markdown(parts.plain(said["partners"]))  # partner names are typed text
-        partners = run.partner_summary()
-        partners["role"] = partners["role"].map(words.ROLE_NAMES)
-        st.dataframe(
-            partners[["name", "role", "capacity_gbp_m", "p10", "p50", "p_over_capacity"]].round(3),
-            hide_index=True,
-            width="stretch",
-            key="risk-partners",
-            column_config={
-                "capacity_gbp_m": st.column_config.NumberColumn("can bear (£m)", format="%.1f"),
-                "p10": st.column_config.NumberColumn("end P10 (£m)", format="%.1f"),
-                "p50": st.column_config.NumberColumn("end P50 (£m)", format="%.1f"),
-                "p_over_capacity": st.column_config.NumberColumn("chance over what it can bear", format="percent"),
-            },
-        )
+        # The run's own summary is shared by every page that shows this design: read, never changed here.
+        partners = run.partner_summary()[["name", "role", "capacity_gbp_m", "p10", "p50", "p_over_capacity"]]
+        st.dataframe(parts.in_words(partners).round(1), hide_index=True, width="stretch", key="risk-partners")
 
 with tabs[2]:
     if tabs[2].open:

@@ -512,8 +512,14 @@ def test_risk_over_time_reads_the_cumulative_chance_of_failure():
     by_year = spec["data"][0]["y"]
     failure = results.project(scenario_of(at)).headline()["failure"]
     assert by_year == sorted(by_year) and by_year[-1] == pytest.approx(failure * 100)
-    partners = table_with(at, "p_over_capacity")
-    assert set(partners["name"]) == {p.name for p in scenario_of(at).partners}
+    partners = table_with(at, "Chance it loses more than it can bear (%)")
+    assert set(partners["Partner"]) == {p.name for p in scenario_of(at).partners}
+    roles = {words.ROLE_NAMES[p.role] for p in scenario_of(at).partners}
+    assert set(partners["Role"]) == roles
+    at.run()  # the tab drawn again, as switching away and back does: the roles stay named (the shared summary unchanged)
+    assert set(table_with(at, "Chance it loses more than it can bear (%)")["Role"]) == roles
+    open_page(at, "projections")
+    assert not at.exception
 
 
 def test_stress_tests_show_the_design_before_and_after():
