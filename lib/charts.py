@@ -49,7 +49,8 @@ def narrow(figure: Figure) -> Figure:
     layout = figure["layout"]
     title = layout["title"]
     lines = textwrap.wrap(title["text"], NARROW_TITLE_CHARS)
-    top = 40 + 26 * len(lines)  # a line of 17 px bold title is about 24 px high: a little air above the plot
+    above = sum(1 for a in layout.get("annotations", []) if a.get("yanchor") == "bottom" and a.get("y", 0) >= 1)
+    top = 40 + 26 * len(lines) + LABEL_LINE * above  # a 17 px title line is ~24 px high; then the marks' labels
     legend = {"orientation": "v", "yanchor": "top", "y": -0.3, "x": 0}  # one entry a line: none runs off the side
     narrowed = {"legend": legend, "height": 520 + top, "margin": {"l": 50, "r": 10, "t": top, "b": 190}}
     narrowed["title"] = title | {"text": "<br>".join(lines)}
@@ -67,6 +68,8 @@ NARROW_TITLE_CHARS = 24  # a preview column at 1024 px wide holds about this man
 NARROW_LEGEND_CHARS = 26  # and about this many of a legend entry beside its swatch
 
 
+TITLE_AT_TOP = {"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 14}}  # clear of labels above the plot
+LABEL_LINE = 24  # px a label of a marked line takes above or below the next
 TOP, BOTTOM = 60, 140  # px: the title above the plot; below it the x-axis title, then up to three rows of legend
 AXIS_TITLE_DEPTH = 70  # px from the x axis to below its title (the board pack draws it lower than the app)
 
@@ -80,7 +83,7 @@ def _legend_below(height: int, bottom: int = BOTTOM) -> dict[str, Any]:
 def _layout(title: str, y_title: str, x_title: str = "Contract year", height: int = 420, **extra: Any) -> dict[str, Any]:
     """Title, units and legend."""
     return {
-        "title": {"text": title, "font": {"size": 17}},
+        "title": {"text": title, "font": {"size": 17}} | TITLE_AT_TOP,
         "font": {"family": FONT, "size": 14},
         "height": height,
         "margin": {"l": 60, "r": 20, "t": TOP, "b": BOTTOM},
@@ -297,11 +300,13 @@ def _vertical(marks: list[Mark], above: bool, width: float | None = None) -> dic
     shapes = [line | {"x0": x, "x1": x, "line": {"color": c, "dash": d} | style} for x, c, d, _ in marks]
     note = {"xref": "x", "yref": "paper", "showarrow": False, "xanchor": "left", "yanchor": "bottom" if above else "top"}
     note |= {"bgcolor": "rgba(255, 255, 255, 0.9)"}  # a curve passing behind a label does not cross its text
-    step = 0.09 if above else -0.09  # labels a line apart, so two marks close together do not overwrite each other
+    # Labels a line apart (in pixels, whatever the chart's height), so two marks close together do
+    # not overwrite each other; above the plot they stack upwards into the top margin (LABEL_LINE each).
+    step = LABEL_LINE if above else -LABEL_LINE
     labelled = [(x, text) for x, _, _, text in marks if text]
     return {
         "shapes": shapes,
-        "annotations": [note | {"x": x, "y": 1 + step * i, "text": text} for i, (x, text) in enumerate(labelled)],
+        "annotations": [note | {"x": x, "y": 1, "yshift": step * i, "text": text} for i, (x, text) in enumerate(labelled)],
     }
 
 
@@ -372,8 +377,8 @@ def end_distribution(run: Run) -> Figure:
         hovermode="closest",
         showlegend=False,
         bargap=0.02,
-        margin={"l": 60, "r": 20, "t": 110, "b": 50},
-        **_vertical(marks, above=True, width=2),  # labels above the bars
+        margin={"l": 60, "r": 20, "t": TOP + LABEL_LINE * sum(1 for m in marks if m[3]), "b": 50},
+        **_vertical(marks, above=True, width=2),  # labels above the bars, under the title
     )
     return _figure([bars], layout)
 
@@ -444,12 +449,12 @@ def for_screen(figure: Figure) -> Figure:
     height = min(max(int(layout.get("height", 420) * 1.2), 500), 520)  # fits under a slide's heading at 720 px high
     big = {"font": {"family": FONT, "size": 19}, "title": title, "height": height}
     margin = layout.get("margin", {})
-    if margin.get("t", TOP) > TOP:  # labels above the plot: room for the larger title over them
-        big["margin"] = margin | {"t": margin["t"] + 30}
-    if "legend" in layout and layout["legend"].get("yanchor") == "top":  # the legend below: room for larger type
-        bottom = margin.get("b", BOTTOM) + 35
-        big["margin"] = margin | {"b": bottom, "t": TOP + 10}
-        big["legend"] = layout["legend"] | {"y": -(AXIS_TITLE_DEPTH + 18) / (height - TOP - 10 - bottom)}
+    top = margin.get("t", TOP) + (30 if margin.get("t", TOP) > TOP else 10)  # labels above the plot: room for the larger title
+    big["margin"] = margin | {"t": top}
+    if "legend" in layout and layout["legend"].get("yanchor") == "top" and layout.get("showlegend", True):
+        bottom = margin.get("b", BOTTOM) + 35  # the legend below: room for larger type
+        big["margin"] = margin | {"b": bottom, "t": top}
+        big["legend"] = layout["legend"] | {"y": -(AXIS_TITLE_DEPTH + 18) / (height - top - bottom)}
     for axis in ("xaxis", "yaxis"):
         named = layout.get(axis, {})
         big[axis] = named | {"tickfont": {"size": 18}, "title": named.get("title", {}) | {"font": {"size": 20}}}
