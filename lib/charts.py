@@ -247,7 +247,8 @@ def outcomes_grid(table: pd.DataFrame, labels: dict[str, tuple[str, str]], cols:
         layout[f"xaxis{axes}"] = {"domain": [x0, x0 + width], "anchor": f"y{axes}", "dtick": dtick}
         layout[f"yaxis{axes}"] = {"domain": [y1 - height, y1], "anchor": f"x{axes}"}
         name, unit = labels[measure]
-        note = {"text": f"{name}<br><sup>{unit}</sup>", "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper"}
+        wrapped = "<br>".join(textwrap.wrap(name, 26))  # three small charts a row at 1024 px: a long name takes two lines
+        note = {"text": f"{wrapped}<br><sup>{unit}</sup>", "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper"}
         layout["annotations"].append(note | {"xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 14}})
     traces: list[Trace] = []
     for i, measure in enumerate(measures):
@@ -483,7 +484,7 @@ def _subplot_name(layout: dict, trace: Trace) -> str:
     index = int(axis) - 1 if axis else 0
     if "xaxis2" not in layout or index >= len(notes):
         return ""
-    return str(notes[index].get("text", "")).split("<br>")[0] + ": "
+    return str(notes[index].get("text", "")).split("<br><sup>")[0].replace("<br>", " ") + ": "
 
 
 def describe(figure: Figure) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -47,6 +48,11 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def shown_as(unit: str, names: dict[str, str], readable: bool) -> Callable[[Any], str]:
+    """How a template's value is written in a note beside the design's: as the value column writes it."""
+    return (lambda value: views.shown_value(value, unit, names)) if readable else str
+
+
 def assumptions(scenario: Scenario, readable: bool = False) -> pd.DataFrame:
     """Every value of the scenario with what it means, its unit and its source (the template's, or
     changed from it). `readable`: as a board reads them (views.shown_value), without field paths;
@@ -65,6 +71,7 @@ def assumptions(scenario: Scenario, readable: bool = False) -> pd.DataFrame:
         except KeyError:
             unit, meaning = "", ""
         was, source = views.template_value(template, sources, path)
+        note = views.source_note(value, was, source, fmt=shown_as(unit, {} if path.endswith(".name") else names, readable))
         ids = {} if path.endswith(".name") else names  # a partner's name is typed text, never an id
         if readable:
             shown, unit = views.shown_value(value, unit, ids), views.unit_left(unit)
@@ -74,7 +81,7 @@ def assumptions(scenario: Scenario, readable: bool = False) -> pd.DataFrame:
             shown = str(value) if isinstance(value, list | dict) else value
         rows.append(
             {"field": path, "meaning": views.about(views.subject(cat, path, partners), meaning), "value": shown}
-            | {"unit": unit, "source": views.source_note(value, was, source)}
+            | {"unit": unit, "source": note}
         )
     frame = pd.DataFrame(rows)
     return frame.drop(columns="field") if readable else frame

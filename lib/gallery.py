@@ -104,10 +104,13 @@ def in_words(table: pd.DataFrame, cat: Catalogue) -> pd.DataFrame:
 
 def _budget_caption(d: Drawn) -> str:
     r, c = d.scenario.risk, d.scenario.contract
+    less = [f"a {pct(c.bid_discount, 1)} bid discount"] if c.bid_discount else []
+    less += [f"a {pct(r.withhold)} withhold earned back by outcomes"] if r.withhold else []
     return (
-        f"Budget: year-0 spend in scope grown {pct(c.funding_growth, 1)} a year, less a {pct(c.bid_discount, 1)} bid "
-        f"discount and a {pct(r.withhold)} withhold earned back by outcomes. Cost: each line's demand growth (Design, "
-        "tab 6) less the levers (tab 5), plus investment and year-1 procurement cost."
+        f"Budget: year-0 spend in scope grown {pct(c.funding_growth, 1)} a year"
+        + (f", less {' and '.join(less)}" if less else " (no bid discount, no withhold)")
+        + ". Cost: each line's demand growth (Design, tab 6) less the levers (tab 5), plus investment and year-1 "
+        "procurement cost."
     )
 
 
@@ -115,7 +118,7 @@ def _split_caption(d: Drawn) -> str:
     r = d.scenario.risk
     return (
         f"Settlement each year: {words.risk_sentence(d.scenario)}; neutral band {pct(r.neutral_band, 1)}"
-        + (f"; the first {r.glide_years} year(s) on a glide path" if r.glide_years else "")
+        + (f"; the first {'year' if r.glide_years == 1 else f'{r.glide_years} years'} on a glide path" if r.glide_years else "")
         + ("; covered deficits recovered from later surpluses" if r.carry_forward and r.glide_years else "")
         + ". The three parts add up to the variance in every simulation. Bars are means over the simulations; the "
         "tiles give medians (P50), which can differ, even in sign, when a few simulations lose heavily."

@@ -159,13 +159,16 @@ def risk_readings(run: Run) -> dict[str, str]:
     worst = at_risk.sort_values("p_over_capacity").iloc[-1] if len(at_risk) else None
     when = "never one in ten in any year"
     if len(first):
-        when = f"one in ten or more ({pct(first['failed_by'].iloc[0])}) has failed by year {int(first['year'].iloc[0])}"
+        when = (
+            f"it first passes one in ten by year {int(first['year'].iloc[0])}, when {pct(first['failed_by'].iloc[0])} "
+            "of simulations have failed"
+        )
     short_by = by_year[by_year["commissioners_short_by"] >= 0.1]
     short_when = "never one in ten by any year"
     if len(short_by):
         short_when = (
-            f"one in ten or more ({pct(short_by['commissioners_short_by'].iloc[0])}) has had such a year by year "
-            f"{int(short_by['year'].iloc[0])}"
+            f"that first passes one in ten by year {int(short_by['year'].iloc[0])}, when "
+            f"{pct(short_by['commissioners_short_by'].iloc[0])} of simulations have had such a year"
         )
     contingency = pct(run.scenario.risk.commissioner_contingency)
     return {

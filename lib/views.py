@@ -288,7 +288,9 @@ def shown_value(value: Any, unit: str, names: dict[str, str]) -> str:
             f"{p.get('name')} ({roles.get(p.get('role'), p.get('role'))})" if isinstance(p, dict) else names.get(p, str(p))
             for p in value
         )
-    return f"{value:,}" if isinstance(value, int | float) else str(value)
+    if isinstance(value, int | float) and unit in ("seed", "calendar year"):  # a label, not a quantity: 2017, not 2,017
+        return f"{value:g}"
+    return f"{value:,}".replace("-", "−") if isinstance(value, int | float) else str(value)
 
 
 def unit_left(unit: str) -> str:

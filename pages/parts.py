@@ -213,6 +213,8 @@ def tabs(labels: list[str], key: str) -> Sequence[Any]:
         opened = asked if asked in labels else st.session_state.get(kept)
         if opened in labels:
             st.session_state[key] = st.session_state[kept] = opened  # a reload, a copied link, a return here
+    if st.session_state.get(key) in labels and asked != st.session_state[key]:
+        st.query_params[TAB_PARAM] = st.session_state[key]  # the link says the tab shown, after a return too
 
     def remember() -> None:
         if st.session_state.get(key) in labels:

@@ -26,7 +26,8 @@ LARGE_TYPE = """<style>
 
 def _tiles(run: Run) -> None:
     parts.tiles(run)
-    st.markdown(parts.plain(readings.risk_readings(run)["failure"]))
+    if not readings.one_sided_reading(run):  # a one-sided deal's warning takes the last lines a projector has
+        st.markdown(parts.plain(readings.risk_readings(run)["failure"]))
 
 
 def _slides(projection: state.Projection) -> list[tuple[str, Callable[[], None] | Callable[[], charts.Figure]]]:
