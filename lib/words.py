@@ -14,7 +14,7 @@ APPROACH_NOTES = {
 
 
 def pct(value: float | None, digits: int = 0) -> str:
-    return "none" if value is None else f"{value * 100:.{digits}f}%"
+    return "none" if value is None else f"{value * 100:.{digits}f}%".replace("-", "−")  # the minus sign, as money has
 
 
 def gbp_m(value: float, digits: int = 1) -> str:
