@@ -212,7 +212,7 @@ def differing_assumptions(scenarios: dict[str, Scenario], cat: Catalogue | None 
             unit = field_spec(p).unit
         except KeyError:
             unit = ""
-        shown = {name: shown_value(v.get(p), unit, {} if p.endswith(".name") else names) for name, v in values.items()}
+        shown = {name: shown_value(v.get(p), unit, {} if p.endswith(".name") else names) or "none" for name, v in values.items()}
         rows.append({"setting": setting_label(cat, p), **shown})
     return pd.DataFrame(rows, columns=["setting", *scenarios])
 

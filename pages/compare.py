@@ -99,7 +99,9 @@ if listing.empty:
 else:
     names = {tid: parts.template_name(tid) for tid in set(listing["template"])}
     st.dataframe(
-        listing.drop(columns=["reference_stamp", "app_version"], errors="ignore").assign(template=listing["template"].map(names)),
+        listing.drop(columns=["reference_stamp", "app_version"], errors="ignore").assign(
+            template=listing["template"].map(names), group=listing["group"].fillna("")
+        ),
         hide_index=True,
         width="stretch",
         key="saved-listing",
