@@ -196,6 +196,12 @@ def _partner_reading(worst: Any) -> str:
         return "No partner carries losses."
     if worst["p_over_capacity"] == 0:
         return "No partner loses more than it can bear in any simulation."
+    if worst["capacity_gbp_m"] <= 0:  # nothing set aside: any loss at all counts (an alliance's income at stake, say)
+        return (
+            f"{worst['name']} has nothing set aside to bear losses (no reserves or guarantees of its own, £0.0m), so "
+            f"any loss counts: it loses money in {pct(worst['p_over_capacity'])} of simulations (in an alliance, part of "
+            "the income it puts at stake on shared outcomes). Set what it can bear on Design, tab 2."
+        )
     return (
         f"{worst['name']} is the partner most at risk: it loses more than it can bear "
         f"({gbp_m(worst['capacity_gbp_m'])}) in {pct(worst['p_over_capacity'])} of simulations. That can be more "
