@@ -21,6 +21,10 @@ LARGE_TYPE = """<style>
 [data-testid="stMetricLabel"] p { font-size: 1.35rem; }
 [data-testid="stCaptionContainer"] p { font-size: 1.05rem; }
 [data-testid="stMainBlockContainer"] { padding-top: 1.25rem; padding-bottom: 1rem; }
+/* The step buttons keep their words whole; on a narrow screen they move under the heading instead. */
+[data-testid="stColumn"]:has([class*="st-key-present-"]) { min-width: fit-content; }
+[data-testid="stHorizontalBlock"]:has([class*="st-key-present-"]) { flex-wrap: wrap; }
+[class*="st-key-present-"] button p { white-space: nowrap; }
 </style>"""  # sized so that a slide and its chart fit a 1280x720 laptop and a 1024x768 projector
 
 
