@@ -22,20 +22,24 @@ run_dir="$PWD/data/cache/serve"
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --replicas) replicas="${2:-}"; shift 2 ;;
-    --port) port="${2:-}"; shift 2 ;;
-    --address) address="${2:-}"; shift 2 ;;
-    --run-dir) run_dir="${2:-}"; shift 2 ;;
+    --replicas|--port|--address|--run-dir)
+      [ $# -ge 2 ] || { echo "serve.sh: $1 needs a value (see --help)" >&2; exit 2; }
+      case "$1" in
+        --replicas) replicas="$2" ;; --port) port="$2" ;; --address) address="$2" ;; --run-dir) run_dir="$2" ;;
+      esac
+      shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "serve.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-if ! [[ "$replicas" =~ ^[0-9]+$ ]] || [ "$replicas" -lt 1 ] || [ "$replicas" -gt 64 ]; then
+# Whole numbers in decimal (a leading zero is not octal here), within their ranges.
+if ! [[ "$replicas" =~ ^[0-9]{1,3}$ ]] || [ $((10#$replicas)) -lt 1 ] || [ $((10#$replicas)) -gt 64 ]; then
   echo "serve.sh: --replicas must be a whole number from 1 to 64, not '$replicas'" >&2; exit 2
 fi
-if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
+if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || [ $((10#$port)) -lt 1 ] || [ $((10#$port)) -gt 65535 ]; then
   echo "serve.sh: --port must be a whole number from 1 to 65535, not '$port'" >&2; exit 2
 fi
+replicas=$((10#$replicas)); port=$((10#$port))
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x "$nginx_bin" ]; then
   echo "serve.sh: nginx is not installed (Debian: apt-get install nginx)" >&2; exit 2
@@ -58,18 +62,25 @@ start_replica() {  # $1: replica number
   pids[$i]=$!
   echo "${pids[$i]}" > "$run_dir/replica-${ports[$i]}.pid"
 }
-healthy() { python3 -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:$1/_stcore/health', timeout=2).read() != b'ok')" 2>/dev/null; }
+healthy() {  # the replica on port $1 answers its health check within 2 s (bash alone: no interpreter to start)
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET /_stcore/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && grep -q '^ok' <&3" 2>/dev/null
+}
 
 nginx_pid=""
-stop() {
-  trap - INT TERM EXIT
+stopping=""
+stop() {  # $1: the exit status (0 when asked to stop)
+  [ -n "$stopping" ] && exit "${1:-0}"
+  stopping=1
+  trap - INT TERM HUP EXIT
   [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null || true
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -f "$run_dir"/replica-*.pid "$run_dir/nginx.pid"
   echo "Care Models Lab stopped."
+  exit "${1:-0}"  # never carry on starting or watching once asked to stop
 }
-trap stop INT TERM EXIT
+trap 'stop 0' INT TERM HUP
+trap 'stop $?' EXIT
 
 for ((i = 1; i <= replicas; i++)); do
   ports[$i]=$(free_port)
@@ -133,15 +144,27 @@ nginx_pid=$!
 for _ in $(seq 1 100); do [ -s "$run_dir/nginx.pid" ] && break; sleep 0.1; done
 echo "Care Models Lab: http://$address:$port ($replicas replicas behind nginx; logs in $run_dir)"
 
-# Watch: a replica that has died is started again on its port; nginx stopping stops the lot.
+# Watch: a replica that has died is started again on its port. One that has answered its health
+# check before and then fails it three times running (hung: stopped, deadlocked, swapping) is
+# killed and started again, so nginx stops sending browsers to it. nginx stopping stops the lot.
+declare -a misses answered
+for ((i = 1; i <= replicas; i++)); do misses[$i]=0; answered[$i]=1; done
 while kill -0 "$nginx_pid" 2>/dev/null; do
   for ((i = 1; i <= replicas; i++)); do
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
       echo "replica $i (port ${ports[$i]}) stopped; starting it again" >&2
-      start_replica "$i"
+      start_replica "$i"; misses[$i]=0; answered[$i]=0
+    elif healthy "${ports[$i]}"; then
+      misses[$i]=0; answered[$i]=1
+    elif [ "${answered[$i]}" = 1 ]; then
+      misses[$i]=$((misses[$i] + 1))
+      if [ "${misses[$i]}" -ge 3 ]; then
+        echo "replica $i (port ${ports[$i]}) stopped answering; starting it again" >&2
+        kill -KILL "${pids[$i]}" 2>/dev/null || true
+      fi
     fi
   done
   sleep 1
 done
-echo "serve.sh: nginx stopped; see $run_dir/nginx-error.log" >&2
+echo "serve.sh: nginx stopped on its own; see $run_dir/nginx-error.log" >&2
 exit 1
