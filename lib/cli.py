@@ -206,7 +206,8 @@ def add_scenario_commands(sub) -> None:
 def run_scenarios(args: argparse.Namespace) -> None:
     if args.action == "save":
         kept = saved.save(args.name, build_scenario(args), args.group, replace=args.replace)
-        print(f"saved {json.dumps(kept.name)} ({kept.scenario.template}{', group ' + kept.group if kept.group else ''})")
+        group = f", group {kept.group}" if kept.group else ""
+        print(f"saved {json.dumps(kept.name, ensure_ascii=False)} ({kept.scenario.template}{group})")
     elif args.action == "list":
         print_rows(
             saved.listing(args.group), args.format,
@@ -219,7 +220,7 @@ def run_scenarios(args: argparse.Namespace) -> None:
         )  # fmt: skip
     elif args.action == "restore":
         kept = saved.restore(args.version, args.name, replace=args.replace)
-        print(f"restored {json.dumps(kept.name)}")
+        print(f"restored {json.dumps(kept.name, ensure_ascii=False)}")
     elif args.action == "show":
         kept, changes = saved.load(args.name)
         print(
@@ -235,12 +236,18 @@ def run_scenarios(args: argparse.Namespace) -> None:
         print(saved.export(args.name))
     elif args.action == "import":
         kept = saved.import_text(read_text(args.file, "import", saved.MAX_IMPORT_BYTES), args.name, replace=args.replace)
-        print(f"saved {json.dumps(kept.name)}")
+        print(f"saved {json.dumps(kept.name, ensure_ascii=False)}")
     elif args.action == "link":
         print(f"/design?s={links.encode(saved.load(args.name)[0].scenario)}")
     elif args.action == "backup":
-        Path(args.file).write_text(saved.backup(), encoding="utf-8")
-        print(f"backed up {len(saved.listing())} designs from {saved.where()} to {args.file}")
+        out = Path(args.file)
+        writable_destination(out)
+        text, count = saved.backup()
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"backup {args.file}: cannot write ({exc.strerror})") from None
+        print(f"backed up {count} designs from {saved.where()} to {args.file}")
     elif args.action == "restore-backup":
         designs, retired = saved.restore_backup(read_text(args.file, "restore-backup", 1_000_000_000))
         print(f"restored {designs} designs and {retired} history entries into {saved.where()}")

@@ -82,7 +82,39 @@ def where() -> str:
 
 
 def _without_password(address: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:…@", address)
+    """user@host:port/dbname of an address in either form (URL or key=value), never its password."""
+    from psycopg import conninfo  # only a deployment with a server needs psycopg
+
+    try:
+        parts = conninfo.conninfo_to_dict(address)
+    except Exception:  # noqa: BLE001 - not an address psycopg reads: say nothing of what it holds
+        return "an address that is not a PostgreSQL connection string"
+    host = str(parts.get("host", "localhost")).rsplit("@", 1)[-1]  # an unquoted @ in a password spills into the host
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"{user}{host}{port}/{parts.get('dbname', '')}"
+
+
+def _scrubbed(text: str, address: str) -> str:
+    """A driver's message with the address and any password in it replaced by the safe form."""
+    from psycopg import conninfo
+
+    text = text.replace(address, _without_password(address))
+    try:
+        secret = conninfo.conninfo_to_dict(address).get("password")
+    except Exception:  # noqa: BLE001
+        secret = None
+    for piece in filter(None, [secret, *re.findall(r"//[^:/@]*:([^@/]+)@", address)]):
+        text = text.replace(str(piece), "…")
+    return re.sub(r"password=\S+", "password=…", text)
+
+
+def _check_address(address: str) -> None:
+    if not re.match(r"^(postgres(ql)?://|\s*\w+\s*=)", address):
+        raise DatabaseError(
+            "CARELAB_DATABASE_URL must be a PostgreSQL address (postgresql://USER:PASSWORD@HOST:5432/DB); "
+            "unset it to keep saved designs in the local file"
+        )
 
 
 def now() -> datetime:
@@ -207,24 +239,48 @@ _pools: dict[str, Any] = {}
 _pools_lock = threading.Lock()
 
 
+CONNECT_S = 10.0  # how long a process waits for the server to accept a connection
+
+
 def _pool(address: str) -> Any:
-    """This process's pool of connections to `address` (opened on first use, kept)."""
+    """This process's pool of connections to `address` (opened on first use, kept). Each connection
+    is checked as it is handed out, so one the server dropped (a restart) is replaced, not used."""
+    import logging
+
     from psycopg_pool import ConnectionPool  # only a deployment with a server needs psycopg
 
+    _check_address(address)
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # a refusal is said once, by us, in one line
     with _pools_lock:
         pool = _pools.get(address)
         if pool is None or pool.closed:
             size = int(os.environ.get("CARELAB_DATABASE_POOL", "4"))
-            pool = ConnectionPool(address, min_size=1, max_size=max(size, 1), timeout=WAIT_S, open=False)
+            pool = ConnectionPool(
+                address, min_size=1, max_size=max(size, 1), timeout=CONNECT_S, open=False,
+                check=ConnectionPool.check_connection, kwargs={"connect_timeout": 5},
+            )  # fmt: skip
             try:
-                pool.open(wait=True, timeout=min(WAIT_S, 10.0))
-            except Exception as exc:  # the pool reports an unreachable server in its own words
+                pool.open(wait=True, timeout=CONNECT_S)
+            except Exception:  # noqa: BLE001 - the reason is asked of the server below
                 pool.close()
-                raise DatabaseError(
-                    f"the saved-scenarios server ({_without_password(address)}) cannot be reached ({_first_line(exc)})"
-                ) from None
+                raise _unreachable(address) from None
             _pools[address] = pool
         return pool
+
+
+def _unreachable(address: str) -> DatabaseError:
+    """Why the server cannot be used, in one sentence: one direct attempt gives the driver's reason."""
+    import psycopg
+
+    try:
+        psycopg.connect(address, connect_timeout=5).close()
+    except Exception as exc:  # noqa: BLE001 - any failure's first line, without the password
+        reason = _scrubbed(_first_line(exc), address)
+    else:  # the server answers: every connection of this process was in use
+        return DatabaseError(f"the saved scenarios stayed busy for {CONNECT_S:g} s; nothing changed, try again")
+    return DatabaseError(
+        f"the saved-scenarios server ({_without_password(address)}) cannot be reached ({reason}); nothing changed, try again"
+    )
 
 
 def close_pools() -> None:
@@ -247,8 +303,8 @@ def _postgres_transaction(address: str) -> Iterator[Transaction]:
     pool = _pool(address)
     try:
         connection = pool.getconn()
-    except Exception as exc:
-        raise DatabaseError(f"the saved scenarios stayed busy; nothing changed, try again ({_first_line(exc)})") from None
+    except Exception:  # noqa: BLE001 - no connection in time: the server is down, or every connection is busy
+        raise _unreachable(address) from None
     try:
         with connection.transaction(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{int(WAIT_S * 1000)}ms'")
@@ -259,6 +315,7 @@ def _postgres_transaction(address: str) -> Iterator[Transaction]:
     except psycopg.errors.LockNotAvailable:
         raise DatabaseError(f"the saved scenarios stayed busy for {WAIT_S:g} s; nothing changed, try again") from None
     except psycopg.Error as exc:
-        raise DatabaseError(f"the saved scenarios could not be changed; nothing was saved ({_first_line(exc)})") from None
+        reason = _scrubbed(_first_line(exc), address)
+        raise DatabaseError(f"the saved scenarios could not be changed; nothing was saved ({reason})") from None
     finally:
         pool.putconn(connection)  # a broken connection is discarded by the pool

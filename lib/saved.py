@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -76,10 +78,10 @@ def check_name(text: str, what: str = "name") -> str:
     """A name or group as it will be stored: trimmed, 1-80 characters, words and a little punctuation."""
     if not isinstance(text, str):
         raise SavedError(f"{what} must be text, not {json.dumps(text, default=str)[:40]}")
-    name = text.strip()
+    name = unicodedata.normalize("NFKC", text).strip()  # one name, however it was typed (é as one mark or two, full width)
     low, high = NAME_LENGTH
     if not low <= len(name) <= high or not NAME_PATTERN.fullmatch(name):
-        shown = json.dumps(name[:40] + ("…" if len(name) > 40 else ""))
+        shown = json.dumps(name[:40] + ("…" if len(name) > 40 else ""), ensure_ascii=False)
         raise SavedError(
             f"{what} {shown} is not allowed: {low} to {high} characters, starting with a letter or digit, "
             "then letters, digits, spaces and . , ' & ( ) / + : % - _"
@@ -88,7 +90,7 @@ def check_name(text: str, what: str = "name") -> str:
 
 
 def _quoted(name: object) -> str:
-    return json.dumps(str(name)[:80])
+    return json.dumps(str(name)[:80], ensure_ascii=False)
 
 
 # ---- the transaction ---------------------------------------------------------------------------
@@ -327,9 +329,10 @@ BACKUP_FORMAT = "carelab-saved-designs"
 HISTORY_COLUMNS = ["version", *COLUMNS, "retired_at", "why"]
 
 
-def backup() -> str:
+def backup() -> tuple[str, int]:
     """Every saved design and its history as one JSON document, read in one transaction (a
-    consistent copy while people go on saving). Either back end reads it back: `restore_backup`."""
+    consistent copy while people go on saving), and how many designs it holds. Either back end
+    reads it back: `restore_backup`."""
     with _transaction() as tx:
         designs = tx.frame(f"SELECT {', '.join(COLUMNS)} FROM scenarios ORDER BY name")
         retired = tx.frame(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM scenario_history ORDER BY version")
@@ -339,12 +342,41 @@ def backup() -> str:
         return [{c: _stored(row[c]) for c in frame.columns} for _, row in frame.iterrows()]
 
     document = {"format": BACKUP_FORMAT, "schema_version": int(version), "taken_at": _now().isoformat()}
-    return json.dumps(document | {"scenarios": records(designs), "history": records(retired)}, indent=1)
+    return json.dumps(document | {"scenarios": records(designs), "history": records(retired)}, indent=1), len(designs)
 
 
 def _stored(value: object) -> object:
     plain = _plain(value)
     return plain.isoformat() if isinstance(plain, datetime) else plain
+
+
+def _checked(column: str, value: Any, name: object) -> Any:
+    """One value of a backup entry, checked as a save would check it; nothing unusable is restored."""
+    which = f"the backup's design {_quoted(name)}"
+    if column in ("saved_at", "retired_at"):
+        try:
+            return datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise SavedError(f"{which}: {column} is not a date and time ({_quoted(value)})") from None
+    if column == "name":
+        return check_name(value)
+    if column == "grp":
+        return None if value is None else check_name(value, "group")
+    if column in ("scenario_json", "template_json"):
+        try:
+            Scenario.from_json(value)
+        except (ScenarioError, catalogue.UnknownTemplateError, TypeError, ValueError) as exc:
+            raise SavedError(f"{which} does not fit the model ({exc})") from None
+        return value
+    if column == "version":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SavedError(f"{which}: version must be a whole number from 1, not {_quoted(value)}")
+        return value
+    if column == "why" and value not in ("replaced", "deleted"):
+        raise SavedError(f"{which}: why must be replaced or deleted, not {_quoted(value)}")
+    if not isinstance(value, str):
+        raise SavedError(f"{which}: {column} must be text, not {_quoted(value)}")
+    return value
 
 
 def restore_backup(text: str) -> tuple[int, int]:
@@ -360,13 +392,20 @@ def restore_backup(text: str) -> tuple[int, int]:
     if not isinstance(designs, list) or not isinstance(retired, list):
         raise SavedError('the backup has no "scenarios" and "history" lists')
 
+    made_by = document.get("schema_version")
+    if not isinstance(made_by, int) or made_by > database.SCHEMA_VERSION:
+        raise SavedError(f"the backup was made by a newer release (store version {made_by}); upgrade before restoring it")
+
     def row(record: dict, columns: list[str]) -> list:
         if not isinstance(record, dict) or set(record) != set(columns):
             raise SavedError(f"a backup entry does not have the columns {', '.join(columns)}")
-        return [datetime.fromisoformat(record[c]) if c in ("saved_at", "retired_at") else record[c] for c in columns]
+        return [_checked(c, record[c], record.get("name")) for c in columns]
 
     design_rows = [row(r, COLUMNS) for r in designs]
     history_rows = [row(r, HISTORY_COLUMNS) for r in retired]
+    names = [r[0] for r in design_rows]
+    if len(set(names)) != len(names):
+        raise SavedError("the backup names one design twice; it is not a backup this tool wrote")
     with _transaction() as tx:
         held = tx.one("SELECT (SELECT count(*) FROM scenarios) + (SELECT count(*) FROM scenario_history)")[0]
         if held:

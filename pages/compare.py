@@ -13,7 +13,11 @@ frame.ensure()
 CURRENT = "Your design, as it stands"
 st.title("Saved designs and comparisons")
 cat = state.reference()
-listing = saved.listing()
+try:
+    listing = saved.listing()
+except saved.SavedError as exc:  # the store is unreachable or busy: say so, change nothing
+    st.error(f"The saved designs cannot be read just now: {parts.plain(str(exc))}.", icon=":material/cloud_off:")
+    st.stop()
 parts.refused_input()
 
 # ---- the facilitator's view -----------------------------------------------------------------------

@@ -26,6 +26,17 @@ def binaries() -> Path | None:
     return Path(folders[-1]) if folders else None
 
 
+RUNNING: dict[str, tuple[Path, Path]] = {}  # base address -> (binaries, data folder), while it runs
+
+
+def restart(base: str) -> None:
+    """Restart a running test server (fast shutdown: every client's connection is cut)."""
+    bin_dir, data = RUNNING[base]
+    command = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data.parent / "log"), "-m", "fast", "-w", "restart"]
+    # The server's output goes to its log: a pipe it inherited would never close.
+    subprocess.run(_as_server_user(command), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,9 +64,12 @@ def server() -> Iterator[str]:
         options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder} -c max_connections=200"
         options += " -c fsync=on -c synchronous_commit=on"  # an acknowledged save is on disk, as in production
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
+        base = f"postgresql://postgres@127.0.0.1:{port}"
+        RUNNING[base] = (bin_dir, data)
         try:
-            yield f"postgresql://postgres@127.0.0.1:{port}"
+            yield base
         finally:
+            RUNNING.pop(base, None)
             subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
                            capture_output=True)  # fmt: skip
     finally:

@@ -5,6 +5,7 @@ the embedded DuckDB file and a PostgreSQL server (a throwaway one, tests/pgserve
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -401,3 +402,73 @@ def psycopg_admin():
     import psycopg
 
     return psycopg.connect(os.environ["CARELAB_DATABASE_URL"], autocommit=True)
+
+
+def test_a_restarted_server_is_used_again_at_once_and_a_bad_address_is_one_sentence(backend, postgres, monkeypatch):
+    """The server restarts under a running process: its next save works (the pool replaces the cut
+    connections). A wrong address is refused in one sentence that never shows the password."""
+    if backend == "duckdb":
+        pytest.skip("the embedded file has no server to restart")
+    saved.save("Before the restart", Scenario.from_template("dudley"))
+    pgserver.restart(postgres)
+    saved.save("After the restart", Scenario.from_template("dudley"))  # no refusal: the cut connections are replaced
+    assert {"Before the restart", "After the restart"} <= set(saved.listing()["name"])
+    database.close_pools()
+    monkeypatch.setattr(database, "CONNECT_S", 2.0)  # the refusals need not wait the whole 10 s here
+    base = postgres.rsplit(":", 1)[0]
+    for address in (
+        f"{postgres}/missing_db?password=S3cretPW",
+        f"postgresql://nobody:S3cretPW@{base.split('@')[1]}:9/db",
+        "host=127.0.0.1 port=9 password=S3cretPW dbname=d",
+        "mysql://u:S3cretPW@127.0.0.1/db",
+    ):
+        monkeypatch.setenv("CARELAB_DATABASE_URL", address)
+        with pytest.raises(saved.SavedError) as refused:
+            saved.listing()
+        said = str(refused.value)
+        assert "S3cretPW" not in said and "\n" not in said, said
+        assert "cannot be reached" in said or "must be a PostgreSQL address" in said, said
+        database.close_pools()
+
+
+def _tampered(text: str, change) -> str:  # noqa: ANN001 - a function that edits the backup's document
+    document = json.loads(text)
+    change(document)
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda d: d["scenarios"][0].update(scenario_json="{not json"), "does not fit the model"),
+        (lambda d: d["scenarios"][0].update(scenario_json=json.dumps(json.loads(d["scenarios"][0]["scenario_json"]) | {"population": -5})), "does not fit the model"),  # noqa: E501
+        (lambda d: d["scenarios"][0].update(template_json=json.dumps({"template": "nowhere"})), "does not fit the model"),
+        (lambda d: d["scenarios"][0].update(name=""), "is not allowed"),
+        (lambda d: d["scenarios"][0].update(name="x" * 100_000), "is not allowed"),
+        (lambda d: d["scenarios"][0].update(saved_at="yesterday"), "not a date and time"),
+        (lambda d: d["scenarios"][0].update(saved_at=None), "not a date and time"),
+        (lambda d: d["history"][0].update(why="lost"), "why must be replaced or deleted"),
+        (lambda d: d.update(schema_version=99), "newer release"),
+        (lambda d: d["scenarios"].append(dict(d["scenarios"][0])), "names one design twice"),
+    ],
+)
+def test_a_tampered_backup_is_refused_whole_and_restores_nothing(change, says):
+    saved.save("Kept", Scenario.from_template("salford"), "Table 1")
+    saved.save("Kept", Scenario.from_template("dudley"), "Table 1", replace=True)
+    text, _ = saved.backup()
+    with database.transaction() as tx:  # an empty store to restore into
+        tx.run("DELETE FROM scenarios")
+        tx.run("DELETE FROM scenario_history")
+    with pytest.raises(saved.SavedError, match=says):
+        saved.restore_backup(_tampered(text, change))
+    assert saved.listing().empty and saved.history().empty
+
+
+def test_a_name_is_one_name_however_it_was_typed():
+    composed, decomposed, wide = "Zoë café", "Zoe\u0308 cafe\u0301", "Ｚｏë café"
+    saved.save(decomposed, Scenario.from_template("dudley"))
+    assert saved.listing()["name"].tolist() == [composed]
+    with pytest.raises(saved.NameTaken):
+        saved.save(wide, Scenario.from_template("dudley"))  # full-width letters are the same name
+    with pytest.raises(saved.SavedError, match="Zoë — café"):
+        saved.save("Zoë — café", Scenario.from_template("dudley"))  # the refusal shows the name as typed
