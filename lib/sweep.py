@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -149,6 +150,8 @@ def _on_dask(
         from distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - distributed is pinned in requirements.txt
         raise SweepError("sweeps on Dask need the distributed package (pip install -r requirements.txt)") from None
+    if scheduler != "local" and not SCHEDULER_ADDRESS.fullmatch(scheduler):
+        raise SweepError(f"--scheduler {scheduler!r}: give a Dask scheduler's address, tcp://HOST:PORT (or tls://HOST:PORT)")
     cluster = None
     try:
         if scheduler == "local":
@@ -156,9 +159,9 @@ def _on_dask(
             cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
         else:
-            client = Client(scheduler, timeout="20s")
-    except OSError as exc:
-        raise SweepError(f"--scheduler {scheduler}: no Dask scheduler answered ({exc})") from None
+            client = _connected(Client, scheduler)
+    except Exception as exc:  # noqa: BLE001 - whatever answered there (or nothing), it was not a scheduler we can use
+        raise SweepError(f"--scheduler {scheduler}: no Dask scheduler answered ({type(exc).__name__})") from None
     try:
         futures = client.map(rows_of, jobs, pure=False)
         place = {future.key: i for i, future in enumerate(futures)}
@@ -168,10 +171,44 @@ def _on_dask(
             if progress:
                 progress(done, len(jobs))
         return results  # type: ignore[return-value] - every place is filled once all have completed
+    except (SweepError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a worker or the scheduler could not run a combination
+        said = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise SweepError(
+            f"the Dask cluster could not run a combination ({type(exc).__name__}: {said}); "
+            "its scheduler and workers need this project, its requirements and the same data/ installed"
+        ) from None
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+SCHEDULER_ADDRESS = re.compile(r"(tcp|tls)://[\w.\-\[\]:]+:\d{1,5}")
+SCHEDULER_WAIT_S = 15  # a scheduler answers at once; a port that accepts and says nothing is given up on
+
+def _connected(client_class: Any, scheduler: str) -> Any:
+    """A client of the scheduler at `scheduler`, or TimeoutError after SCHEDULER_WAIT_S: Dask's own
+    timeout does not cover a port that accepts the connection and never answers."""
+    import threading
+
+    made: list[Any] = []
+
+    def connect() -> None:
+        try:
+            made.append(client_class(scheduler, timeout=SCHEDULER_WAIT_S))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            made.append(exc)
+
+    worker = threading.Thread(target=connect, daemon=True)  # a hung handshake does not keep the program alive
+    worker.start()
+    worker.join(SCHEDULER_WAIT_S + 5)
+    if not made:
+        raise TimeoutError(scheduler)
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
 
 
 PARTITION_ROWS = 500_000  # a sweep larger than this is written as a folder of Parquet parts

@@ -121,3 +121,19 @@ def test_an_unreachable_scheduler_is_a_plain_refusal():
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode != 0 and "no Dask scheduler answered" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_port_that_accepts_and_never_answers_or_is_not_an_address_is_refused_plainly(monkeypatch):
+    import socket
+
+    monkeypatch.setattr(sweep, "SCHEDULER_WAIT_S", 2)
+    base = Scenario.from_template("dudley").with_value("sims", 100)
+    grid = sweep.parse_grid(["risk.gain_share=0,1"])
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)  # the kernel accepts connections; nothing ever answers them
+        with pytest.raises(sweep.SweepError, match="no Dask scheduler answered"):
+            sweep.sweep(base, grid, scheduler=f"tcp://127.0.0.1:{silent.getsockname()[1]}")
+    for wrong in ("http://127.0.0.1:8786", "garbage"):
+        with pytest.raises(sweep.SweepError, match="tcp://HOST:PORT"):
+            sweep.sweep(base, grid, scheduler=wrong)
