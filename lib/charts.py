@@ -18,7 +18,7 @@ import pandas as pd
 
 from lib.readings import collar_over_contract
 from lib.results import Run
-from lib.words import ROLE_NAMES, gbp_m
+from lib.words import ROLE_NAMES, gbp_m, minus
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 COLOURS = {
@@ -468,8 +468,7 @@ def _in_unit(value: float, unit: str) -> str:
     """A value as the axis that carries it reads: money as −£12.0m, shares as 25%, else 1,234.5."""
     if "£m" in unit:
         return gbp_m(value)
-    text = f"{value:,.0f}%" if "%" in unit else f"{value:,.1f}"
-    return text.replace("-", "−")
+    return minus(f"{value:,.0f}%" if "%" in unit else f"{value:,.1f}")
 
 
 def _axis_title(layout: dict, trace: Trace, axis: str) -> str:

@@ -282,7 +282,7 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
         elif name.endswith("_gbp_m") or "£m" in name:
             shown = words.gbp_m
         else:
-            shown = lambda v: f"{v:,.2f}".replace("-", "−")  # noqa: E731 - the minus sign, as in the text
+            shown = lambda v: words.minus(f"{v:,.2f}")  # noqa: E731
         out[column] = [shown(v) if pd.notna(v) else "" for v in out[column]]
     names = {c: views.COMPARE_LABELS.get(str(c), str(c).replace("_gbp_m", " (£m)").replace("_", " ")) for c in out.columns}
     return out.rename(columns=names)

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from lib.results import Run
-from lib.words import gbp_m, pct
+from lib.words import gbp_m, minus, pct
 
 
 def headline_tiles(run: Run) -> list[dict[str, str]]:
@@ -232,7 +232,7 @@ def _change(was: float, now: float, money: bool) -> str:
         change = round(now, 1) - round(was, 1)
         return ("+" if change > 0 else "") + gbp_m(change)
     points = round(now * 100) - round(was * 100)
-    return f"{points:+d} points".replace("-", "−")
+    return minus(f"{points:+d} points")
 
 
 def before_after(before: Run, after: Run) -> pd.DataFrame:

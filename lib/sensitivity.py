@@ -15,7 +15,7 @@ import pandas as pd
 
 from lib import catalogue, results
 from lib.scenario import Scenario, expand, field_spec, within
-from lib.words import gbp_m
+from lib.words import gbp_m, minus, pct
 
 COLUMNS = [
     "id", "label", "low", "high", "reasoning",
@@ -78,7 +78,7 @@ def _moved(scenario: Scenario, entry: dict) -> Assumption:
 
     low, high = at(entry["low"]), at(entry["high"])
     if len(paths) > 1:  # a shift of every line: say the shift
-        texts = [f"{end * 100:+.1f} points".replace("-", "−") for end in (entry["low"], entry["high"])]
+        texts = [minus(f"{end * 100:+.1f} points") for end in (entry["low"], entry["high"])]
     else:
         texts = [_text(paths[0], low[paths[0]]), _text(paths[0], high[paths[0]])]
     return Assumption(entry["id"], entry["label"], entry["reasoning"], low, high, *texts)
@@ -87,7 +87,7 @@ def _moved(scenario: Scenario, entry: dict) -> Assumption:
 def _text(path: str, value: float) -> str:
     unit = field_spec(path).unit
     if unit.startswith("fraction"):
-        return f"{value * 100:.1f}%".replace("-", "−") + (" a year" if "year" in unit else "")  # the minus sign, as in text
+        return pct(value, 1) + (" a year" if "year" in unit else "")
     if unit.startswith("£m"):
         return gbp_m(value)
     return f"{value:g}"

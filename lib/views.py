@@ -290,7 +290,7 @@ def shown_value(value: Any, unit: str, names: dict[str, str]) -> str:
         )
     if isinstance(value, int | float) and unit in ("seed", "calendar year"):  # a label, not a quantity: 2017, not 2,017
         return f"{value:g}"
-    return f"{value:,}".replace("-", "−") if isinstance(value, int | float) else str(value)
+    return words.minus(f"{value:,}") if isinstance(value, int | float) else str(value)
 
 
 def unit_left(unit: str) -> str:

@@ -13,8 +13,13 @@ APPROACH_NOTES = {
 }
 
 
+def minus(text: str) -> str:
+    """A number's text with the minus sign (−) that money and the rest of the text use, not a hyphen."""
+    return text.replace("-", "−")
+
+
 def pct(value: float | None, digits: int = 0) -> str:
-    return "none" if value is None else f"{value * 100:.{digits}f}%".replace("-", "−")  # the minus sign, as money has
+    return "none" if value is None else minus(f"{value * 100:.{digits}f}%")
 
 
 def gbp_m(value: float, digits: int = 1) -> str:
