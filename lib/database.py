@@ -207,7 +207,7 @@ def _duckdb_transaction() -> Iterator[Transaction]:
         try:
             con = duckdb.connect(str(target), config=OFFLINE_CONFIG)
         except duckdb.Error as exc:
-            raise DatabaseError(f"the saved-scenarios file cannot be opened ({_reason(exc, str(target))})") from None
+            raise DatabaseError(f"the saved-scenarios file cannot be opened ({_first_line(exc, str(target))})") from None
         try:
             tx = Transaction(con, postgres=False)
             con.execute("BEGIN TRANSACTION")
@@ -222,15 +222,10 @@ def _duckdb_transaction() -> Iterator[Transaction]:
             con.execute("COMMIT")
         except duckdb.Error as exc:
             raise DatabaseError(
-                f"the saved scenarios could not be changed; nothing was saved ({_reason(exc, str(target))})"
+                f"the saved scenarios could not be changed; nothing was saved ({_first_line(exc, str(target))})"
             ) from None
         finally:
             con.close()
-
-
-def _reason(exc: Exception, hide: str) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.replace(hide, "the store")[:200]
 
 
 # ---- PostgreSQL: a pool per process and an advisory lock ---------------------------------------
@@ -291,9 +286,11 @@ def close_pools() -> None:
         _pools.clear()
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, hide: str | None = None) -> str:
+    """An error's first line, at most 200 characters, with `hide` (a file's path) said as "the store"."""
     text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return (line.replace(hide, "the store") if hide else line)[:200]
 
 
 @contextmanager

@@ -71,8 +71,8 @@ def assumptions(scenario: Scenario, readable: bool = False) -> pd.DataFrame:
         except KeyError:
             unit, meaning = "", ""
         was, source = views.template_value(template, sources, path)
-        note = views.source_note(value, was, source, fmt=shown_as(unit, {} if path.endswith(".name") else names, readable))
         ids = {} if path.endswith(".name") else names  # a partner's name is typed text, never an id
+        note = views.source_note(value, was, source, fmt=shown_as(unit, ids, readable))
         if readable:
             shown, unit = views.shown_value(value, unit, ids), views.unit_left(unit)
         elif isinstance(value, str):
