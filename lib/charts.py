@@ -446,7 +446,7 @@ def for_screen(figure: Figure) -> Figure:
     """The same chart for presentation mode: large type and a taller plot, read across a room."""
     layout = figure["layout"]
     # The title sits at the top of the figure, clear of labels drawn above the plot (a histogram's marks).
-    title = layout.get("title", {}) | {"font": {"size": 28}, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 6}}
+    title = layout.get("title", {}) | TITLE_AT_TOP | {"font": {"size": 28}, "pad": {"t": 6}}
     height = min(max(int(layout.get("height", 420) * 1.2), 500), 520)  # fits under a slide's heading at 720 px high
     big = {"font": {"family": FONT, "size": 19}, "title": title, "height": height}
     margin = layout.get("margin", {})
@@ -454,7 +454,7 @@ def for_screen(figure: Figure) -> Figure:
     big["margin"] = margin | {"t": top}
     if "legend" in layout and layout["legend"].get("yanchor") == "top" and layout.get("showlegend", True):
         bottom = margin.get("b", BOTTOM) + 35  # the legend below: room for larger type
-        big["margin"] = margin | {"b": bottom, "t": top}
+        big["margin"] |= {"b": bottom}
         big["legend"] = layout["legend"] | {"y": -(AXIS_TITLE_DEPTH + 18) / (height - top - bottom)}
     for axis in ("xaxis", "yaxis"):
         named = layout.get(axis, {})
