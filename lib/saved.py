@@ -242,12 +242,17 @@ def rename(old: str, new: str) -> None:
             raise SavedError(f"no saved scenario is called {_quoted(old)}")
         if new != old and _exists(tx, new):
             raise NameTaken(new)
-        tx.run("UPDATE scenarios SET name = ? WHERE name = ?", [new, old])
+        try:
+            design = Scenario.from_json(tx.one("SELECT scenario_json FROM scenarios WHERE name = ?", [old])[0])
+        except (ScenarioError, catalogue.UnknownTemplateError) as exc:
+            raise SavedError(f"{_quoted(old)} no longer fits the model: {exc}") from None
+        renamed = design.with_value("name", new).to_json()  # titles, slides and files read the design's own name
+        tx.run("UPDATE scenarios SET name = ?, scenario_json = ? WHERE name = ?", [new, renamed, old])
 
 
 def duplicate(name: str, new: str) -> Saved:
     saved, _ = load(name)
-    return save(new, saved.scenario, saved.group)
+    return save(new, saved.scenario.with_value("name", check_name(new)), saved.group)
 
 
 def delete(name: str) -> None:

@@ -74,8 +74,7 @@ if len(picked) >= 2:
             lambda measure=measure: views.yearly_side_by_side(runs, measure),
             "P50 of each design's simulations; each design keeps its colour and line style.",
             f"compare-{measure}",
-            next(iter(runs.values())).sql_of("yearly", fans=[measure]),
-        )
+        )  # no query offered: the SQL console holds your own design, not the designs compared here
     st.markdown("**Only the assumptions that differ**")
     differ = views.differing_assumptions(scenarios, state.reference())  # settings and values in words
     st.dataframe(differ.rename(columns={"setting": "Setting"}), hide_index=True, width="stretch", key="compare-differ")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import presentation, sidebar, state
+from pages import parts, presentation, sidebar, state
 
 PAGES = [
     ("pages/home.py", "Home", ":material/home:", "home"),
@@ -81,7 +81,7 @@ def run() -> None:
     if page.url_path == PAGES[0][3]:  # /home is Home: shown at its one address, so the sidebar marks it
         st.switch_page(pages[0])
     for warning in state.link_warnings():
-        st.warning(warning, icon=":material/link_off:")
+        st.warning(parts.plain(warning), icon=":material/link_off:")  # a link's text is shown as it is, never as markup
     if presenting:
         presentation.show()
         return

@@ -61,7 +61,8 @@ def _opened_on(count: int) -> int:
     """The slide to show: this session's, or the link's on a reload or a copied link."""
     if SLIDE not in st.session_state:
         asked = st.query_params.get(SLIDE_PARAM, "1")
-        st.session_state[SLIDE] = min(max(int(asked) - 1, 0), count - 1) if asked.isdigit() else 0
+        number = asked.isascii() and asked.isdigit()  # "²" and "①" are digits to str.isdigit, not to int()
+        st.session_state[SLIDE] = min(max(int(asked) - 1, 0), count - 1) if number else 0
     return min(st.session_state[SLIDE], count - 1)
 
 

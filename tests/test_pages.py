@@ -590,6 +590,11 @@ def test_presentation_mode_steps_through_every_chart_without_controls():
     reloaded.query_params["present"], reloaded.query_params["slide"] = "1", "7"
     reloaded.run()
     assert reloaded.subheader[0].value.startswith("7 of 8")
+    for odd in ("²", "①", "abc", "-3", "3.5"):  # digits to str.isdigit but not to int(), and other junk: slide 1
+        wrong = AppTest.from_file(APP, default_timeout=120)
+        wrong.query_params["present"], wrong.query_params["slide"] = "1", odd
+        wrong.run()
+        assert not wrong.exception and wrong.subheader[0].value.startswith("1 of 8"), odd
     at.button(key="present-off").click().run()
     assert not at.exception and "present" not in at.query_params and "slide" not in at.query_params and len(at.sidebar) > 0
 

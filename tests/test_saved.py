@@ -51,7 +51,7 @@ def test_save_list_open_rename_duplicate_delete():
     assert opened.scenario == design and opened.group == "Table 3" and changes == []
     saved.rename("Table 3 draft", "Table 3 final")
     saved.duplicate("Table 3 final", "Table 3 copy")
-    assert saved.load("Table 3 copy")[0].scenario == design
+    assert saved.load("Table 3 copy")[0].scenario == design.with_value("name", "Table 3 copy")  # the same design, its own name
     saved.delete("Table 3 final")
     assert set(saved.listing()["name"]) == {"Table 3 copy", "Table 4"}
     with pytest.raises(saved.SavedError, match="no saved scenario"):
@@ -462,6 +462,17 @@ def test_a_tampered_backup_is_refused_whole_and_restores_nothing(change, says):
     with pytest.raises(saved.SavedError, match=says):
         saved.restore_backup(_tampered(text, change))
     assert saved.listing().empty and saved.history().empty
+
+
+def test_a_renamed_or_duplicated_design_carries_its_new_name_inside():
+    """Titles, slides, the board pack and file names read the design's own name: a rename or a
+    duplicate changes it there too, not only in the list."""
+    saved.save("First name", Scenario.from_template("dudley").with_value("name", "First name"))
+    saved.rename("First name", "Second name")
+    assert saved.load("Second name")[0].scenario.name == "Second name"
+    saved.duplicate("Second name", "Third name")
+    assert saved.load("Third name")[0].scenario.name == "Third name"
+    assert saved.load("Second name")[0].scenario.name == "Second name"
 
 
 def test_a_name_is_one_name_however_it_was_typed():
