@@ -14,20 +14,14 @@ reported (or kept) as text, never evaluated.
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
-import os
 import re
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
-from lib import catalogue
+from lib import catalogue, database, places
 from lib.scenario import Scenario, ScenarioError, field_spec
 
 MAX_BYTES = 200_000
@@ -222,11 +216,11 @@ def _number(text: str) -> float | None:
     return value if value == value and abs(value) != float("inf") else None  # no NaN or infinity
 
 
-def _saved_name(path: Path) -> str | None:
-    """The place name a custom template file holds (None if it cannot be read)."""
+def _saved_name(data: bytes) -> str | None:
+    """The place name a custom place's text holds (None if it cannot be read)."""
     try:
-        entry = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        entry = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError):
         return None
     return entry.get("name") if isinstance(entry, dict) else None
 
@@ -262,55 +256,23 @@ def save(baseline: Baseline, replace: bool = False) -> str:
         catalogue.check_custom(entry, catalogue.current().tables["service_lines"])
     except catalogue.CustomTemplateError as exc:
         raise BaselineError([f"The template could not be built: {exc}"]) from None
-    folder = catalogue.custom_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with _folder_locked(folder):  # two uploads at once take turns: neither overwrites the other unasked
-        return _save_entry(folder / f"{tid}.yaml", entry, baseline, replace)
+    data = yaml.safe_dump(entry, sort_keys=False, allow_unicode=True).encode("utf-8")
 
-
-@contextmanager
-def _folder_locked(folder: Path) -> Iterator[None]:
-    handle = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(handle)
-
-
-def _save_entry(target: Path, entry: dict, baseline: Baseline, replace: bool) -> str:
-    tid = entry["id"]
-    if (target.exists() or target.is_symlink()) and not target.is_file():
-        raise BaselineError([f"The template id {tid} is taken by something that is not a template; rename the place."])
-    before = target.read_bytes() if target.exists() else None
-    if before is not None:
-        if _saved_name(target) != baseline.name:
-            raise BaselineError([f"The template id {tid} is taken by another file; rename the place and upload it again."])
-        if not replace:
+    def may_write(before: bytes | None) -> None:
+        if before is not None and _saved_name(before) != baseline.name:
+            raise BaselineError([f"The template id {tid} is taken by another place; rename the place and upload it again."])
+        if before is not None and not replace:
             raise PlaceExists(baseline.name)
-    _write_atomically(target, yaml.safe_dump(entry, sort_keys=False, allow_unicode=True).encode("utf-8"))
+
+    try:  # two uploads at once take turns: neither overwrites the other unasked
+        before = places.replace(tid, data, may_write)
+    except (places.PlaceError, database.DatabaseError) as exc:
+        raise BaselineError([str(exc)]) from None
     catalogue.refresh()
     try:
         Scenario.from_template(tid)
     except ScenarioError as exc:
-        if before is None:
-            target.unlink(missing_ok=True)
-        else:
-            _write_atomically(target, before)  # the place saved before is kept, as it was
+        places.put_back(tid, before, data)  # the place saved before is kept, as it was
         catalogue.refresh()
         raise BaselineError([f"The template could not be built: {exc}"]) from None
     return tid
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write a whole file or nothing: a reader never sees half of one, and a failed write leaves no part behind."""
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
-    partial = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)

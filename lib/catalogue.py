@@ -1,9 +1,9 @@
 """The reference data: the text in data/ read into tidy tables, once per process, plus the
-custom templates analysts made from their own place's baseline (one YAML file each in the
-custom templates folder, `CARELAB_TEMPLATES_DIR`, default data/cache/templates; read again
-whenever that folder changes, so every process sees a new one).
+custom places analysts made from their own place's baseline (lib/places.py: a folder on one
+machine, the store's places table when a server is configured; read again whenever they change,
+so every process sees a new one).
 
-Nothing here opens a database, so a scenario can be checked against the catalogue anywhere.
+The reference text is read from files, not a database, so a scenario can be checked anywhere.
 Per-head spend is a stated assumption: a template's baseline for a line is population x per-head
 spend, except where the seeds give the pooled budget, when the pooled lines are scaled to it
 (docs/model.md, "Baseline").
@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -24,7 +23,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from lib import places
+from lib.database import DATA_DIR
+
 CSV_TABLES = ("service_lines", "outcome_measures", "levers", "target_groups", "routes", "lead_types", "org_forms", "evidence")
 SCHEMA_VERSION = "6"  # bump when the tables built from the text change shape
 
@@ -104,36 +105,6 @@ class Catalogue:
         return next(float(r["transaction_cost_share"]) for r in self.records["routes"] if r["id"] == route_id)
 
 
-def custom_dir() -> Path:
-    """Where custom templates are kept: `CARELAB_TEMPLATES_DIR`, or data/cache/templates."""
-    override = os.environ.get("CARELAB_TEMPLATES_DIR")
-    return Path(override).expanduser() if override else DATA_DIR / "cache" / "templates"
-
-
-MAX_CUSTOM_BYTES = 200_000  # a custom template is a few kB; a bigger file is not read
-
-
-def _custom_listing() -> tuple[list[Path], list[str]]:
-    """The custom template files, and the names of anything else called *.yaml there (a folder, a
-    device, a pipe or a dangling link: reading one could fail, hang or never end, so it is passed over)."""
-    folder = custom_dir()
-    try:
-        found = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
-        return [p for p in found if p.is_file()], [p.name for p in found if not p.is_file()]
-    except OSError:
-        return [], []
-
-
-def _custom_files() -> list[Path]:
-    return _custom_listing()[0]
-
-
-def _custom_bytes(path: Path) -> bytes:
-    """A custom file's bytes, at most MAX_CUSTOM_BYTES + 1 of them (so an oversized file is told apart)."""
-    with path.open("rb") as handle:
-        return handle.read(MAX_CUSTOM_BYTES + 1)
-
-
 CUSTOM_ID = re.compile(r"custom_[a-z0-9_]{1,60}")
 MAX_AMOUNT = 1e12  # far above any £m or head count; a number past it is a typing slip or an attack
 CUSTOM_KEYS = {"id", "name", "site", "model", "care_model", "population", "lines", "lines_source", "facts", "headline"}
@@ -143,18 +114,17 @@ class CustomTemplateError(ValueError):
     """A custom template file that cannot be used (it is skipped, and the reason shown)."""
 
 
-def _custom_templates(lines: pd.DataFrame, taken: set[str]) -> tuple[list[dict], list[str]]:
-    """Every readable custom template file, each checked alone; one sentence for each one skipped."""
-    files, odd = _custom_listing()
+def _custom_templates(listing: places.Listing, lines: pd.DataFrame, taken: set[str]) -> tuple[list[dict], list[str]]:
+    """Every readable custom place, each checked alone; one sentence for each one skipped."""
     found: list[dict] = []
-    skipped = [f"custom template {name} skipped: not a regular file (a folder, link, device or pipe)" for name in odd]
-    for path in files:
+    skipped = list(listing.skipped)
+    for name, data in listing.entries:
         try:
-            entry = check_custom(_read_yaml(path), lines, taken)
+            entry = check_custom(_read_yaml(data), lines, taken)
             _template_tables([entry], lines)  # builds on its own, or is skipped
         except (CustomTemplateError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             why = str(exc) if isinstance(exc, CustomTemplateError) else f"{type(exc).__name__}: {str(exc)[:120]}"
-            skipped.append(f"custom template {path.name} skipped: {why}")
+            skipped.append(f"custom template {name} skipped: {why}")
             continue
         taken.add(entry["id"])
         found.append(entry)
@@ -171,13 +141,12 @@ class _PlainYaml(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _read_yaml(path: Path) -> object:
+def _read_yaml(data: bytes) -> object:
+    if len(data) > places.MAX_BYTES:
+        raise CustomTemplateError(f"larger than {places.MAX_BYTES:,} bytes")
     try:
-        data = _custom_bytes(path)
-        if len(data) > MAX_CUSTOM_BYTES:
-            raise CustomTemplateError(f"larger than {MAX_CUSTOM_BYTES:,} bytes")
         return yaml.load(data.decode("utf-8"), Loader=_PlainYaml)  # noqa: S506 - a safe loader, aliases refused
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise CustomTemplateError(f"not readable YAML text ({type(exc).__name__})") from None
 
 
@@ -226,6 +195,18 @@ def check_custom(entry: object, lines: pd.DataFrame, taken: set[str] = frozenset
         unknown = set(entry.get(key) or {}) - set(lines["id"])
         if unknown:
             raise CustomTemplateError(f"{key} names unknown service lines {sorted(unknown)[:3]}")
+    return entry
+
+
+def check_place(data: bytes) -> dict:
+    """A custom place's text (as lib/places.py keeps it), read and checked as loading would check it."""
+    cat = current()
+    built_in = {tid for tid in cat.template_ids if not CUSTOM_ID.fullmatch(tid)}
+    entry = check_custom(_read_yaml(data), cat.tables["service_lines"], built_in)
+    try:
+        _template_tables([entry], cat.tables["service_lines"])
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise CustomTemplateError(f"it does not build ({type(exc).__name__}: {str(exc)[:120]})") from None
     return entry
 
 
@@ -279,7 +260,8 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     tables = {name: pd.read_csv(data_dir / f"{name}.csv") for name in CSV_TABLES}
     tables["service_lines"]["poolable"] = tables["service_lines"]["poolable"].astype(bool)
     raw = yaml.safe_load((data_dir / "templates.yaml").read_text(encoding="utf-8"))
-    custom, skipped = _custom_templates(tables["service_lines"], {t["id"] for t in raw})
+    listing = places.listing()
+    custom, skipped = _custom_templates(listing, tables["service_lines"], {t["id"] for t in raw})
     tables.update(_template_tables(raw + custom, tables["service_lines"]))
     glossary = yaml.safe_load((data_dir / "glossary.yaml").read_text(encoding="utf-8"))
     tables["glossary"] = pd.DataFrame(glossary, columns=["term", "group", "meaning", "source", "fields"]).fillna({"fields": ""})
@@ -297,7 +279,7 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
         [{k: item.get(k) for k in ("id", "label", "kind", "path", "low_path", "high_path", "low", "high", "reasoning")}
          for item in sensitivities]
     )  # fmt: skip
-    whole, shared = stamps(data_dir)  # one reading of the files for both
+    whole, shared = stamps(data_dir, listing)  # one reading of the files for both
     return Catalogue(
         stamp=whole,
         shared_stamp=shared,
@@ -311,9 +293,9 @@ def load(data_dir: Path = DATA_DIR) -> Catalogue:
     )
 
 
-def stamps(data_dir: Path = DATA_DIR) -> tuple[str, str]:
+def stamps(data_dir: Path = DATA_DIR, listing: places.Listing | None = None) -> tuple[str, str]:
     """Two hashes from one reading of the reference text files and the schema version: of every file
-    (custom templates included), and of the files every design reads (the templates left out)."""
+    (custom places included), and of the files every design reads (the templates left out)."""
     whole, shared = hashlib.sha256(SCHEMA_VERSION.encode()), hashlib.sha256(SCHEMA_VERSION.encode())
     files = sorted(p for p in data_dir.glob("*") if p.is_file() and p.suffix in {".csv", ".yaml"})
     for path in files:
@@ -321,36 +303,22 @@ def stamps(data_dir: Path = DATA_DIR) -> tuple[str, str]:
         for digest in (whole,) if path.name == "templates.yaml" else (whole, shared):
             digest.update(path.name.encode())
             digest.update(text)
-    for path in _custom_files():
-        whole.update(path.name.encode())
-        try:
-            whole.update(_custom_bytes(path))
-        except OSError:
-            whole.update(b"unreadable")
+    for name, data in (listing or places.listing()).entries:
+        whole.update(name.encode())
+        whole.update(data)
     return whole.hexdigest()[:16], shared.hexdigest()[:16]
 
 
 _current: Catalogue | None = None
 _custom_seen: tuple | None = None
 _checked_at = 0.0
-RECHECK_S = 0.5  # how stale the list of custom templates may be (a page reruns many times a second)
+RECHECK_S = 0.5  # how stale the list of custom places may be (a page reruns many times a second)
+UNREADABLE_RECHECK_S = 30.0  # places' server down: the places known stay, and pages do not wait on it every rerun
 _lock = threading.Lock()
 
 
-def _custom_state() -> tuple:
-    """What the custom templates folder holds now (names and change times): one stat a file."""
-    state = []
-    for p in _custom_files():
-        try:
-            facts = p.stat()
-        except OSError:  # gone since it was listed
-            continue
-        state.append((p.name, facts.st_mtime_ns, facts.st_size))
-    return tuple(state)
-
-
 def refresh() -> None:
-    """Look at the custom templates folder on the next `current()` (after writing to it)."""
+    """Look at the custom places on the next `current()` (after writing one)."""
     global _checked_at
     with _lock:
         _checked_at = 0.0
@@ -358,14 +326,17 @@ def refresh() -> None:
 
 def current() -> Catalogue:
     """The catalogue of data/, read the first time it is asked for (restart to read edited text in
-    data/), and read again when a custom template is added, changed or removed."""
+    data/), and read again when a custom place is added, changed or removed."""
     global _current, _custom_seen, _checked_at
     with _lock:
         now = time.monotonic()
         if _current is not None and now - _checked_at < RECHECK_S:
             return _current
         _checked_at = now
-        seen = _custom_state()
+        seen = places.state()
+        if seen is None and _current is not None:
+            _checked_at = now + UNREADABLE_RECHECK_S - RECHECK_S
+            return _current
         if _current is None or seen != _custom_seen:
             _current, _custom_seen = load(), seen
         return _current

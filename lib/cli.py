@@ -197,7 +197,7 @@ def add_scenario_commands(sub) -> None:
     p_restore.add_argument("version", type=int)
     p_restore.add_argument("--name", help="restore under another name")
     p_restore.add_argument("--replace", action="store_true", help="replace a design already saved under that name")
-    p_backup = p.add_parser("backup", help="write every saved design and its history to one JSON file (either store)")
+    p_backup = p.add_parser("backup", help="write the saved designs, their history and the custom places to one JSON file")
     p_backup.add_argument("file")
     p_back = p.add_parser("restore-backup", help="put a backup into an empty store (the file or the PostgreSQL server)")
     p_back.add_argument("file")
@@ -242,15 +242,15 @@ def run_scenarios(args: argparse.Namespace) -> None:
     elif args.action == "backup":
         out = Path(args.file)
         writable_destination(out)
-        text, count = saved.backup()
+        text, count, kept = saved.backup()
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise CliError(f"backup {args.file}: cannot write ({exc.strerror})") from None
-        print(f"backed up {count} designs from {saved.where()} to {args.file}")
+        print(f"backed up {count} designs and {kept} custom places from {saved.where()} to {args.file}")
     elif args.action == "restore-backup":
-        designs, retired = saved.restore_backup(read_text(args.file, "restore-backup", 1_000_000_000))
-        print(f"restored {designs} designs and {retired} history entries into {saved.where()}")
+        designs, retired, kept = saved.restore_backup(read_text(args.file, "restore-backup", 1_000_000_000))
+        print(f"restored {designs} designs, {retired} history entries and {kept} custom places into {saved.where()}")
 
 
 def print_rows(rows, fmt: str, line) -> None:  # noqa: ANN001 - a frame and a row formatter

@@ -9,6 +9,8 @@
   so saves are serialised exactly as the file's lock serialises them, and a client killed
   mid-transaction is rolled back by the server.
 
+The server also keeps the custom places (lib/places.py) in its `places` table.
+
 Both keep a `schema_version` table and apply MIGRATIONS forward, once, under that same lock: a
 store made by an older release is brought up to date the first time a newer one opens it.
 Callers write SQL with `?` placeholders and get a `Transaction` whatever the back end; every
@@ -32,10 +34,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from lib import catalogue
-from lib.store import OFFLINE_CONFIG
-
-DEFAULT_PATH = catalogue.DATA_DIR / "cache" / "scenarios.duckdb"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # the reference text; data/cache holds what users make
+DEFAULT_PATH = DATA_DIR / "cache" / "scenarios.duckdb"
+OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}  # never fetch
 WAIT_S = 30.0  # how long a transaction waits for another to let go of the store
 ADVISORY_KEY = 7_242_015  # PostgreSQL's advisory lock that stands for the DuckDB file's flock
 
@@ -54,6 +55,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (2, [  # a facilitator's group listing and the history's look-up by name read these
         "CREATE INDEX IF NOT EXISTS scenarios_by_group ON scenarios (grp)",
         "CREATE INDEX IF NOT EXISTS history_by_name ON scenario_history (name)",
+    ]),
+    (3, [  # custom places (lib/places.py): read from here when a server is configured
+        "CREATE TABLE IF NOT EXISTS places (id VARCHAR PRIMARY KEY, body VARCHAR NOT NULL, saved_at TIMESTAMP)",
     ]),
 ]  # fmt: skip
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -156,6 +160,22 @@ def transaction() -> Iterator[Transaction]:
             yield tx
 
 
+@contextmanager
+def reading() -> Iterator[Transaction]:
+    """A read-only look at the store. On the server it takes no lock, so frequent readers (every
+    replica watching for new places) never queue behind a save; the first look migrates as a write."""
+    address = url()
+    if not address:
+        with _duckdb_transaction() as tx:
+            yield tx
+        return
+    if address not in _migrated:
+        with _postgres_transaction(address):
+            pass
+    with _postgres_transaction(address, lock=False) as tx:
+        yield tx
+
+
 def _migrate(tx: Transaction) -> None:
     """Bring the store to SCHEMA_VERSION (the caller holds the store's lock)."""
     tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP)")
@@ -176,13 +196,14 @@ def schema_version() -> int:
 
 
 @contextmanager
-def _locked(target: Path) -> Iterator[None]:
-    """Hold the file's exclusive lock (every thread and process takes it); refuse after WAIT_S."""
+def locked(lock_file: Path, what: str) -> Iterator[None]:
+    """Hold `lock_file`'s exclusive lock (every thread and process takes it); refuse after WAIT_S.
+    `what` names what the lock guards, for the refusal ("the saved scenarios")."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(f"{target}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise DatabaseError(f"the saved-scenarios folder cannot be written ({exc.strerror})") from None
+        raise DatabaseError(f"the folder of {what} cannot be written ({exc.strerror})") from None
     try:
         deadline = time.monotonic() + WAIT_S
         while True:
@@ -191,9 +212,9 @@ def _locked(target: Path) -> Iterator[None]:
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise DatabaseError(f"the saved scenarios cannot be locked ({exc.strerror})") from None
+                    raise DatabaseError(f"{what} cannot be locked ({exc.strerror})") from None
                 if time.monotonic() > deadline:
-                    raise DatabaseError(f"the saved scenarios stayed busy for {WAIT_S:g} s; nothing changed, try again") from None
+                    raise DatabaseError(f"{what} stayed busy for {WAIT_S:g} s; nothing changed, try again") from None
                 time.sleep(0.005)
         yield
     finally:
@@ -203,7 +224,7 @@ def _locked(target: Path) -> Iterator[None]:
 @contextmanager
 def _duckdb_transaction() -> Iterator[Transaction]:
     target = path()
-    with _locked(target):
+    with locked(Path(f"{target}.lock"), "the saved scenarios"):
         try:
             con = duckdb.connect(str(target), config=OFFLINE_CONFIG)
         except duckdb.Error as exc:
@@ -293,8 +314,12 @@ def _first_line(exc: BaseException, hide: str | None = None) -> str:
     return (line.replace(hide, "the store") if hide else line)[:200]
 
 
+_migrated: set[str] = set()  # servers this process has brought to SCHEMA_VERSION
+
+
 @contextmanager
-def _postgres_transaction(address: str) -> Iterator[Transaction]:
+def _postgres_transaction(address: str, lock: bool = True) -> Iterator[Transaction]:
+    """A transaction on the server; `lock`: a writer's, serialised and migrating first."""
     import psycopg
 
     pool = _pool(address)
@@ -304,10 +329,14 @@ def _postgres_transaction(address: str) -> Iterator[Transaction]:
         raise _unreachable(address) from None
     try:
         with connection.transaction(), connection.cursor() as cursor:
+            if not lock:
+                cursor.execute("SET TRANSACTION READ ONLY")
             cursor.execute(f"SET LOCAL lock_timeout = '{int(WAIT_S * 1000)}ms'")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
             tx = Transaction(cursor, postgres=True)
-            _migrate(tx)  # one look at schema_version: a store restored from an older dump is brought up too
+            if lock:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
+                _migrate(tx)  # one look at schema_version: a store restored from an older dump is brought up too
+                _migrated.add(address)
             yield tx
     except psycopg.errors.LockNotAvailable:
         raise DatabaseError(f"the saved scenarios stayed busy for {WAIT_S:g} s; nothing changed, try again") from None

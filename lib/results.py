@@ -334,11 +334,10 @@ class Run:
         return self._kept_or("year_0", lambda: dict(self.query("SELECT measure, value FROM year_0").itertuples(index=False)))
 
     def central_totals(self) -> dict[str, float]:
-        """The central case's cost parts in scope summed over the contract, £m."""
-        return self._kept_or(
-            "totals",
-            lambda: dict(zip(*self._columns(self.sql_of("central_totals")).values(), strict=True)),
-        )
+        """The central case's cost parts in scope summed over the contract, £m: from the engine's
+        arrays, as `sql_of("central_totals")` sums them (tests/test_engine.py holds them equal)."""
+        parts = self.simulation.central_parts
+        return self._kept_or("totals", lambda: {part: float(np.sum(parts[part])) for part in sorted(parts)})
 
     def end_positions(self) -> pd.DataFrame:
         """Each simulation's cumulative provider and commissioner position at contract end (£m)."""

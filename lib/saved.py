@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 import lib
-from lib import catalogue, database
+from lib import catalogue, database, places
 from lib.scenario import Scenario, ScenarioError, flatten, read_json
 
 NAME_PATTERN = re.compile(r"[^\W_][\w .,'&()/+:%-]*")  # a letter or digit first, then words and a little punctuation
@@ -334,10 +334,10 @@ BACKUP_FORMAT = "carelab-saved-designs"
 HISTORY_COLUMNS = ["version", *COLUMNS, "retired_at", "why"]
 
 
-def backup() -> tuple[str, int]:
+def backup() -> tuple[str, int, int]:
     """Every saved design and its history as one JSON document, read in one transaction (a
-    consistent copy while people go on saving), and how many designs it holds. Either back end
-    reads it back: `restore_backup`."""
+    consistent copy while people go on saving), with the custom places they may be built on; and
+    how many designs and places it holds. Either back end reads it back: `restore_backup`."""
     with _transaction() as tx:
         designs = tx.frame(f"SELECT {', '.join(COLUMNS)} FROM scenarios ORDER BY name")
         retired = tx.frame(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM scenario_history ORDER BY version")
@@ -347,7 +347,58 @@ def backup() -> tuple[str, int]:
         return [{c: _stored(row[c]) for c in frame.columns} for _, row in frame.iterrows()]
 
     document = {"format": BACKUP_FORMAT, "schema_version": int(version), "taken_at": _now().isoformat()}
-    return json.dumps(document | {"scenarios": records(designs), "history": records(retired)}, indent=1), len(designs)
+    kept = _places_kept()
+    document |= {"scenarios": records(designs), "history": records(retired), "places": kept}
+    return json.dumps(document, indent=1), len(designs), len(kept)
+
+
+def _places_kept() -> list[dict]:
+    """The custom places the designs may be built on, as their text (lib/places.py)."""
+    kept = []
+    for name, data in places.listing().entries:
+        try:
+            kept.append({"id": name.removesuffix(places.SUFFIX), "text": data.decode("utf-8")})
+        except UnicodeDecodeError:  # not a place any design can be built on: the catalogue skips it too
+            continue
+    return kept
+
+
+def _restore_places(entries: object) -> list[tuple[str, bytes | None, bytes]]:
+    """Put a backup's custom places back (a place already here must be the same text); returns what
+    was written, so a restore refused later can take them out again."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and set(e) == {"id", "text"} for e in entries):
+        raise SavedError('the backup\'s "places" must be a list of entries with an id and a text')
+    checked = []
+    for entry in entries:
+        try:
+            data = str(entry["text"]).encode("utf-8")
+            if catalogue.check_place(data)["id"] != entry["id"]:
+                raise catalogue.CustomTemplateError(f"its text holds another id than {entry['id']}")
+        except (catalogue.CustomTemplateError, UnicodeEncodeError) as exc:
+            raise SavedError(f"the backup's place {_quoted(entry['id'])} cannot be used ({exc})") from None
+        checked.append((entry["id"], data))
+    written = []
+
+    def same_or_new(data: bytes, tid: str) -> Callable[[bytes | None], None]:
+        def check(before: bytes | None) -> None:
+            if before is not None and before != data:
+                raise SavedError(f"a different place {_quoted(tid)} is already here; nothing was restored")
+        return check
+
+    try:
+        for tid, data in checked:
+            written.append((tid, places.replace(tid, data, same_or_new(data, tid)), data))
+    except (SavedError, places.PlaceError, database.DatabaseError):
+        _take_back(written)
+        raise
+    catalogue.refresh()
+    return written
+
+
+def _take_back(written: list[tuple[str, bytes | None, bytes]]) -> None:
+    for tid, before, data in reversed(written):
+        places.put_back(tid, before, data)
+    catalogue.refresh()
 
 
 def _stored(value: object) -> object:
@@ -384,9 +435,10 @@ def _checked(column: str, value: Any, name: object) -> Any:
     return value
 
 
-def restore_backup(text: str) -> tuple[int, int]:
-    """Put a backup into an empty store (refused if it holds any design or history, so nothing is
-    overwritten); returns how many designs and history entries came back."""
+def restore_backup(text: str) -> tuple[int, int, int]:
+    """Put a backup into an empty store (refused if it holds any design or history, or a different
+    place of the same id, so nothing is overwritten); returns how many designs and history entries
+    came back, and how many places. Its custom places come back first (lib/places.py)."""
     try:
         document = read_json(text)
     except ValueError as exc:
@@ -401,6 +453,15 @@ def restore_backup(text: str) -> tuple[int, int]:
     if not isinstance(made_by, int) or made_by > database.SCHEMA_VERSION:
         raise SavedError(f"the backup was made by a newer release (store version {made_by}); upgrade before restoring it")
 
+    written = _restore_places(document.get("places", []))  # first: designs built on them are checked against them
+    try:
+        return (*_restore_designs(designs, retired), len(written))
+    except BaseException:
+        _take_back(written)
+        raise
+
+
+def _restore_designs(designs: list, retired: list) -> tuple[int, int]:
     def row(record: dict, columns: list[str]) -> list:
         if not isinstance(record, dict) or set(record) != set(columns):
             raise SavedError(f"a backup entry does not have the columns {', '.join(columns)}")

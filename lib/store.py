@@ -18,9 +18,9 @@ import duckdb
 import pandas as pd
 
 from lib.catalogue import DATA_DIR, Catalogue
+from lib.database import OFFLINE_CONFIG
 
 DEFAULT_DB_PATH = DATA_DIR / "cache" / "carelab.duckdb"
-OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 _build_lock = threading.Lock()
 _results_db: duckdb.DuckDBPyConnection | None = None

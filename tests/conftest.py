@@ -34,6 +34,30 @@ def postgres():
         yield base
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def backend(request, tmp_path, monkeypatch):
+    """A store of the test's own: a DuckDB file (places in a folder), or a fresh database on the
+    test server (places in its table)."""
+    from lib import catalogue, database
+
+    from . import pgserver
+
+    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
+    if request.param == "duckdb":
+        yield "duckdb"
+        return
+    address = pgserver.new_database(request.getfixturevalue("postgres"))
+    monkeypatch.setenv("CARELAB_DATABASE_URL", address)
+    catalogue.refresh()
+    try:
+        yield "postgresql"
+    finally:
+        monkeypatch.delenv("CARELAB_DATABASE_URL", raising=False)
+        catalogue.refresh()
+        database.close_pools()
+        pgserver.drop_database(address)
+
+
 @pytest.fixture()
 def own_templates(tmp_path, monkeypatch):
     """A custom templates folder of the test's own, so templates it makes leave no trace."""

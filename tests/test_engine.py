@@ -257,6 +257,9 @@ def test_the_summaries_a_page_shows_are_what_duckdb_s_queries_return():
     for chance in results.PROBABILITIES:
         assert h[chance] == pytest.approx(row[chance], abs=1e-12)
     assert h["failure"] == pytest.approx(np.mean(run.simulation.failed_in > 0))
+    totals = run.query(run.sql_of("central_totals"))
+    assert list(run.central_totals()) == totals["part"].tolist()
+    assert np.allclose(list(run.central_totals().values()), totals["total"], rtol=0, atol=1e-9)
     assert h["deficit_any_year"] == pytest.approx(np.mean((run.simulation.money["variance"] < 0).any(axis=1)))
 
 

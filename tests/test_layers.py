@@ -10,13 +10,13 @@ import pytest
 
 from .conftest import ROOT
 
-# data/ text -> catalogue -> scenario -> engine -> results (DuckDB) -> views/charts -> cli -> pages -> app
+# stores, data/ text -> catalogue -> scenario -> engine -> results (DuckDB) -> views/charts -> cli -> pages -> app
 LAYERS = [
-    ["lib.memory", "lib.sql_worker"],
+    ["lib.memory", "lib.sql_worker", "lib.database", "lib.places"],
     ["lib.catalogue", "lib.calibration"],
     ["lib.scenario", "lib.links", "lib.stress", "lib.baseline"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
-    ["lib.store", "lib.database", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary"]
+    ["lib.store", "lib.results", "lib.saved", "lib.sensitivity", "lib.sql", "lib.dictionary"]
     + ["lib.sweep", "lib.words"],
     ["lib.views", "lib.readings", "lib.evidence", "lib.charts", "lib.gallery", "lib.export"],
     ["lib.cli", "lib.__main__"],

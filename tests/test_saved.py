@@ -25,20 +25,10 @@ from . import pgserver
 from .conftest import ROOT
 
 
-@pytest.fixture(autouse=True, params=["duckdb", "postgresql"])
-def backend(request, tmp_path, monkeypatch):
-    """A store of the test's own: a DuckDB file, or a fresh database on the test server."""
-    monkeypatch.setenv("CARELAB_SCENARIOS_DB", str(tmp_path / "scenarios.duckdb"))
-    if request.param == "duckdb":
-        yield "duckdb"
-        return
-    address = pgserver.new_database(request.getfixturevalue("postgres"))
-    monkeypatch.setenv("CARELAB_DATABASE_URL", address)
-    try:
-        yield "postgresql"
-    finally:
-        database.close_pools()
-        pgserver.drop_database(address)
+@pytest.fixture(autouse=True)
+def _on_both_back_ends(backend):
+    """Every test here runs on the embedded file and on the server (conftest's `backend`)."""
+    return backend
 
 
 def test_save_list_open_rename_duplicate_delete():
@@ -377,7 +367,7 @@ def test_a_backup_survives_the_store_dropped_and_restores_every_design_and_its_h
         return subprocess.run([sys.executable, "-m", "lib", "scenarios", *args], cwd=ROOT, capture_output=True, text=True)
 
     done = cli("backup", str(dump))
-    assert done.returncode == 0 and "backed up 2 designs" in done.stdout, done.stderr
+    assert done.returncode == 0 and "backed up 2 designs and 0 custom places" in done.stdout, done.stderr
     if backend == "duckdb":  # drop the store
         saved.path().unlink()
     else:
@@ -387,7 +377,7 @@ def test_a_backup_survives_the_store_dropped_and_restores_every_design_and_its_h
             con.execute("CREATE SCHEMA public")
     assert saved.listing().empty
     done = cli("restore-backup", str(dump))
-    assert done.returncode == 0 and "restored 2 designs and 2 history entries" in done.stdout, done.stderr
+    assert done.returncode == 0 and "restored 2 designs, 2 history entries and 0 custom places" in done.stdout, done.stderr
     after = {n: saved.load(n)[0] for n in saved.listing()["name"]}
     assert after.keys() == before.keys()
     for name, kept in before.items():
@@ -455,7 +445,7 @@ def _tampered(text: str, change) -> str:  # noqa: ANN001 - a function that edits
 def test_a_tampered_backup_is_refused_whole_and_restores_nothing(change, says):
     saved.save("Kept", Scenario.from_template("salford"), "Table 1")
     saved.save("Kept", Scenario.from_template("dudley"), "Table 1", replace=True)
-    text, _ = saved.backup()
+    text, _, _ = saved.backup()
     with database.transaction() as tx:  # an empty store to restore into
         tx.run("DELETE FROM scenarios")
         tx.run("DELETE FROM scenario_history")
