@@ -124,7 +124,11 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
         scenario.risk,
         result.index,
         capacity_gbp_m=scenario.lead.loss_capacity_gbp_m if place.pooled_gbp_m > 0 else None,
-    )
+        pool=settlement.pool_shares(
+            [p.role for p in scenario.partners], [p.weight for p in scenario.partners],
+            [p.contribution_gbp_m for p in scenario.partners], scenario.risk,
+        ),
+    )  # fmt: skip
     return assemble(scenario, place, draws, costs, result, budgets, settled)
 
 
@@ -375,6 +379,9 @@ def assemble(
         "withhold_earned": budgets.withhold_earned,
         "incentive_earned": budgets.incentive_earned,
         "recovered": settled.recovered,
+        **{name: np.zeros_like(provider) if value is None else value for name, value in (
+            ("met_by_risk_pool", settled.met_by_risk_pool), ("met_by_schemes", settled.met_by_schemes),
+            ("beyond_caps", settled.beyond_caps))},  # fmt: skip
         "collar_hit": settled.collar_hit.astype(float),
         "active": settled.active.astype(float),
     }
@@ -400,7 +407,9 @@ def assemble(
         money=money,
         outcomes=result.values,
         year_0=result.year_0,
-        partners=settlement.split_among_partners(provider, roles, weights),
+        partners=settlement.split_among_partners(provider, roles, weights)
+        if settled.partners is None
+        else settled.partners + settlement.split_among_partners(np.broadcast_to(incentive, provider.shape), roles, weights),
         partner_capacity_gbp_m=np.array(scenario.partner_capacities_gbp_m()),
         per_sim={
             "failed_in": settled.failed_in,

@@ -412,6 +412,49 @@ class Risk(Frozen):
         "attained (CQUIN: income at stake), rather than a bonus paid on top.",
         "The pot is income at stake (lost if not earned), not a bonus",
     )
+    partner_split: Literal["weight", "contribution"] = Field(
+        "weight",
+        description="How the provider side's gains and losses are shared among its partners: by the weights given, "
+        "or pro rata to each partner's contribution to the pool, as section 75 pooled funds commonly share them.",
+        json_schema_extra={"label": "Partners share gains and losses"},
+    )
+    cap_at_contribution: bool = flag(
+        False,
+        "No partner loses more in a year than its contribution to the pool; what a cap cuts off is met from money "
+        "outside the pool (the commissioner side). A section 75 clause: assumption that it applies year by year.",
+        "Each partner's loss capped at its contribution",
+    )
+    risk_pool_gbp_m: float | None = bounded(
+        None,
+        0.0,
+        10_000.0,
+        "£m a year",
+        "A risk pool set aside each year that meets the provider side's overspend before anything else (after "
+        "underspends elsewhere in the pool, which are already netted); unused, it goes back to its funders.",
+        label="Risk pool a year",
+    )
+    risk_pool_funder: Literal["partners", "host", "commissioners"] = Field(
+        "partners",
+        description="Who pays what the risk pool meets: the partners (shared as their losses are), the host "
+        "partner alone (the first partner listed that carries losses), or the commissioners.",
+        json_schema_extra={"label": "The risk pool is funded by"},
+    )
+    uncommitted_gbp_m: float | None = bounded(
+        None,
+        0.0,
+        10_000.0,
+        "£m a year",
+        "Planned schemes not yet committed that can be stopped to meet an overspend. The pool's own money meets "
+        "it (shared as the partners' losses are), at the price of the services not bought.",
+        label="Uncommitted schemes a year",
+    )
+    overspend_order: Literal["risk_pool_first", "schemes_first"] = Field(
+        "risk_pool_first",
+        description="The order in which an overspend is met after underspends elsewhere in the pool: the risk pool "
+        "then uncommitted schemes, or the other way round; then money outside the pool (the partners, by their "
+        "shares and caps).",
+        json_schema_extra={"label": "An overspend is met first by"},
+    )
     commissioner_contingency: float = bounded(
         0.01,
         0.0,
@@ -434,6 +477,14 @@ class Partner(Frozen):
         10_000.0,
         "£m",
         "Loss this partner can absorb; empty = its weight's share of the lead's reserves and guarantees.",
+    )
+    contribution_gbp_m: float | None = bounded(
+        None,
+        0.0,
+        100_000.0,
+        "£m a year",
+        "What this partner puts into the pool each year (a section 75 pool's shares and caps follow it).",
+        label="Contribution to the pool",
     )
 
 
@@ -593,6 +644,18 @@ class Scenario(Frozen):
             raise ScenarioError("template", self.template, f"one of {', '.join(template_ids)}")
         if not any(p.role == "full_risk" and p.weight > 0 for p in self.partners):
             raise ScenarioError("partners", [p.name for p in self.partners], "at least one full_risk partner with weight > 0")
+        if self.risk.partner_split == "contribution" or self.risk.cap_at_contribution:
+            for i, p in enumerate(self.partners):
+                if p.role in ("full_risk", "gain_share") and p.contribution_gbp_m is None:
+                    raise ScenarioError(
+                        f"partners.{i}.contribution_gbp_m", None,
+                        "a contribution in £m a year from 0 to 100,000 for every partner that shares gains or losses "
+                        "(risk.partner_split is contribution, or risk.cap_at_contribution is on)",
+                    )  # fmt: skip
+            if self.risk.partner_split == "contribution" and not any(
+                p.role == "full_risk" and (p.contribution_gbp_m or 0) > 0 for p in self.partners
+            ):
+                raise ScenarioError("partners", [p.name for p in self.partners], "a full_risk partner contributing more than £0m")
         return self
 
     # ---- building and changing -------------------------------------------------------------

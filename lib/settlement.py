@@ -16,12 +16,19 @@ V = B - cost (fractions for shares and limits):
 * Once the provider side's cumulative loss passes its capacity (reserves + guarantees) the
   contract fails: from the next year the commissioner takes the whole variance.
 
-provider + commissioner + reinvested = V, always.
+Section 75 pools (today's arrangements) add how the provider side's partners meet a loss, each
+year, after underspends elsewhere in the pool (already netted in V): a risk pool of a set size,
+then uncommitted schemes stopped (or those first), then money outside the pool; the partners share
+each step pro rata (to their contributions, or their weights), except a risk pool paid by its host
+or by the commissioners; each partner's loss may be capped at its contribution, and what the caps
+cut off is met outside the pool by the commissioner side (`waterfall`).
+
+provider + commissioner + reinvested = V, always; the partners' shares add up to the provider side.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,6 +46,32 @@ class Settlement:
     collar_hit: np.ndarray  # the collar limited the provider's loss
     active: np.ndarray  # the contract was still running that year
     failed_in: np.ndarray  # the year (1-based) the provider side failed; 0 if it never did
+    partners: np.ndarray | None = None  # (partners, sims, years) when a pool's terms split the side
+    met_by_risk_pool: np.ndarray | None = None  # what the risk pool met of the provider side's loss
+    met_by_schemes: np.ndarray | None = None  # what stopping uncommitted schemes met
+    beyond_caps: np.ndarray | None = None  # what partners' caps passed to the commissioner side
+
+
+@dataclass(frozen=True)
+class PoolShares:
+    """How a pool's partners share the provider side: gain and loss weights (each summing to 1, or
+    all 0), each partner's cap a year (its contribution; None: no caps) and the host's index."""
+
+    gain: np.ndarray
+    loss: np.ndarray
+    cap_gbp_m: np.ndarray | None
+    host: int
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    """A pool's split of the provider side, (sims, years) arrays and partners (partners, sims, years)."""
+
+    partners: np.ndarray
+    to_commissioner: np.ndarray  # moved off the provider side: caps, and a risk pool commissioners fund
+    met_by_risk_pool: np.ndarray
+    met_by_schemes: np.ndarray
+    beyond_caps: np.ndarray
 
 
 def shares_by_year(risk: Risk, years: int) -> tuple[np.ndarray, np.ndarray]:
@@ -82,14 +115,48 @@ def share_year(
     return provider, reinvested, collar_hit
 
 
+def pool_terms_on(risk: Risk) -> bool:
+    """Whether any of a section 75 pool's terms is set (if none is, the partners split as before)."""
+    return bool(risk.partner_split == "contribution" or risk.cap_at_contribution or risk.risk_pool_gbp_m
+                or risk.uncommitted_gbp_m)  # fmt: skip
+
+
+def waterfall(provider: np.ndarray, risk: Risk, shares: PoolShares) -> Waterfall:
+    """Meet each year's provider-side loss in the pool's order, and share gains by the gain weights.
+    Σ partners + to_commissioner = provider, exactly (gains with no partner to take them aside)."""
+    loss = np.maximum(-provider, 0.0)
+    first, second = (risk.risk_pool_gbp_m or 0.0, risk.uncommitted_gbp_m or 0.0)
+    if risk.overspend_order == "schemes_first":
+        second, first = first, second
+    met_first = np.minimum(loss, first)
+    met_second = np.minimum(loss - met_first, second)
+    pool, schemes = (met_first, met_second) if risk.overspend_order == "risk_pool_first" else (met_second, met_first)
+    shared = loss - (pool if risk.risk_pool_funder != "partners" else 0.0)  # what the partners share pro rata
+    partner_loss = shares.loss[:, None, None] * shared[None]
+    to_commissioner = pool.copy() if risk.risk_pool_funder == "commissioners" else np.zeros_like(loss)
+    if risk.risk_pool_funder == "host":
+        partner_loss[shares.host] += pool
+    beyond = np.zeros_like(loss)
+    if shares.cap_gbp_m is not None:
+        excess = np.maximum(partner_loss - shares.cap_gbp_m[:, None, None], 0.0)
+        partner_loss -= excess
+        beyond = excess.sum(axis=0)
+        to_commissioner += beyond
+    partners = shares.gain[:, None, None] * np.maximum(provider, 0.0)[None] - partner_loss
+    return Waterfall(partners, to_commissioner, pool, schemes, beyond)
+
+
 def settle(
     variance: np.ndarray,
     budget: np.ndarray,
     risk: Risk,
     outcome_index: np.ndarray | None = None,
     capacity_gbp_m: float | None = None,
+    pool: PoolShares | None = None,
 ) -> Settlement:
-    """Settle every year of every simulation; inputs are (sims, years) arrays in £m."""
+    """Settle every year of every simulation; inputs are (sims, years) arrays in £m. With `pool`
+    (and any pool term set), the pool's waterfall splits the provider side among its partners,
+    before the failure test: what it moves to commissioners is not the provider side's loss."""
     v = np.atleast_2d(np.asarray(variance, dtype=float))
     b = np.broadcast_to(np.asarray(budget, dtype=float), v.shape)
     idx = None if outcome_index is None else np.broadcast_to(np.asarray(outcome_index, dtype=float), v.shape)
@@ -100,12 +167,20 @@ def settle(
         full_terms, _, _ = share_year(v, b, risk, idx)
         covered = np.maximum(provider - full_terms, 0.0) * (np.arange(years) < risk.glide_years)
         provider, recovered = _recover(provider, covered)
+    split = waterfall(provider, risk, pool) if pool is not None and pool_terms_on(risk) else None
+    if split is not None:
+        provider = provider + split.to_commissioner
     active, failed_in = _failure(provider, capacity_gbp_m)
     # After a failure the contract has ended: the commissioner carries everything.
     for ended_to_zero in (provider, reinvested, recovered):
         np.multiply(ended_to_zero, active, out=ended_to_zero)
     commissioner = v - provider - reinvested
-    return Settlement(provider, commissioner, reinvested, recovered, collar_hit & active, active, failed_in)
+    settled = Settlement(provider, commissioner, reinvested, recovered, collar_hit & active, active, failed_in)
+    if split is None:
+        return settled
+    ended = [a * active for a in (split.met_by_risk_pool, split.met_by_schemes, split.beyond_caps)]
+    return replace(settled, partners=split.partners * active[None], met_by_risk_pool=ended[0], met_by_schemes=ended[1],
+                   beyond_caps=ended[2])  # fmt: skip
 
 
 def _recover(provider: np.ndarray, covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,15 +236,30 @@ def cumulative(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def partner_weights(roles: list[str], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(gain weights, loss weights): gains to full-risk and gain-share partners, losses to full-risk
+    partners only, each normalised to sum to 1 (or all 0 when no partner takes that side)."""
+    w = np.asarray(weights, dtype=float)
+    gain_w = np.where(np.isin(roles, ["full_risk", "gain_share"]), w, 0.0)
+    loss_w = np.where(np.asarray(roles) == "full_risk", w, 0.0)
+    return (gain_w / gain_w.sum() if gain_w.sum() > 0 else gain_w), (loss_w / loss_w.sum() if loss_w.sum() > 0 else loss_w)
+
+
+def pool_shares(roles: list[str], weights: list[float], contributions: list[float | None], risk: Risk) -> PoolShares:
+    """A pool's sharing: by weight or pro rata to contributions; caps at contributions if set; the
+    host is the first partner listed that carries losses."""
+    by = [c or 0.0 for c in contributions] if risk.partner_split == "contribution" else weights
+    gain, loss = partner_weights(roles, by)
+    caps = np.array([np.inf if c is None else c for c in contributions]) if risk.cap_at_contribution else None
+    return PoolShares(gain, loss, caps, host=roles.index("full_risk"))
+
+
 def split_among_partners(provider: np.ndarray, roles: list[str], weights: list[float]) -> np.ndarray:
     """Split the provider side, (sims, years), among partners: gains to full-risk and gain-share
     partners by weight, losses to full-risk partners only. Returns (partners, sims, years), each
     partner's array laid out as `provider` is."""
     w = np.asarray(weights, dtype=float)
-    gain_w = np.where(np.isin(roles, ["full_risk", "gain_share"]), w, 0.0)
-    loss_w = np.where(np.asarray(roles) == "full_risk", w, 0.0)
-    gain_w = gain_w / gain_w.sum() if gain_w.sum() > 0 else gain_w
-    loss_w = loss_w / loss_w.sum() if loss_w.sum() > 0 else loss_w
+    gain_w, loss_w = partner_weights(roles, weights)
     sims, years = provider.shape
     out = np.zeros((len(w), years, sims)).transpose(0, 2, 1)  # year by year, as the engine's arrays
     positive = negative = None

@@ -94,7 +94,7 @@ def test_required_field_paths_exist():
         "risk.beyond_cap": "reinvest",
         "lead.reserves_gbp_m": 25.0,
         "lead.guarantee_gbp_m": 5.0,
-        "partners": [{"name": "Trust", "role": "full_risk", "weight": 1.0, "capacity_gbp_m": None}],
+        "partners": [{"name": "Trust", "role": "full_risk", "weight": 1.0, "capacity_gbp_m": None, "contribution_gbp_m": 40.0}],
         "levers.prevention.effect": 0.1,
         "levers.prevention.years_to_full": 5,
         "levers.prevention.investment_gbp_m": 2.0,

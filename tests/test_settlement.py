@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.scenario import Risk
-from lib.settlement import reopen, settle, share_year, split_among_partners
+from lib.settlement import pool_shares, reopen, settle, share_year, split_among_partners
 
 
 def one(v, b=100.0, **terms):
@@ -270,3 +270,92 @@ def test_money_is_conserved_with_a_reopener_and_every_other_term(path, costs, t,
     assert np.allclose(s.provider + s.commissioner + s.reinvested, repriced - cost, rtol=0, atol=1e-9)
     if t.collar is not None:
         assert np.all(s.provider >= -t.collar * repriced - 1e-9)
+
+
+# ---- section 75 pools: shares by contribution, caps, a risk pool, the order an overspend is met --
+
+ROLES = ["full_risk", "full_risk", "gain_share"]
+
+
+def pool_settle(variance, risk: Risk, contributions=(30.0, 10.0, 5.0), weights=(1.0, 1.0, 1.0), capacity=None):
+    v = np.array([variance], dtype=float)
+    shares = pool_shares(ROLES, list(weights), list(contributions), risk)
+    return settle(v, np.full_like(v, 100.0), risk, capacity_gbp_m=capacity, pool=shares)
+
+
+def test_pro_rata_to_contributions_losses_to_full_risk_partners_gains_to_all_sharing():
+    # all risk to the pool's partners; contributions 30 : 10 : 5 (the third shares gains only)
+    s = pool_settle([-8.0, 9.0], Risk(gain_share=1, loss_share=1, partner_split="contribution"))
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([-6.0, -2.0, 0.0])  # 8 x 30/40, 8 x 10/40
+    assert s.partners[:, 0, 1].tolist() == pytest.approx([6.0, 2.0, 1.0])  # 9 x 30/45, 10/45, 5/45
+    assert s.commissioner[0].tolist() == pytest.approx([0.0, 0.0])
+
+
+def test_each_partner_capped_at_its_contribution_and_the_rest_met_outside_the_pool():
+    # a £60m overspend: pro rata 45 and 15, against contributions of 30 and 10
+    s = pool_settle([-60.0], Risk(gain_share=1, loss_share=1, partner_split="contribution", cap_at_contribution=True))
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([-30.0, -10.0, 0.0])
+    assert s.beyond_caps[0, 0] == pytest.approx(20.0)
+    assert (s.provider[0, 0], s.commissioner[0, 0]) == pytest.approx((-40.0, -20.0))
+
+
+def test_a_risk_pool_meets_the_overspend_first_and_its_funder_pays():
+    risk = dict(gain_share=1, loss_share=1, risk_pool_gbp_m=4.0, uncommitted_gbp_m=3.0, partner_split="contribution")
+    # funded by the commissioners: the £4m pool moves off the provider side; 10 - 4 = 6 shared 3:1
+    s = pool_settle([-10.0], Risk(**risk, risk_pool_funder="commissioners"))
+    assert s.met_by_risk_pool[0, 0] == pytest.approx(4.0) and s.met_by_schemes[0, 0] == pytest.approx(3.0)
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([-4.5, -1.5, 0.0])
+    assert (s.provider[0, 0], s.commissioner[0, 0]) == pytest.approx((-6.0, -4.0))
+    # funded by the host (the first partner carrying losses): it pays the pool's £4m and its share of the rest
+    s = pool_settle([-10.0], Risk(**risk, risk_pool_funder="host"))
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([-8.5, -1.5, 0.0])
+    assert s.commissioner[0, 0] == pytest.approx(0.0)
+
+
+def test_the_order_decides_what_the_risk_pool_meets():
+    risk = dict(gain_share=1, loss_share=1, risk_pool_gbp_m=4.0, uncommitted_gbp_m=3.0, risk_pool_funder="commissioners")
+    pool_first = pool_settle([-5.0], Risk(**risk, overspend_order="risk_pool_first"))
+    schemes_first = pool_settle([-5.0], Risk(**risk, overspend_order="schemes_first"))
+    assert (pool_first.met_by_risk_pool[0, 0], pool_first.met_by_schemes[0, 0]) == pytest.approx((4.0, 1.0))
+    assert (schemes_first.met_by_risk_pool[0, 0], schemes_first.met_by_schemes[0, 0]) == pytest.approx((2.0, 3.0))
+    assert pool_first.commissioner[0, 0] == pytest.approx(-4.0) and schemes_first.commissioner[0, 0] == pytest.approx(-2.0)
+
+
+def test_what_the_waterfall_moves_to_commissioners_does_not_count_towards_the_provider_side_failing():
+    risk = Risk(gain_share=1, loss_share=1, partner_split="contribution", cap_at_contribution=True)
+    capped = pool_settle([-60.0, -60.0], risk, capacity=50.0)  # 40 a year after the caps: 80 by year 2
+    assert capped.failed_in[0] == 2 and capped.partners[:, 0, 1].tolist() == pytest.approx([-30.0, -10.0, 0.0])
+    uncapped = pool_settle([-60.0, -60.0], risk.model_copy(update={"cap_at_contribution": False}), capacity=50.0)
+    assert uncapped.failed_in[0] == 1 and np.all(uncapped.partners[:, 0, 1] == 0.0)  # 60 in year 1 passes 50
+
+
+pool_money = st.floats(min_value=0, max_value=50, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    paths(), terms(), st.one_of(st.none(), st.floats(min_value=0, max_value=80)),
+    st.sampled_from(["weight", "contribution"]), st.booleans(), st.one_of(st.none(), pool_money),
+    st.sampled_from(["partners", "host", "commissioners"]), st.one_of(st.none(), pool_money),
+    st.sampled_from(["risk_pool_first", "schemes_first"]),
+    st.lists(st.tuples(st.sampled_from(["full_risk", "gain_share", "consultative"]), fractions, pool_money), max_size=4),
+)  # fmt: skip
+def test_a_pool_s_terms_conserve_money_and_hold_every_cap(path, t, capacity, split, capped, pool, funder, schemes, order,
+                                                          others):  # fmt: skip
+    v, b, idx = path
+    risk = t.model_copy(update={"partner_split": split, "cap_at_contribution": capped, "risk_pool_gbp_m": pool,
+                                "risk_pool_funder": funder, "uncommitted_gbp_m": schemes, "overspend_order": order})
+    roles = ["full_risk"] + [r for r, _, _ in others]
+    weights = [1.0] + [w for _, w, _ in others]
+    contributions = [20.0] + [c for _, _, c in others]
+    s = settle(v, b, risk, idx, capacity_gbp_m=capacity, pool=pool_shares(roles, weights, contributions, risk))
+    assert np.allclose(s.provider + s.commissioner + s.reinvested, v, rtol=0, atol=1e-9)
+    if s.partners is None:  # no pool term set: the partners split as before
+        assert not (split == "contribution" or capped or pool or schemes)
+        return
+    assert np.allclose(s.partners.sum(axis=0), s.provider, rtol=0, atol=1e-9)  # gains always have a taker here
+    if capped:
+        assert np.all(s.partners >= -np.array(contributions)[:, None, None] - 1e-9)
+    losers = [i for i, r in enumerate(roles) if r != "full_risk"]
+    assert np.all(s.partners[losers] >= -1e-12)  # only full-risk partners (the host among them) lose
+    assert np.all(s.met_by_risk_pool <= (pool or 0.0) + 1e-12) and np.all(s.met_by_schemes <= (schemes or 0.0) + 1e-12)
