@@ -106,6 +106,8 @@ class Catalogue:
 
 
 CUSTOM_ID = re.compile(r"custom_[a-z0-9_]{1,60}")
+ERA_VANGUARDS, ERA_TODAY, ERA_OWN = "vanguards", "today", "own"  # a template's `era` (data/templates.yaml)
+ERA_NAMES = {ERA_VANGUARDS: "The vanguards, 2015–18", ERA_TODAY: "Today's arrangements", ERA_OWN: "Your own places"}
 MAX_AMOUNT = 1e12  # far above any £m or head count; a number past it is a typing slip or an attack
 CUSTOM_KEYS = {"id", "name", "site", "model", "care_model", "population", "lines", "lines_source", "facts", "headline"}
 
@@ -375,6 +377,7 @@ def _template_tables(raw: list[dict], lines: pd.DataFrame) -> dict[str, pd.DataF
             | {"population": population, "population_source": tpl["population"]["source"]}
             | {f"pooled_budget_{k}": budget.get(k) for k in ("gbp_m", "year", "source")}
             | {"headline": tpl["headline"]["text"], "headline_source": tpl["headline"]["source"]}
+            | {"era": tpl.get("era", ERA_OWN if CUSTOM_ID.fullmatch(tid) else ERA_VANGUARDS), "equivalent": tpl.get("equivalent")}
         )
         given = tpl.get("baselines", {})  # a place's own spend (custom templates)
         for line_id, head_gbp in per_head.items():

@@ -12,10 +12,11 @@ from lib import catalogue
 from lib.scenario import Scenario, ScenarioError
 
 TEMPLATES = ["salford", "northumberland", "dudley", "south_somerset", "sandwell_wb", "wakefield", "mid_notts", "uniting_care"]
+TODAY = ["bcf_s75", "multi_neighbourhood", "integrated_health_org", "lead_provider_collaborative"]
 
 
 def test_all_eight_vanguards_and_blank_exist():
-    assert catalogue.current().template_ids == [*TEMPLATES, "blank"]
+    assert catalogue.current().template_ids == [*TEMPLATES, *TODAY, "blank"]
 
 
 @pytest.mark.parametrize("tid", [*TEMPLATES, "blank"])
