@@ -459,9 +459,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.format == "json":
                 print(json.dumps(rows, indent=2))
             else:
+                wide, model = (max(len(r[k]) for r in rows) for k in ("id", "model"))  # columns line up
                 for r in rows:
                     print(
-                        f"{r['id']:<15} {r['model']:<24} pop {r['population']:>9,}  {r['contract_years']:>2} yrs"
+                        f"{r['id']:<{wide}} {r['model']:<{model}} pop {r['population']:>9,}  {r['contract_years']:>2} yrs"
                         f"  £{r['pooled_budget_gbp_m']:>7.1f}m  {r['approach']}"
                     )
         elif args.command == "evidence":

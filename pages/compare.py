@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from lib import charts, saved, views
+from lib import catalogue, charts, saved, views
 from lib.scenario import Scenario, ScenarioError, usable_templates
 from pages import frame, parts, state
 
@@ -44,8 +44,33 @@ else:
 
 # ---- compare two to four ---------------------------------------------------------------------------
 st.subheader("Compare two to four designs", anchor=False)
-templates = {f"Template: {cat.template(t).info['name']}": t for t in usable_templates()[0]}
-choices = [CURRENT, *listing["name"], *templates]
+choices = [CURRENT, *listing["name"]]
+
+
+def named(template_id: str) -> str:
+    return f"Template: {cat.template(template_id).info['name']}"
+
+
+pairs = {  # today's arrangement -> the vanguard it resembles (data/templates.yaml, `equivalent`)
+    named(t): named(info["equivalent"])
+    for t in usable_templates()[0]
+    if (info := cat.template(t).info).get("era") == catalogue.ERA_TODAY and info.get("equivalent") in cat.templates
+}
+templates = {named(t): t for t in usable_templates()[0]}
+choices += list(templates)
+
+
+def set_beside(today: str) -> None:
+    st.session_state["compare-picked"] = [today, pairs[today]]
+
+
+if pairs:
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    today = left.selectbox(
+        "Set one of today's arrangements beside the vanguard it resembles", list(pairs), key="compare-pair",
+        format_func=lambda c: f"{c.removeprefix('Template: ')} · beside {pairs[c].removeprefix('Template: ')}",
+    )  # fmt: skip
+    right.button("Compare these two", key="compare-pair-go", on_click=set_beside, args=(today,))
 picked = st.multiselect("Designs", choices, max_selections=4, key="compare-picked", placeholder="Choose two to four")
 
 

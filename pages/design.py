@@ -136,7 +136,7 @@ def holder() -> None:
         # Two rows a partner: its name and role read whole in the Design column, even at 1024 px.
         box = st.container(border=True)
         c1, c2 = box.columns([5, 4], vertical_alignment="bottom")
-        c3, c4, c5 = box.columns([3, 3, 1], vertical_alignment="bottom")
+        c3, c4, c6, c5 = box.columns([3, 3, 3, 1], vertical_alignment="bottom")
         with c1:
             widgets.text(f"partners.{i}.name", f"Partner {i + 1}", prefix=P)
         with c2:
@@ -159,6 +159,8 @@ def holder() -> None:
                 help="Loss this partner can absorb." if full_risk else "Only full-risk partners carry losses.",
                 on_change=lambda i=i, k=key: state.change({f"partners.{i}.capacity_gbp_m": st.session_state[k]}),
             )
+        with c6:
+            contribution(i, partner.contribution_gbp_m)
         if c5.button(
             "", icon=":material/delete:", key=f"{P}:remove-{i}", help="Remove this partner", disabled=len(scenario.partners) == 1
         ):
@@ -168,6 +170,17 @@ def holder() -> None:
         added = {"name": f"Partner {len(scenario.partners) + 1}", "role": "gain_share", "weight": 0.1}
         state.change({"partners": [*[p.model_dump() for p in scenario.partners], added]})
         st.rerun()
+
+
+def contribution(i: int, value: float | None) -> None:
+    """What partner i puts into the pool a year (empty: not a pool's partner)."""
+    key, bounds = f"{P}:partners.{i}.contribution", field_spec(f"partners.{i}.contribution_gbp_m")
+    widgets.bind(key, value)
+    st.number_input(
+        "Puts in (£m a year)", min_value=float(bounds.low), max_value=float(bounds.high), value=None, step=0.5,
+        key=key, help=bounds.help, placeholder="not set",
+        on_change=lambda: state.change({f"partners.{i}.contribution_gbp_m": st.session_state[key]}),
+    )  # fmt: skip
 
 
 # ---- 3. Contract and procurement -----------------------------------------------------------------
@@ -220,6 +233,33 @@ def risk_split() -> None:
         widgets.slider("risk.incentive_pot", prefix=P, step=0.1)
         if scenario.risk.incentive_pot:
             widgets.toggle("risk.incentive_at_stake", prefix=P)
+    pool_terms()
+
+
+def pool_terms() -> None:
+    """A section 75 pool's terms: how its partners share, their caps, the risk pool and the order."""
+    st.markdown(
+        "**Pooled fund terms (section 75).** How the provider side's partners meet an overspend: underspends "
+        "elsewhere in the pool first (already netted), then a risk pool and uncommitted schemes in the order "
+        "chosen, then money outside the pool, shared as set below (each partner's contribution is in its box above)."
+    )
+    left, right = st.columns(2)
+    with left:
+        split = {"weight": "by the weights given", "contribution": "pro rata to their contributions"}
+        widgets.choice("risk.partner_split", None, split, prefix=P, widget=st.radio)
+        widgets.toggle("risk.cap_at_contribution", prefix=P)
+        order = {
+            "risk_pool_first": "the risk pool, then uncommitted schemes",
+            "schemes_first": "uncommitted schemes, then the risk pool",
+        }
+        widgets.choice("risk.overspend_order", None, order, prefix=P, widget=st.radio)
+    with right:
+        widgets.optional("risk.risk_pool_gbp_m", prefix=P, default=0.5, as_number=True)
+        if scenario.risk.risk_pool_gbp_m is not None:
+            funders = {"partners": "the partners, as they share losses", "host": "the host partner alone",
+                       "commissioners": "the commissioners"}  # fmt: skip
+            widgets.choice("risk.risk_pool_funder", None, funders, prefix=P, widget=st.radio)
+        widgets.optional("risk.uncommitted_gbp_m", prefix=P, default=1.0, as_number=True)
 
 
 # ---- 5. Transformation levers -------------------------------------------------------------------

@@ -55,7 +55,7 @@ def scenarios(draw):
     if draw(st.booleans()):
         partners = [
             *scenario.get("partners"),
-            {"name": draw(st.text(min_size=1, max_size=20)), "role": "gain_share", "weight": 0.1},
+            {"name": draw(st.text(min_size=1, max_size=20)), "role": "gain_share", "weight": 0.1, "contribution_gbp_m": 1.0},
         ]
         scenario = scenario.with_value("partners", partners)
     return scenario

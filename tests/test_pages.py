@@ -816,3 +816,56 @@ def test_the_commissioners_contingency_can_be_set_where_the_help_says():
     contingency.set_value(2.0).run()
     assert scenario_of(at).risk.commissioner_contingency == pytest.approx(0.02)
     assert "Design › 4 · Risk split" in metric(at, "Commissioners short").help
+
+
+# ---- Today's arrangements ----------------------------------------------------------------------
+
+TODAY = ["bcf_s75", "multi_neighbourhood", "integrated_health_org", "lead_provider_collaborative"]
+
+
+def test_home_groups_templates_by_era_and_today_s_open_everywhere():
+    at = app()
+    titles = [s.value for s in at.subheader]
+    assert titles.index("The vanguards, 2015–18") < titles.index("Today's arrangements")
+    assert titles.index("Today's arrangements") < titles.index("Better Care Fund section 75 pool (a typical area)")
+    for tid in TODAY:
+        at = app()
+        at.button(key=f"start-{tid}").click().run()
+        assert not at.exception and scenario_of(at).template == tid
+        for page in ("projections", "compare", "evidence"):
+            assert not open_page(at, page).exception, (tid, page)
+        for tab in ("Stress tests", "UnitingCare replay", "What would make it fail"):
+            assert not risk_tab(at, tab).exception, (tid, tab)
+        assert not data_tab(at, "Tables").exception
+
+
+def test_a_pool_s_terms_are_set_on_the_design_page_and_refused_plainly_without_contributions():
+    at = app()
+    at.button(key="start-bcf_s75").click().run()
+    at = design_tab(at, "4 · Risk split")
+    assert at.radio(key="design:risk.partner_split").value == "contribution"
+    assert at.checkbox(key="design:risk.cap_at_contribution").value
+    assert at.number_input(key="design:risk.risk_pool_gbp_m").value == 0.5
+    at.radio(key="design:risk.overspend_order").set_value("schemes_first").run()
+    assert scenario_of(at).risk.overspend_order == "schemes_first"
+    at.number_input(key="design:risk.risk_pool_gbp_m").set_value(2.0).run()
+    assert scenario_of(at).risk.risk_pool_gbp_m == 2.0
+    at = design_tab(at, "2 · Who holds the budget")
+    assert at.number_input(key="design:partners.1.contribution").value == 37.2
+    at.number_input(key="design:partners.1.contribution").set_value(40.0).run()
+    assert scenario_of(at).partners[1].contribution_gbp_m == 40.0
+    # Salford's partners put in nothing stated: sharing by contribution is refused, naming the field
+    at = app()
+    at = design_tab(at, "4 · Risk split")
+    at.radio(key="design:risk.partner_split").set_value("contribution").run()
+    assert not at.exception and scenario_of(at).risk.partner_split == "weight"
+    assert any("partners.0.contribution_gbp_m" in e.value and "100,000" in e.value for e in at.error)
+
+
+def test_compare_sets_today_s_arrangement_beside_its_vanguard():
+    at = open_page(app(), "compare")
+    at.selectbox(key="compare-pair").set_value("Template: Better Care Fund section 75 pool (a typical area)").run()
+    at.button(key="compare-pair-go").click().run()
+    assert not at.exception
+    assert at.multiselect(key="compare-picked").value == [
+        "Template: Better Care Fund section 75 pool (a typical area)", "Template: Salford"]
