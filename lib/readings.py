@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from lib import settlement
 from lib.results import Run
 from lib.words import gbp_m, minus, pct
 
@@ -95,6 +96,20 @@ def one_sided_reading(run: Run) -> str | None:
 
 
 FAILURE_WORTH_EXPLAINING = 0.2
+
+
+def pool_reading(run: Run) -> str | None:
+    """How a pooled fund met its overspends over the contract, on average across simulations (None
+    when the deal has no pool terms)."""
+    if not settlement.pool_terms_on(run.scenario.risk):
+        return None
+    money = run.simulation.money
+    total = {k: float(money[k].sum(axis=1).mean()) for k in ("met_by_risk_pool", "met_by_schemes", "beyond_caps")}
+    return (
+        f"Over the contract, on average across simulations, the risk pool met {gbp_m(total['met_by_risk_pool'])} of "
+        f"overspends, stopping uncommitted schemes {gbp_m(total['met_by_schemes'])} (services not bought), and money "
+        f"outside the pool {gbp_m(total['beyond_caps'])} beyond the partners' caps; the partners met the rest."
+    )
 
 
 def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:

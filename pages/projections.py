@@ -87,6 +87,8 @@ with tabs[2]:
                 icon=":material/warning:",
             )
         parts.show_one("partners", projection)
+        if said := readings.pool_reading(run):
+            st.markdown(said)
         money_flow_panel(projection)
 
 with tabs[3]:

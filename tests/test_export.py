@@ -89,3 +89,14 @@ def test_the_board_pack_shows_no_raw_identifier_or_bare_probability():
     cells = re.findall(r"<td>([^<]*)</td>", text)
     assert not [c for c in cells if re.fullmatch(r"-?0\.\d{3,}", c.strip())]  # chances are shown as %
     assert not [c for c in cells if re.fullmatch(r"£-[\d.,]+m", c.strip())]
+
+
+@pytest.mark.parametrize("template", ["bcf_s75", "multi_neighbourhood", "integrated_health_org", "lead_provider_collaborative"])
+def test_today_s_templates_make_a_board_pack_with_their_cited_facts_and_a_sweep(template):
+    from lib import sweep
+
+    scenario = Scenario.from_template(template).with_value("sims", 200)
+    pack = export.board_pack(results.project(scenario))
+    assert catalogue.current().template(template).info["name"].split(" (")[0] in pack
+    rows = sweep.sweep(scenario, sweep.parse_grid(["risk.gain_share=0.5,1", "risk.loss_share=0.5,1"]), workers=1)
+    assert rows["combination"].nunique() == 4 and rows["failure"].between(0, 1).all()

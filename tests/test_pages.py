@@ -850,6 +850,10 @@ def test_a_pool_s_terms_are_set_on_the_design_page_and_refused_plainly_without_c
     assert scenario_of(at).risk.overspend_order == "schemes_first"
     at.number_input(key="design:risk.risk_pool_gbp_m").set_value(2.0).run()
     assert scenario_of(at).risk.risk_pool_gbp_m == 2.0
+    at.session_state["projections-tab"] = "Partners and money flow"
+    said = [m.value for m in open_page(at, "projections").markdown if m.value.startswith("Over the contract")]
+    run = results.project(scenario_of(at))
+    assert said == [readings.pool_reading(run)] and "the risk pool met" in said[0]
     at = design_tab(at, "2 · Who holds the budget")
     assert at.number_input(key="design:partners.1.contribution").value == 37.2
     at.number_input(key="design:partners.1.contribution").set_value(40.0).run()
