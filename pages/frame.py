@@ -35,9 +35,9 @@ SCREEN_STYLE = """<style>
 .st-key-design-live { position: sticky; top: 3.75rem; }
 [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; overflow-x: visible; row-gap: 0.25rem; }
 .st-key-design-live [data-testid="stColumn"] { min-width: min(9rem, 100%); }
-.st-key-home-cards [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
-.st-key-home-cards [data-testid="stColumn"] { min-width: min(13rem, 100%); }
-.st-key-home-cards h3 { font-size: 1.4rem; }
+[class*="st-key-home-cards"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+[class*="st-key-home-cards"] [data-testid="stColumn"] { min-width: min(13rem, 100%); }
+[class*="st-key-home-cards"] h3 { font-size: 1.4rem; overflow-wrap: anywhere; }
 h1, h2, h3 { overflow-wrap: normal; word-break: normal; }
 @media (max-width: 1300px) {
   [data-testid="stMainBlockContainer"] { padding-left: 1.5rem; padding-right: 1.5rem; }

@@ -42,7 +42,7 @@ def cards(group: pd.DataFrame, key: str) -> None:
                     st.switch_page("pages/design.py")
 
 
-for era, key in ((catalogue.ERA_VANGUARDS, "home-cards"), (catalogue.ERA_TODAY, "home-today")):
+for era, key in ((catalogue.ERA_VANGUARDS, "home-cards"), (catalogue.ERA_TODAY, "home-cards-today")):
     group = templates[(templates["era"] == era) & (templates["id"] != "blank")]
     if len(group):
         st.subheader(catalogue.ERA_NAMES[era], anchor=False)
