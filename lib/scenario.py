@@ -764,9 +764,12 @@ class Scenario(Frozen):
         ]
 
     def approach(self) -> str:
-        """NHS England's contracting approach the pooling choices amount to."""
+        """NHS England's contracting approach the pooling choices amount to (a section 75 pool is
+        not a contract with a provider, so it is named as what it is)."""
         if not self.pooled_lines:
             return "virtual"
+        if self.lead.form == "s75_pooled_fund":
+            return "section 75 pooled fund"
         return "fully integrated" if self.pooling.get("core_primary", 0) > 0 else "partially integrated"
 
 

@@ -10,6 +10,7 @@ APPROACH_NOTES = {
     "virtual": "nothing pooled: an alliance beside existing contracts",
     "partially integrated": "budgets pooled, core primary care outside",
     "fully integrated": "budgets pooled, core primary care inside",
+    "section 75 pooled fund": "NHS and council budgets pooled under a partnership agreement, no provider contract",
 }
 
 

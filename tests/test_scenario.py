@@ -154,6 +154,7 @@ def test_approach_names():
     s = Scenario.from_template("blank")
     assert s.approach() == "partially integrated"
     assert s.with_value("pooling.core_primary", 1.0).approach() == "fully integrated"
+    assert Scenario.from_template("bcf_s75").approach() == "section 75 pooled fund"  # no provider contract to name
     nothing = s.with_values({f"pooling.{line}": 0.0 for line in s.pooling})
     assert nothing.approach() == "virtual"
 
