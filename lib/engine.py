@@ -361,7 +361,9 @@ def assemble(
     kept = budgets.funding[None, :] - budgets.pooled
     position = commissioner + kept
     budget = budgets.pooled + budgets.aligned
-    cost = costs.pooled + costs.aligned
+    stopped = 0.0 if settled.met_by_schemes is None else settled.met_by_schemes  # a pool's schemes not bought
+    pooled_cost = costs.pooled - stopped
+    cost = pooled_cost + costs.aligned
     money = {
         "budget": budget,
         "cost": cost,
@@ -374,7 +376,7 @@ def assemble(
         "commissioner_kept": kept,
         "commissioner_cumulative": settlement.cumulative(position),
         "pooled_budget": budgets.pooled,
-        "pooled_cost": costs.pooled,
+        "pooled_cost": pooled_cost,
         "aligned_budget": np.asarray(budgets.aligned),
         "withhold_earned": budgets.withhold_earned,
         "incentive_earned": budgets.incentive_earned,

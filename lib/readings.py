@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lib import settlement
@@ -105,11 +106,21 @@ def pool_reading(run: Run) -> str | None:
         return None
     money = run.simulation.money
     total = {k: float(money[k].sum(axis=1).mean()) for k in ("met_by_risk_pool", "met_by_schemes", "beyond_caps")}
-    return (
+    ended = 1.0 - money["active"]  # years after the partners passed what they can bear
+    after = float((np.maximum(-money["commissioner"], 0.0) * ended).sum(axis=1).mean())
+    said = (
         f"Over the contract, on average across simulations, the risk pool met {gbp_m(total['met_by_risk_pool'])} of "
-        f"overspends, stopping uncommitted schemes {gbp_m(total['met_by_schemes'])} (services not bought), and money "
-        f"outside the pool {gbp_m(total['beyond_caps'])} beyond the partners' caps; the partners met the rest."
+        f"overspends, stopping uncommitted schemes {gbp_m(total['met_by_schemes'])} (services not bought, so no one "
+        f"pays it), and money outside the pool {gbp_m(total['beyond_caps'])} beyond the partners' caps; the partners "
+        "met the rest while the agreement held."
     )
+    failed = float(run.headline()["failure"])
+    if failed > 0:
+        said += (
+            f" In {pct(failed)} of simulations the partners passed what they can bear, and money outside the pool "
+            f"carried every later overspend: {gbp_m(after)} on average."
+        )
+    return said
 
 
 def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:

@@ -435,8 +435,9 @@ class Risk(Frozen):
     )
     risk_pool_funder: Literal["partners", "host", "commissioners"] = Field(
         "partners",
-        description="Who pays what the risk pool meets: the partners (shared as their losses are), the host "
-        "partner alone (the first partner listed that carries losses), or the commissioners.",
+        description="Who pays what the risk pool meets: the partners (shared as their losses are, so it moves no "
+        "money between them and only says how much it met), the host partner alone (the first partner listed that "
+        "carries losses), or the commissioners.",
         json_schema_extra={"label": "The risk pool is funded by"},
     )
     uncommitted_gbp_m: float | None = bounded(
@@ -444,8 +445,8 @@ class Risk(Frozen):
         0.0,
         10_000.0,
         "£m a year",
-        "Planned schemes not yet committed that can be stopped to meet an overspend. The pool's own money meets "
-        "it (shared as the partners' losses are), at the price of the services not bought.",
+        "Planned schemes not yet committed that can be stopped to meet an overspend: the pool spends that much "
+        "less, so no one pays it; the price is the services not bought (their outcomes are not modelled).",
         label="Uncommitted schemes a year",
     )
     overspend_order: Literal["risk_pool_first", "schemes_first"] = Field(
@@ -755,8 +756,13 @@ class Scenario(Frozen):
         return sum(self.baseline.get(line, 0.0) * share for line, share in self.pooled_lines.items())
 
     def partner_capacities_gbp_m(self) -> list[float]:
-        """What each partner can bear: its own figure, or its full-risk weight's share of the lead's."""
-        full = [p.weight if p.role == "full_risk" else 0.0 for p in self.partners]
+        """What each partner can bear: its own figure, or its full-risk share of the lead's (by weight,
+        or by contribution when a pool shares losses pro rata to contributions)."""
+        by_contribution = self.risk.partner_split == "contribution"
+        full = [
+            ((p.contribution_gbp_m or 0.0) if by_contribution else p.weight) if p.role == "full_risk" else 0.0
+            for p in self.partners
+        ]
         total = sum(full) or 1.0
         return [
             p.capacity_gbp_m if p.capacity_gbp_m is not None else self.lead.loss_capacity_gbp_m * w / total

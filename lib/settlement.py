@@ -23,7 +23,9 @@ each step pro rata (to their contributions, or their weights), except a risk poo
 or by the commissioners; each partner's loss may be capped at its contribution, and what the caps
 cut off is met outside the pool by the commissioner side (`waterfall`).
 
-provider + commissioner + reinvested = V, always; the partners' shares add up to the provider side.
+provider + commissioner + reinvested = V, always (with stopped schemes, V is the variance after
+the pool stops them: provider + commissioner + reinvested = V + met_by_schemes of the V before);
+the partners' shares add up to the provider side.
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ def pool_terms_on(risk: Risk) -> bool:
 
 def waterfall(provider: np.ndarray, risk: Risk, shares: PoolShares) -> Waterfall:
     """Meet each year's provider-side loss in the pool's order, and share gains by the gain weights.
-    Σ partners + to_commissioner = provider, exactly (gains with no partner to take them aside)."""
+    Σ partners + to_commissioner = provider + met_by_schemes, exactly (gains with no partner to take
+    them aside): what stopped schemes meet is spending that does not happen."""
     loss = np.maximum(-provider, 0.0)
     first, second = (risk.risk_pool_gbp_m or 0.0, risk.uncommitted_gbp_m or 0.0)
     if risk.overspend_order == "schemes_first":
@@ -131,7 +134,9 @@ def waterfall(provider: np.ndarray, risk: Risk, shares: PoolShares) -> Waterfall
     met_first = np.minimum(loss, first)
     met_second = np.minimum(loss - met_first, second)
     pool, schemes = (met_first, met_second) if risk.overspend_order == "risk_pool_first" else (met_second, met_first)
-    shared = loss - (pool if risk.risk_pool_funder != "partners" else 0.0)  # what the partners share pro rata
+    # Stopped schemes are money the pool no longer spends: no one pays them (the engine takes them off
+    # the pool's cost). A risk pool the partners fund is theirs to share as they share losses.
+    shared = loss - schemes - (pool if risk.risk_pool_funder != "partners" else 0.0)
     partner_loss = shares.loss[:, None, None] * shared[None]
     to_commissioner = pool.copy() if risk.risk_pool_funder == "commissioners" else np.zeros_like(loss)
     if risk.risk_pool_funder == "host":
@@ -168,13 +173,15 @@ def settle(
         covered = np.maximum(provider - full_terms, 0.0) * (np.arange(years) < risk.glide_years)
         provider, recovered = _recover(provider, covered)
     split = waterfall(provider, risk, pool) if pool is not None and pool_terms_on(risk) else None
+    stopped = np.zeros_like(v)
     if split is not None:
-        provider = provider + split.to_commissioner
+        provider = provider + split.to_commissioner + split.met_by_schemes
+        stopped = split.met_by_schemes
     active, failed_in = _failure(provider, capacity_gbp_m)
     # After a failure the contract has ended: the commissioner carries everything.
     for ended_to_zero in (provider, reinvested, recovered):
         np.multiply(ended_to_zero, active, out=ended_to_zero)
-    commissioner = v - provider - reinvested
+    commissioner = v + stopped * active - provider - reinvested  # the pool spends less by what it stopped
     settled = Settlement(provider, commissioner, reinvested, recovered, collar_hit & active, active, failed_in)
     if split is None:
         return settled

@@ -301,15 +301,19 @@ def test_each_partner_capped_at_its_contribution_and_the_rest_met_outside_the_po
 
 def test_a_risk_pool_meets_the_overspend_first_and_its_funder_pays():
     risk = dict(gain_share=1, loss_share=1, risk_pool_gbp_m=4.0, uncommitted_gbp_m=3.0, partner_split="contribution")
-    # funded by the commissioners: the £4m pool moves off the provider side; 10 - 4 = 6 shared 3:1
+    # funded by the commissioners: the £4m pool moves off the provider side, £3m of schemes are not
+    # bought, and the partners share the last £3m 3:1
     s = pool_settle([-10.0], Risk(**risk, risk_pool_funder="commissioners"))
     assert s.met_by_risk_pool[0, 0] == pytest.approx(4.0) and s.met_by_schemes[0, 0] == pytest.approx(3.0)
-    assert s.partners[:, 0, 0].tolist() == pytest.approx([-4.5, -1.5, 0.0])
-    assert (s.provider[0, 0], s.commissioner[0, 0]) == pytest.approx((-6.0, -4.0))
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([-2.25, -0.75, 0.0])
+    assert (s.provider[0, 0], s.commissioner[0, 0]) == pytest.approx((-3.0, -4.0))  # + 3 not spent = -10
     # funded by the host (the first partner carrying losses): it pays the pool's £4m and its share of the rest
     s = pool_settle([-10.0], Risk(**risk, risk_pool_funder="host"))
-    assert s.partners[:, 0, 0].tolist() == pytest.approx([-8.5, -1.5, 0.0])
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([-6.25, -0.75, 0.0])
     assert s.commissioner[0, 0] == pytest.approx(0.0)
+    # funded by the partners, as they share losses: the pool only says how much of the overspend it met
+    s = pool_settle([-10.0], Risk(**risk, risk_pool_funder="partners"))
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([-5.25, -1.75, 0.0])
 
 
 def test_the_order_decides_what_the_risk_pool_meets():
@@ -319,6 +323,8 @@ def test_the_order_decides_what_the_risk_pool_meets():
     assert (pool_first.met_by_risk_pool[0, 0], pool_first.met_by_schemes[0, 0]) == pytest.approx((4.0, 1.0))
     assert (schemes_first.met_by_risk_pool[0, 0], schemes_first.met_by_schemes[0, 0]) == pytest.approx((2.0, 3.0))
     assert pool_first.commissioner[0, 0] == pytest.approx(-4.0) and schemes_first.commissioner[0, 0] == pytest.approx(-2.0)
+    assert pool_first.provider[0, 0] == pytest.approx(0.0)  # 4 from the pool, 1 not spent: nothing left to share
+    assert schemes_first.provider[0, 0] == pytest.approx(0.0)
 
 
 def test_what_the_waterfall_moves_to_commissioners_does_not_count_towards_the_provider_side_failing():
@@ -349,7 +355,8 @@ def test_a_pool_s_terms_conserve_money_and_hold_every_cap(path, t, capacity, spl
     weights = [1.0] + [w for _, w, _ in others]
     contributions = [20.0] + [c for _, _, c in others]
     s = settle(v, b, risk, idx, capacity_gbp_m=capacity, pool=pool_shares(roles, weights, contributions, risk))
-    assert np.allclose(s.provider + s.commissioner + s.reinvested, v, rtol=0, atol=1e-9)
+    stopped = 0.0 if s.met_by_schemes is None else s.met_by_schemes  # spending the pool no longer does
+    assert np.allclose(s.provider + s.commissioner + s.reinvested, v + stopped, rtol=0, atol=1e-9)
     if s.partners is None:  # no pool term set: the partners split as before
         assert not (split == "contribution" or capped or pool or schemes)
         return
