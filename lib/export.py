@@ -169,6 +169,17 @@ def stress_table(run: Run, runs: dict[str, Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _why_it_fails(run: Run) -> str:
+    """What a pooled fund's sides stand for, what pushes the provider side to fail, and how a pool's
+    overspends were met: the sentences the Projections page shows beside its tiles."""
+    parts = [readings.sides_note(run)]
+    if run.headline()["failure"] > readings.FAILURE_WORTH_EXPLAINING:
+        drivers = "; ".join(f"{words.gbp_m(d['gbp_m'], 0)}: {d['why']}" for d in readings.failure_drivers(run))
+        parts.append(f"What pushes the provider side towards failure, in £m over the contract: {drivers}.")
+    parts.append(readings.pool_reading(run))
+    return "".join(_para(p) for p in parts if p)
+
+
 def board_pack(run: Run) -> str:
     """The board pack as one self-contained HTML page."""
     scenario, cat = run.scenario, catalogue.current()
@@ -185,7 +196,7 @@ def board_pack(run: Run) -> str:
     compared = evidence.check(cat, {scenario.template: run})
     sections = [
         _header(scenario, cat),
-        _section("Headline", _tiles(run) + "".join(_para(said[k]) for k in HEADLINE_READINGS)),
+        _section("Headline", _tiles(run) + "".join(_para(said[k]) for k in HEADLINE_READINGS) + _why_it_fails(run)),
         _section("Projections and risk", "".join(_chart(f) for cid, f in figures.items() if cid not in (*failing, "replay"))),
         _section("Risk", "".join(_para(said[k]) for k in ("shortfall", "partners"))),
         _section("Stress tests", _table(stress_table(run, runs))),

@@ -99,6 +99,21 @@ def one_sided_reading(run: Run) -> str | None:
 FAILURE_WORTH_EXPLAINING = 0.2
 
 
+def sides_note(run: Run) -> str | None:
+    """What the model's two sides and its failure stand for in a section 75 pooled fund, which has no
+    provider contract (None for any other deal)."""
+    scenario = run.scenario
+    if scenario.lead.form != "s75_pooled_fund":
+        return None
+    names = " and ".join(p.name for p in scenario.partners if p.role == "full_risk")
+    return (
+        f"In this pooled fund the provider side is the pool's partners ({names}) and the commissioner side is "
+        "money outside the pool. The provider side failing means the partners lose more than the "
+        f"{gbp_m(scenario.lead.loss_capacity_gbp_m)} they are taken to bear over the agreement (an assumption), "
+        "after which it is renegotiated or ended and money outside the pool carries the overspends."
+    )
+
+
 def pool_reading(run: Run) -> str | None:
     """How a pooled fund met its overspends over the contract, on average across simulations (None
     when the deal has no pool terms)."""

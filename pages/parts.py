@@ -148,6 +148,8 @@ def tiles(run: Run) -> None:
             column.caption(tile["detail"])
     if warning := readings.one_sided_reading(run):
         st.warning(plain(warning), icon=":material/balance:")
+    if note := readings.sides_note(run):
+        st.info(plain(note), icon=":material/handshake:")
 
 
 def plot(figure: charts.Figure, key: str, toolbar: bool = True) -> None:

@@ -96,7 +96,12 @@ def test_today_s_templates_make_a_board_pack_with_their_cited_facts_and_a_sweep(
     from lib import sweep
 
     scenario = Scenario.from_template(template).with_value("sims", 200)
-    pack = export.board_pack(results.project(scenario))
+    run = results.project(scenario)
+    pack = export.board_pack(run)
     assert catalogue.current().template(template).info["name"].split(" (")[0] in pack
+    # a pool says what its sides stand for and how its overspends were met; a likely failure says why
+    assert ("In this pooled fund" in pack) == (template == "bcf_s75")
+    assert ("the risk pool met" in pack) == (template == "bcf_s75")
+    assert ("What pushes the provider side towards failure" in pack) == (run.headline()["failure"] > 0.2)
     rows = sweep.sweep(scenario, sweep.parse_grid(["risk.gain_share=0.5,1", "risk.loss_share=0.5,1"]), workers=1)
     assert rows["combination"].nunique() == 4 and rows["failure"].between(0, 1).all()
