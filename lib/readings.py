@@ -178,7 +178,7 @@ def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:
             "Design › 2 · Who holds the budget: reserves and guarantees; 4 · Risk split: a collar or a lower loss share",
         )
     )
-    ranked = sorted((p for p in pressures if p[0] > 0.05), key=lambda p: -p[0])[:most]
+    ranked = sorted((p for p in pressures if p[0] > 0.5), key=lambda p: -p[0])[:most]  # shown to the £m: none at £0m
     return [{"gbp_m": amount, "why": why, "control": control} for amount, why, control in ranked]
 
 

@@ -125,10 +125,12 @@ def holder() -> None:
     with right:
         widgets.number("lead.reserves_gbp_m", prefix=P, step=0.5)
         widgets.number("lead.guarantee_gbp_m", prefix=P, step=0.5)
+    basis = "contribution" if scenario.risk.partner_split == "contribution" else "weight"
     st.markdown(
-        "**Partners inside the provider side.** Gains go to full-risk and gain-share partners by weight; "
+        f"**Partners inside the provider side.** Gains go to full-risk and gain-share partners by {basis}; "
         "losses fall on full-risk partners only. *Can bear* is a partner's own loss capacity in £m (empty: "
-        "its weight's share of the lead's reserves and guarantees)."
+        f"its {basis}'s share of the lead's reserves and guarantees). *Puts in* is what it pays into a pooled "
+        "fund a year (section 75 terms, 4 · Risk split)."
     )
     roles = words.ROLE_NAMES
     capacities = scenario.partner_capacities_gbp_m()
