@@ -257,12 +257,13 @@ def printable(text: str, also: str = "") -> bool:
     return is_utf8(text) and all(ch.isprintable() or ch in also for ch in text)
 
 
-def load(data_dir: Path = DATA_DIR) -> Catalogue:
-    """Read the reference text in `data_dir` (and the custom templates) into a catalogue."""
+def load(data_dir: Path = DATA_DIR, listing: places.Listing | None = None) -> Catalogue:
+    """Read the reference text in `data_dir` (and the custom places, or the `listing` of them already
+    read) into a catalogue."""
     tables = {name: pd.read_csv(data_dir / f"{name}.csv") for name in CSV_TABLES}
     tables["service_lines"]["poolable"] = tables["service_lines"]["poolable"].astype(bool)
     raw = yaml.safe_load((data_dir / "templates.yaml").read_text(encoding="utf-8"))
-    listing = places.listing()
+    listing = listing or places.listing()
     custom, skipped = _custom_templates(listing, tables["service_lines"], {t["id"] for t in raw})
     tables.update(_template_tables(raw + custom, tables["service_lines"]))
     glossary = yaml.safe_load((data_dir / "glossary.yaml").read_text(encoding="utf-8"))
@@ -340,7 +341,12 @@ def current() -> Catalogue:
             _checked_at = now + UNREADABLE_RECHECK_S - RECHECK_S
             return _current
         if _current is None or seen != _custom_seen:
-            _current, _custom_seen = load(), seen
+            listing = places.listing()
+            if listing.unreadable and _current is not None:  # lost between the look and the read: keep what is known
+                _checked_at = now + UNREADABLE_RECHECK_S - RECHECK_S
+                return _current
+            # an unreadable first read is tried again at the next look, not taken as "no places"
+            _current, _custom_seen = load(listing=listing), (None if listing.unreadable else seen)
         return _current
 
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from lib import database
 
+T = TypeVar("T")
 MAX_BYTES = 200_000  # a place is a few kB; a bigger one is not read
 SUFFIX = ".yaml"
 
@@ -36,6 +39,7 @@ class Listing:
 
     entries: tuple[tuple[str, bytes], ...] = ()
     skipped: tuple[str, ...] = ()
+    unreadable: bool = False  # the server could not be read just now: the places known before still stand
 
 
 def folder() -> Path:
@@ -49,15 +53,38 @@ def where() -> str:
     return f"the places table of {database.where()}" if database.url() else f"the folder {folder()}"
 
 
+READ_S = 3.0  # a server that has not answered a read in this time is taken as unreadable for now
+
+
+def _bounded(read: Callable[[], T]) -> T | None:
+    """`read()` on a thread of its own, waited for at most READ_S: a server that stops answering (not
+    refusing: frozen, or cut off without a reset) must not hold a page, or every page, for minutes.
+    None if it failed or did not answer in time; a read left waiting ends when the server answers."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = read()
+        except database.DatabaseError:
+            pass
+
+    worker = threading.Thread(target=run, name="carelab-places-read", daemon=True)
+    worker.start()
+    worker.join(READ_S)
+    return box.get("value")
+
+
+def _read_frame(sql: str) -> Any:
+    with database.reading() as tx:
+        return tx.frame(sql)
+
+
 def state() -> tuple | None:
     """What the places are now, cheaply (names and change marks): equal states, equal listings.
     None: the server cannot be read just now."""
     if database.url():
-        try:
-            with database.reading() as tx:
-                return tuple(tx.frame("SELECT id, md5(body) AS mark FROM places ORDER BY id").itertuples(index=False))
-        except database.DatabaseError:
-            return None
+        found = _bounded(lambda: _read_frame("SELECT id, md5(body) AS mark FROM places ORDER BY id"))
+        return None if found is None else tuple(found.itertuples(index=False))
     found = []
     for path in _files()[0]:
         try:
@@ -71,11 +98,9 @@ def state() -> tuple | None:
 def listing() -> Listing:
     """Every place's bytes (one failure never hides the others)."""
     if database.url():
-        try:
-            with database.reading() as tx:
-                rows = tx.frame("SELECT id, body FROM places ORDER BY id")
-        except database.DatabaseError as exc:
-            return Listing(skipped=(f"custom places could not be read: {exc}",))
+        rows = _bounded(lambda: _read_frame("SELECT id, body FROM places ORDER BY id"))
+        if rows is None:
+            return Listing(skipped=("custom places could not be read from the server just now",), unreadable=True)
         rows = rows.itertuples(index=False)
         return Listing(tuple((f"{tid}{SUFFIX}", body.encode("utf-8")[: MAX_BYTES + 1]) for tid, body in rows))
     files, odd = _files()

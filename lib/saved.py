@@ -354,8 +354,10 @@ def backup() -> tuple[str, int, int]:
 
 def _places_kept() -> list[dict]:
     """The custom places the designs may be built on, as their text (lib/places.py)."""
-    kept = []
+    kept, usable = [], set(catalogue.current().template_ids)  # a place the catalogue skips would not restore
     for name, data in places.listing().entries:
+        if name.removesuffix(places.SUFFIX) not in usable:
+            continue
         try:
             kept.append({"id": name.removesuffix(places.SUFFIX), "text": data.decode("utf-8")})
         except UnicodeDecodeError:  # not a place any design can be built on: the catalogue skips it too
@@ -371,7 +373,9 @@ def _restore_places(entries: object) -> list[tuple[str, bytes | None, bytes]]:
     checked = []
     for entry in entries:
         try:
-            data = str(entry["text"]).encode("utf-8")
+            if not isinstance(entry["text"], str):
+                raise catalogue.CustomTemplateError("its text is not text")
+            data = entry["text"].encode("utf-8")
             if catalogue.check_place(data)["id"] != entry["id"]:
                 raise catalogue.CustomTemplateError(f"its text holds another id than {entry['id']}")
         except (catalogue.CustomTemplateError, UnicodeEncodeError) as exc:
@@ -392,6 +396,12 @@ def _restore_places(entries: object) -> list[tuple[str, bytes | None, bytes]]:
         _take_back(written)
         raise
     catalogue.refresh()
+    for tid, _, _ in written:  # each place opens as an upload must (every value in its field's range)
+        try:
+            Scenario.from_template(tid)
+        except (ScenarioError, catalogue.UnknownTemplateError) as exc:
+            _take_back(written)
+            raise SavedError(f"the backup's place {_quoted(tid)} does not open as a design ({exc})") from None
     return written
 
 

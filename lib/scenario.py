@@ -420,8 +420,9 @@ class Risk(Frozen):
     )
     cap_at_contribution: bool = flag(
         False,
-        "No partner loses more in a year than its contribution to the pool; what a cap cuts off is met from money "
-        "outside the pool (the commissioner side). A section 75 clause: assumption that it applies year by year.",
+        "No partner loses more of the pool's overspend in a year than its contribution to the pool; what a cap cuts "
+        "off is met from money outside the pool (the commissioner side). An incentive at stake on aligned services "
+        "is outside the pool and not capped. A section 75 clause: assumption that it applies year by year.",
         "Each partner's loss capped at its contribution",
     )
     risk_pool_gbp_m: float | None = bounded(

@@ -254,11 +254,12 @@ def partner_weights(roles: list[str], weights: list[float]) -> tuple[np.ndarray,
 
 def pool_shares(roles: list[str], weights: list[float], contributions: list[float | None], risk: Risk) -> PoolShares:
     """A pool's sharing: by weight or pro rata to contributions; caps at contributions if set; the
-    host is the first partner listed that carries losses."""
+    host is the first partner listed that carries a share of losses."""
     by = [c or 0.0 for c in contributions] if risk.partner_split == "contribution" else weights
     gain, loss = partner_weights(roles, by)
     caps = np.array([np.inf if c is None else c for c in contributions]) if risk.cap_at_contribution else None
-    return PoolShares(gain, loss, caps, host=roles.index("full_risk"))
+    carrying = np.flatnonzero(loss > 0)  # the host: the first partner listed that carries a share of losses
+    return PoolShares(gain, loss, caps, host=int(carrying[0]) if len(carrying) else roles.index("full_risk"))
 
 
 def split_among_partners(provider: np.ndarray, roles: list[str], weights: list[float]) -> np.ndarray:

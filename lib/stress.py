@@ -94,12 +94,15 @@ def _changed(scenario: Scenario, path: str, change: dict[str, Any]) -> Any:
 def _partner_exit(scenario: Scenario) -> dict[str, Any]:
     """The largest risk-bearing partner leaves with its share of reserves and guarantees."""
     partners = scenario.get("partners")
-    at_risk = [i for i, p in enumerate(partners) if p["role"] == "full_risk"]
-    if len(at_risk) < 2:
+    basis = "contribution_gbp_m" if scenario.risk.partner_split == "contribution" else "weight"  # how losses are shared
+    share = {i: p.get(basis) or 0.0 for i, p in enumerate(partners) if p["role"] == "full_risk"}
+    if len(share) < 2:
         return {}
-    leaving = max(at_risk, key=lambda i: partners[i]["weight"])
-    total = sum(partners[i]["weight"] for i in at_risk)
-    stays = 1 - partners[leaving]["weight"] / total if total else 0.5
+    leaving = max(share, key=share.get)
+    if not any(v > 0 for i, v in share.items() if i != leaving):
+        return {}  # no partner would be left to carry losses: the stress cannot be applied, and changes nothing
+    total = sum(share.values())
+    stays = 1 - share[leaving] / total if total else 0.5
     return {
         "partners": [p for i, p in enumerate(partners) if i != leaving],
         "lead.reserves_gbp_m": scenario.lead.reserves_gbp_m * stays,

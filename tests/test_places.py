@@ -184,3 +184,51 @@ def test_a_server_that_goes_away_leaves_the_places_known_in_use_and_is_not_asked
         monkeypatch.delenv("CARELAB_DATABASE_URL")
         catalogue.refresh()
         pgserver.drop_database(address)
+
+
+def test_a_place_out_of_the_model_s_ranges_in_a_backup_restores_nothing(backend, own_templates):
+    tid = baseline.save(baseline.read(GOOD, "Rangeshire", 300_000))
+    text, _, _ = saved.backup()
+    document = json.loads(text)
+    with database.transaction() as tx:
+        tx.run("DELETE FROM places")
+    for path in own_templates.glob("*.yaml") if own_templates.exists() else []:
+        path.unlink()
+    catalogue.refresh()
+    place = document["places"][0]
+    place["text"] = place["text"].replace("value: 300000", "value: 5")  # shaped right, out of range
+    with pytest.raises(saved.SavedError, match="does not open as a design"):
+        saved.restore_backup(json.dumps(document))
+    catalogue.refresh()
+    assert places.listing().entries == () and tid not in catalogue.current().template_ids
+
+
+def test_a_backup_leaves_out_a_place_the_catalogue_skips_so_it_always_restores(backend, own_templates):
+    baseline.save(baseline.read(GOOD, "Keptshire", 300_000))
+    broken = b"id: custom_broken\nname: [unclosed\n"
+    places.replace("custom_broken", broken, lambda before: None)
+    catalogue.refresh()
+    text, designs, kept = saved.backup()
+    assert kept == 1 and [p["id"] for p in json.loads(text)["places"]] == ["custom_keptshire"]
+
+
+def test_a_server_that_stops_answering_is_waited_for_a_bounded_time(monkeypatch):
+    """A frozen server (not refusing, not answering) must not hold every page: a read is given
+    READ_S and then taken as unreadable, and the catalogue keeps the places it knows."""
+    import threading
+
+    never = threading.Event()
+    monkeypatch.setattr(places, "READ_S", 0.2)
+    assert places._bounded(lambda: never.wait(60) or "late") is None
+    assert places._bounded(lambda: "prompt") == "prompt"
+    never.set()
+
+
+def test_places_lost_between_the_look_and_the_read_are_kept(own_templates, monkeypatch):
+    tid = baseline.save(baseline.read(GOOD, "Keepershire", 300_000))
+    catalogue.refresh()
+    assert tid in catalogue.current().template_ids
+    monkeypatch.setattr(places, "state", lambda: ("changed",))  # the look answers
+    monkeypatch.setattr(places, "listing", lambda: places.Listing(skipped=("gone",), unreadable=True))  # the read not
+    catalogue.refresh()
+    assert tid in catalogue.current().template_ids

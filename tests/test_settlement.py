@@ -366,3 +366,11 @@ def test_a_pool_s_terms_conserve_money_and_hold_every_cap(path, t, capacity, spl
     losers = [i for i, r in enumerate(roles) if r != "full_risk"]
     assert np.all(s.partners[losers] >= -1e-12)  # only full-risk partners (the host among them) lose
     assert np.all(s.met_by_risk_pool <= (pool or 0.0) + 1e-12) and np.all(s.met_by_schemes <= (schemes or 0.0) + 1e-12)
+
+
+def test_the_host_is_the_first_partner_that_carries_a_share_of_losses():
+    risk = Risk(gain_share=1, loss_share=1, risk_pool_gbp_m=4.0, risk_pool_funder="host")
+    shares = pool_shares(["full_risk", "full_risk"], [0.0, 1.0], [None, None], risk)  # listed first, but weight 0
+    assert shares.host == 1
+    s = settle(np.array([[-3.0]]), np.array([[100.0]]), risk, pool=shares)
+    assert s.partners[:, 0, 0].tolist() == pytest.approx([0.0, -3.0])

@@ -132,3 +132,15 @@ def test_before_and_after_says_no_collar_rather_than_a_zero_chance_of_breaching_
     collared = design.with_value("risk.collar", 0.01)
     table = readings.before_after(results.project(collared), results.project(stress.apply(collared, ["costs_understated"])))
     assert table[table["headline"] == "Chance the collar is breached"].iloc[0]["this design"].endswith("%")
+
+
+def test_a_partner_pulling_out_of_a_pool_is_the_largest_contributor_and_never_leaves_no_one_to_carry_losses():
+    from lib import stress
+    from lib.scenario import Scenario
+
+    bcf = Scenario.from_template("bcf_s75")  # the council puts in £22.2m, the ICB £37.2m
+    left = stress.apply(bcf, ["partner_exit"])
+    assert [p.name for p in left.partners] == ["The council (host)"]
+    alone = bcf.with_value("partners", [p.model_dump() | ({"contribution_gbp_m": 0.0} if i == 0 else {})
+                                        for i, p in enumerate(bcf.partners)])  # fmt: skip
+    assert stress.apply(alone, ["partner_exit"]) == alone  # the only contributor cannot leave: nothing changes
