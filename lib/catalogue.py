@@ -384,6 +384,7 @@ def _template_tables(raw: list[dict], lines: pd.DataFrame) -> dict[str, pd.DataF
             | {f"pooled_budget_{k}": budget.get(k) for k in ("gbp_m", "year", "source")}
             | {"headline": tpl["headline"]["text"], "headline_source": tpl["headline"]["source"]}
             | {"era": tpl.get("era", ERA_OWN if CUSTOM_ID.fullmatch(tid) else ERA_VANGUARDS), "equivalent": tpl.get("equivalent")}
+            | {"equivalent_because": tpl.get("equivalent_because")}
         )
         given = tpl.get("baselines", {})  # a place's own spend (custom templates)
         for line_id, head_gbp in per_head.items():

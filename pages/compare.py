@@ -58,6 +58,7 @@ pairs = {  # today's arrangement -> the vanguard it resembles (data/templates.ya
 }
 templates = {named(t): t for t in usable_templates()[0]}
 choices += list(templates)
+because = {today: cat.template(templates[today]).info.get("equivalent_because") or "" for today in pairs}
 
 
 def set_beside(today: str) -> None:
@@ -71,6 +72,7 @@ if pairs:
         format_func=lambda c: f"{c.removeprefix('Template: ')} · beside {pairs[c].removeprefix('Template: ')}",
     )  # fmt: skip
     right.button("Compare these two", key="compare-pair-go", on_click=set_beside, args=(today,))
+    st.caption(f"Why this pair: {because[today]}.")
 picked = st.multiselect("Designs", choices, max_selections=4, key="compare-picked", placeholder="Choose two to four")
 
 

@@ -869,6 +869,7 @@ def test_a_pool_s_terms_are_set_on_the_design_page_and_refused_plainly_without_c
 def test_compare_sets_today_s_arrangement_beside_its_vanguard():
     at = open_page(app(), "compare")
     at.selectbox(key="compare-pair").set_value("Template: Better Care Fund section 75 pool (a typical area)").run()
+    assert any("Why this pair: Salford's integrated care organisation grew from a £112m" in c.value for c in at.caption)
     at.button(key="compare-pair-go").click().run()
     assert not at.exception
     assert at.multiselect(key="compare-picked").value == [
