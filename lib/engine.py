@@ -389,8 +389,6 @@ def assemble(
     }
     roles = [p.role for p in scenario.partners]
     weights = [p.weight for p in scenario.partners]
-    by_contribution = scenario.risk.partner_split == "contribution"  # an incentive is shared as the pool shares
-    pool_by = [p.contribution_gbp_m or 0.0 for p in scenario.partners] if by_contribution else weights
     years = costs.investment.shape[0]
     central_parts = {
         "baseline": np.full(years, float(place.baseline @ place.weights["scope"])),
@@ -413,7 +411,9 @@ def assemble(
         year_0=result.year_0,
         partners=settlement.split_among_partners(provider, roles, weights)
         if settled.partners is None
-        else settled.partners + settlement.split_among_partners(np.broadcast_to(incentive, provider.shape), roles, pool_by),
+        else settled.partners + settlement.split_among_partners(
+            np.broadcast_to(incentive, provider.shape), roles, scenario.sharing_weights()  # shared as the pool shares
+        ),
         partner_capacity_gbp_m=np.array(scenario.partner_capacities_gbp_m()),
         per_sim={
             "failed_in": settled.failed_in,

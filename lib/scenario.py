@@ -757,18 +757,18 @@ class Scenario(Frozen):
         return sum(self.baseline.get(line, 0.0) * share for line, share in self.pooled_lines.items())
 
     def partner_capacities_gbp_m(self) -> list[float]:
-        """What each partner can bear: its own figure, or its full-risk share of the lead's (by weight,
-        or by contribution when a pool shares losses pro rata to contributions)."""
-        by_contribution = self.risk.partner_split == "contribution"
-        full = [
-            ((p.contribution_gbp_m or 0.0) if by_contribution else p.weight) if p.role == "full_risk" else 0.0
-            for p in self.partners
-        ]
+        """What each partner can bear: its own figure, or its full-risk share of the lead's (by what it
+        shares losses by: `sharing_weights`)."""
+        full = [w if p.role == "full_risk" else 0.0 for p, w in zip(self.partners, self.sharing_weights(), strict=True)]
         total = sum(full) or 1.0
         return [
             p.capacity_gbp_m if p.capacity_gbp_m is not None else self.lead.loss_capacity_gbp_m * w / total
             for p, w in zip(self.partners, full, strict=True)
         ]
+
+    def sharing_weights(self) -> list[float]:
+        """What each partner shares gains and losses by (risk.partner_split)."""
+        return sharing_weights([p.weight for p in self.partners], [p.contribution_gbp_m for p in self.partners], self.risk)
 
     def approach(self) -> str:
         """NHS England's contracting approach the pooling choices amount to (a section 75 pool is
@@ -781,6 +781,11 @@ class Scenario(Frozen):
 
 
 _usable: tuple[str, list[str], list[str]] | None = None
+
+
+def sharing_weights(weights: list[float], contributions: list[float | None], risk: Risk) -> list[float]:
+    """Partners' weights, or their contributions to the pool (none: 0) when a pool shares pro rata to them."""
+    return [c or 0.0 for c in contributions] if risk.partner_split == "contribution" else list(weights)
 
 
 def usable_templates() -> tuple[list[str], list[str]]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lib.scenario import Risk
+from lib.scenario import Risk, sharing_weights
 
 
 @dataclass(frozen=True)
@@ -255,8 +255,7 @@ def partner_weights(roles: list[str], weights: list[float]) -> tuple[np.ndarray,
 def pool_shares(roles: list[str], weights: list[float], contributions: list[float | None], risk: Risk) -> PoolShares:
     """A pool's sharing: by weight or pro rata to contributions; caps at contributions if set; the
     host is the first partner listed that carries a share of losses."""
-    by = [c or 0.0 for c in contributions] if risk.partner_split == "contribution" else weights
-    gain, loss = partner_weights(roles, by)
+    gain, loss = partner_weights(roles, sharing_weights(weights, contributions, risk))
     caps = np.array([np.inf if c is None else c for c in contributions]) if risk.cap_at_contribution else None
     carrying = np.flatnonzero(loss > 0)  # the host: the first partner listed that carries a share of losses
     return PoolShares(gain, loss, caps, host=int(carrying[0]) if len(carrying) else roles.index("full_risk"))

@@ -94,8 +94,7 @@ def _changed(scenario: Scenario, path: str, change: dict[str, Any]) -> Any:
 def _partner_exit(scenario: Scenario) -> dict[str, Any]:
     """The largest risk-bearing partner leaves with its share of reserves and guarantees."""
     partners = scenario.get("partners")
-    basis = "contribution_gbp_m" if scenario.risk.partner_split == "contribution" else "weight"  # how losses are shared
-    share = {i: p.get(basis) or 0.0 for i, p in enumerate(partners) if p["role"] == "full_risk"}
+    share = {i: w for i, (p, w) in enumerate(zip(partners, scenario.sharing_weights(), strict=True)) if p["role"] == "full_risk"}
     if len(share) < 2:
         return {}
     leaving = max(share, key=share.get)
