@@ -122,11 +122,9 @@ def _custom_templates(listing: places.Listing, lines: pd.DataFrame, taken: set[s
     skipped = list(listing.skipped)
     for name, data in listing.entries:
         try:
-            entry = check_custom(_read_yaml(data), lines, taken)
-            _template_tables([entry], lines)  # builds on its own, or is skipped
-        except (CustomTemplateError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            why = str(exc) if isinstance(exc, CustomTemplateError) else f"{type(exc).__name__}: {str(exc)[:120]}"
-            skipped.append(f"custom template {name} skipped: {why}")
+            entry = _place_entry(data, lines, taken)
+        except CustomTemplateError as exc:
+            skipped.append(f"custom template {name} skipped: {exc}")
             continue
         taken.add(entry["id"])
         found.append(entry)
@@ -200,16 +198,24 @@ def check_custom(entry: object, lines: pd.DataFrame, taken: set[str] = frozenset
     return entry
 
 
+def _place_entry(data: bytes, lines: pd.DataFrame, taken: set[str]) -> dict:
+    """A custom place's text read, checked for shape and built on its own; CustomTemplateError says
+    why not, whatever the text held."""
+    try:
+        entry = check_custom(_read_yaml(data), lines, taken)
+        _template_tables([entry], lines)
+    except CustomTemplateError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise CustomTemplateError(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+    return entry
+
+
 def check_place(data: bytes) -> dict:
     """A custom place's text (as lib/places.py keeps it), read and checked as loading would check it."""
     cat = current()
     built_in = {tid for tid in cat.template_ids if not CUSTOM_ID.fullmatch(tid)}
-    entry = check_custom(_read_yaml(data), cat.tables["service_lines"], built_in)
-    try:
-        _template_tables([entry], cat.tables["service_lines"])
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise CustomTemplateError(f"it does not build ({type(exc).__name__}: {str(exc)[:120]})") from None
-    return entry
+    return _place_entry(data, cat.tables["service_lines"], built_in)
 
 
 def _check_numbers(values: dict, where: str) -> None:
@@ -337,15 +343,12 @@ def current() -> Catalogue:
             return _current
         _checked_at = now
         seen = places.state()
-        if seen is None and _current is not None:
-            _checked_at = now + UNREADABLE_RECHECK_S - RECHECK_S
+        changed = _current is None or seen != _custom_seen
+        listing = places.listing() if changed and (seen is not None or _current is None) else None
+        if _current is not None and (seen is None or (listing is not None and listing.unreadable)):
+            _checked_at = now + UNREADABLE_RECHECK_S - RECHECK_S  # the places' server is away: keep what is known
             return _current
-        if _current is None or seen != _custom_seen:
-            listing = places.listing()
-            if listing.unreadable and _current is not None:  # lost between the look and the read: keep what is known
-                _checked_at = now + UNREADABLE_RECHECK_S - RECHECK_S
-                return _current
-            # an unreadable first read is tried again at the next look, not taken as "no places"
+        if listing is not None:  # an unreadable first read is tried again at the next look, not taken as "no places"
             _current, _custom_seen = load(listing=listing), (None if listing.unreadable else seen)
         return _current
 

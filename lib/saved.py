@@ -356,11 +356,11 @@ def _places_kept() -> list[dict]:
     """The custom places the designs may be built on, as their text (lib/places.py)."""
     kept, usable = [], set(catalogue.current().template_ids)  # a place the catalogue skips would not restore
     for name, data in places.listing().entries:
-        if name.removesuffix(places.SUFFIX) not in usable:
-            continue
+        tid = name.removesuffix(places.SUFFIX)
         try:
-            kept.append({"id": name.removesuffix(places.SUFFIX), "text": data.decode("utf-8")})
-        except UnicodeDecodeError:  # not a place any design can be built on: the catalogue skips it too
+            if tid in usable:
+                kept.append({"id": tid, "text": data.decode("utf-8")})
+        except UnicodeDecodeError:  # changed since the catalogue read it, into text no design can be built on
             continue
     return kept
 

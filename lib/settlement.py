@@ -173,21 +173,20 @@ def settle(
         covered = np.maximum(provider - full_terms, 0.0) * (np.arange(years) < risk.glide_years)
         provider, recovered = _recover(provider, covered)
     split = waterfall(provider, risk, pool) if pool is not None and pool_terms_on(risk) else None
-    stopped = np.zeros_like(v)
     if split is not None:
         provider = provider + split.to_commissioner + split.met_by_schemes
-        stopped = split.met_by_schemes
     active, failed_in = _failure(provider, capacity_gbp_m)
     # After a failure the contract has ended: the commissioner carries everything.
     for ended_to_zero in (provider, reinvested, recovered):
         np.multiply(ended_to_zero, active, out=ended_to_zero)
-    commissioner = v + stopped * active - provider - reinvested  # the pool spends less by what it stopped
+    commissioner = v - provider - reinvested
     settled = Settlement(provider, commissioner, reinvested, recovered, collar_hit & active, active, failed_in)
     if split is None:
         return settled
-    ended = [a * active for a in (split.met_by_risk_pool, split.met_by_schemes, split.beyond_caps)]
-    return replace(settled, partners=split.partners * active[None], met_by_risk_pool=ended[0], met_by_schemes=ended[1],
-                   beyond_caps=ended[2])  # fmt: skip
+    stopped, pool_met, beyond = (a * active for a in (split.met_by_schemes, split.met_by_risk_pool, split.beyond_caps))
+    commissioner += stopped  # the pool spends less by what it stopped
+    return replace(settled, partners=split.partners * active[None], met_by_risk_pool=pool_met, met_by_schemes=stopped,
+                   beyond_caps=beyond)  # fmt: skip
 
 
 def _recover(provider: np.ndarray, covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
