@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lib import database
+from lib import bounded, database
 
 T = TypeVar("T")
 MAX_BYTES = 200_000  # a place is a few kB; a bigger one is not read
@@ -57,21 +56,13 @@ READ_S = 3.0  # a server that has not answered a read in this time is taken as u
 
 
 def _bounded(read: Callable[[], T]) -> T | None:
-    """`read()` on a thread of its own, waited for at most READ_S: a server that stops answering (not
+    """`read()`, waited for at most READ_S (lib/bounded.py): a server that stops answering (not
     refusing: frozen, or cut off without a reset) must not hold a page, or every page, for minutes.
     None if it failed or did not answer in time; a read left waiting ends when the server answers."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = read()
-        except database.DatabaseError:
-            pass
-
-    worker = threading.Thread(target=run, name="carelab-places-read", daemon=True)
-    worker.start()
-    worker.join(READ_S)
-    return box.get("value")
+    try:
+        return bounded.within(READ_S, read, name="carelab-places-read")
+    except Exception:  # noqa: BLE001 - failed or no answer yet: the caller keeps the places it knows
+        return None
 
 
 def _read_frame(sql: str) -> Any:

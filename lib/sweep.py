@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lib import bounded
 from lib.results import project
 from lib.scenario import Scenario, ScenarioError, field_spec
 
@@ -191,24 +192,7 @@ SCHEDULER_WAIT_S = 15  # a scheduler answers at once; a port that accepts and sa
 def _connected(client_class: Any, scheduler: str) -> Any:
     """A client of the scheduler at `scheduler`, or TimeoutError after SCHEDULER_WAIT_S: Dask's own
     timeout does not cover a port that accepts the connection and never answers."""
-    import threading
-
-    made: list[Any] = []
-
-    def connect() -> None:
-        try:
-            made.append(client_class(scheduler, timeout=SCHEDULER_WAIT_S))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-            made.append(exc)
-
-    worker = threading.Thread(target=connect, daemon=True)  # a hung handshake does not keep the program alive
-    worker.start()
-    worker.join(SCHEDULER_WAIT_S + 5)
-    if not made:
-        raise TimeoutError(scheduler)
-    if isinstance(made[0], BaseException):
-        raise made[0]
-    return made[0]
+    return bounded.within(SCHEDULER_WAIT_S + 5, lambda: client_class(scheduler, timeout=SCHEDULER_WAIT_S))
 
 
 PARTITION_ROWS = 500_000  # a sweep larger than this is written as a folder of Parquet parts

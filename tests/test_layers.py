@@ -12,7 +12,7 @@ from .conftest import ROOT
 
 # stores, data/ text -> catalogue -> scenario -> engine -> results (DuckDB) -> views/charts -> cli -> pages -> app
 LAYERS = [
-    ["lib.memory", "lib.sql_worker", "lib.database", "lib.places"],
+    ["lib.memory", "lib.sql_worker", "lib.bounded", "lib.database", "lib.places"],
     ["lib.catalogue", "lib.calibration"],
     ["lib.scenario", "lib.links", "lib.stress", "lib.baseline"],
     ["lib.levers", "lib.settlement", "lib.outcomes", "lib.engine"],
