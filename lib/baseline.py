@@ -268,11 +268,21 @@ def save(baseline: Baseline, replace: bool = False) -> str:
         before = places.replace(tid, data, may_write)
     except (places.PlaceError, database.DatabaseError) as exc:
         raise BaselineError([str(exc)]) from None
+    try:
+        opens_or_put_back(tid, before, data)  # the place saved before is kept, as it was
+    except (ScenarioError, catalogue.UnknownTemplateError) as exc:
+        raise BaselineError([f"The template could not be built: {exc}"]) from None
+    return tid
+
+
+def opens_or_put_back(tid: str, before: bytes | None, written: bytes) -> None:
+    """After `written` was stored as place `tid`: it opens as a design (every value in its field's
+    range), or what the place held `before` is put back and the reason raised (ScenarioError, or
+    UnknownTemplateError when the catalogue could not use it at all)."""
     catalogue.refresh()
     try:
         Scenario.from_template(tid)
-    except ScenarioError as exc:
-        places.put_back(tid, before, data)  # the place saved before is kept, as it was
+    except (ScenarioError, catalogue.UnknownTemplateError):
+        places.put_back(tid, before, written)
         catalogue.refresh()
-        raise BaselineError([f"The template could not be built: {exc}"]) from None
-    return tid
+        raise

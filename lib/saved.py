@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 import lib
-from lib import catalogue, database, places
+from lib import baseline, catalogue, database, places
 from lib.scenario import Scenario, ScenarioError, flatten, read_json
 
 NAME_PATTERN = re.compile(r"[^\W_][\w .,'&()/+:%-]*")  # a letter or digit first, then words and a little punctuation
@@ -395,10 +395,9 @@ def _restore_places(entries: object) -> list[tuple[str, bytes | None, bytes]]:
     except (SavedError, places.PlaceError, database.DatabaseError):
         _take_back(written)
         raise
-    catalogue.refresh()
-    for tid, _, _ in written:  # each place opens as an upload must (every value in its field's range)
+    for tid, before, data in written:  # each place opens as an upload must (every value in its field's range)
         try:
-            Scenario.from_template(tid)
+            baseline.opens_or_put_back(tid, before, data)
         except (ScenarioError, catalogue.UnknownTemplateError) as exc:
             _take_back(written)
             raise SavedError(f"the backup's place {_quoted(tid)} does not open as a design ({exc})") from None

@@ -51,28 +51,29 @@ def named(template_id: str) -> str:
     return f"Template: {cat.template(template_id).info['name']}"
 
 
-pairs = {  # today's arrangement -> the vanguard it resembles (data/templates.yaml, `equivalent`)
-    named(t): named(info["equivalent"])
-    for t in usable_templates()[0]
-    if (info := cat.template(t).info).get("era") == catalogue.ERA_TODAY and info.get("equivalent") in cat.templates
-}
-templates = {named(t): t for t in usable_templates()[0]}
+usable = usable_templates()[0]
+templates = {named(t): t for t in usable}
 choices += list(templates)
-because = {today: cat.template(templates[today]).info.get("equivalent_because") or "" for today in pairs}
+today = [  # today's arrangements with the vanguard each resembles (data/templates.yaml, `equivalent`)
+    info for t in usable
+    if (info := cat.template(t).info).get("era") == catalogue.ERA_TODAY and info.get("equivalent") in cat.templates
+]  # fmt: skip
+pairs = {named(info["id"]): named(info["equivalent"]) for info in today}
+because = {named(info["id"]): info.get("equivalent_because") or "" for info in today}
 
 
-def set_beside(today: str) -> None:
-    st.session_state["compare-picked"] = [today, pairs[today]]
+def set_beside(chosen: str) -> None:
+    st.session_state["compare-picked"] = [chosen, pairs[chosen]]
 
 
 if pairs:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    today = left.selectbox(
+    chosen = left.selectbox(
         "Set one of today's arrangements beside the vanguard it resembles", list(pairs), key="compare-pair",
         format_func=lambda c: f"{c.removeprefix('Template: ')} · beside {pairs[c].removeprefix('Template: ')}",
     )  # fmt: skip
-    right.button("Compare these two", key="compare-pair-go", on_click=set_beside, args=(today,))
-    st.caption(f"Why this pair: {because[today]}.")
+    right.button("Compare these two", key="compare-pair-go", on_click=set_beside, args=(chosen,))
+    st.caption(f"Why this pair: {because[chosen]}.")
 picked = st.multiselect("Designs", choices, max_selections=4, key="compare-picked", placeholder="Choose two to four")
 
 
