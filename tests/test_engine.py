@@ -369,3 +369,31 @@ def test_commissioners_keep_what_they_do_not_pay_of_their_funding():
     assert np.all(m["commissioner_kept"] > 0)  # a 3% bid discount at the least
     paid_in_full = engine.simulate(s.with_values({"contract.bid_discount": 0.0, "risk.withhold": 0.0}))
     assert np.allclose(paid_in_full.money["commissioner_kept"], 0.0)
+
+
+def test_a_move_of_the_terms_resettles_the_same_costs_and_matches_a_fresh_run():
+    """The stages before the terms are kept per design: a move of a share reuses them (the same
+    arrays), and its result is the one a run from nothing gives; any other change projects again."""
+    cat = catalogue.current()
+    first = Scenario.from_template("dudley")
+    engine.simulate(first, cat)
+    moved = first.with_values({"risk.gain_share": 0.2, "risk.loss_share": 0.9, "risk.withhold": 0.05})
+    kept = engine.simulate(moved, cat)
+    assert kept.central_parts["investment"] is engine.simulate(first, cat).central_parts["investment"]
+    engine._before_terms.clear()
+    fresh = engine.simulate(moved, cat)
+    for name, values in fresh.money.items():
+        np.testing.assert_array_equal(kept.money[name], values, err_msg=name)
+    np.testing.assert_array_equal(kept.partners, fresh.partners)
+    grown = engine.simulate(moved.with_value("contract.funding_growth", 0.01), cat)
+    assert grown.central_parts["investment"] is not fresh.central_parts["investment"]
+    assert not np.array_equal(grown.money["provider_cumulative"], fresh.money["provider_cumulative"])
+
+
+def test_kept_stages_cannot_be_written_into():
+    engine.simulate(Scenario.from_template("salford"))
+    place, draws, costs, _ = next(reversed(engine._before_terms.values()))
+    with pytest.raises(ValueError):
+        costs.pooled[0, 0] = 1.0
+    with pytest.raises(ValueError):
+        draws.realisation[next(iter(draws.realisation))][0] = 0.0
