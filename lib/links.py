@@ -24,9 +24,26 @@ TEMPLATE_CHANGED = "This link was made "  # how the warning that a template's de
 MAX_PAYLOAD_BYTES = 200_000  # what a link may unpack to (a compressed text can unpack a thousandfold)
 
 
+_templates_read: dict[int, tuple[Scenario, dict[str, Any], str]] = {}  # id -> (template, its values, fingerprint)
+
+
+def _template_read(template: Scenario) -> tuple[dict[str, Any], str]:
+    """A template's values by path and its fingerprint, worked out once per template object: a
+    session's link is written on every move, against the same template (scenarios are immutable,
+    and the template is held here, so its id is not reused while kept)."""
+    held = _templates_read.get(id(template))
+    if held is None or held[0] is not template:
+        if len(_templates_read) >= 64:
+            _templates_read.clear()
+        values = template.to_dict()
+        held = (template, dict(flatten(values)), hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8])
+        _templates_read[id(template)] = held
+    return held[1], held[2]
+
+
 def changes(scenario: Scenario, template: Scenario) -> dict[str, Any]:
     """The scenario's values that differ from its template's, by field path."""
-    mine, theirs = dict(flatten(scenario.to_dict())), dict(flatten(template.to_dict()))
+    mine, theirs = dict(flatten(scenario.to_dict())), _template_read(template)[0]
     differ = {path: value for path, value in mine.items() if theirs.get(path, object()) != value}
     if scenario.partners != template.partners:  # a list that grew or shrank travels whole
         differ = {p: v for p, v in differ.items() if not p.startswith("partners.")} | {"partners": scenario.get("partners")}
@@ -36,7 +53,7 @@ def changes(scenario: Scenario, template: Scenario) -> dict[str, Any]:
 def fingerprint(template: Scenario) -> str:
     """A short mark of a template's defaults: a link carries it, so that a link made before the
     template changed says so when opened (it holds only what differed from the defaults then)."""
-    return hashlib.sha256(json.dumps(template.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    return _template_read(template)[1]
 
 
 def encode(scenario: Scenario, template: Scenario | None = None) -> str:

@@ -229,10 +229,11 @@ class Run:
     def _headline(self) -> dict[str, Any]:
         per_sim = self.simulation.per_sim
         out: dict[str, Any] = {}
-        for side in ("provider", "commissioner"):
-            ends = np.asarray(per_sim[f"{side}_end_gbp_m"], dtype=float)
-            p10, p50, p90 = (float(v) for v in np.quantile(ends, QUANTILES))
-            out[side] = {"p10": p10, "p50": p50, "p90": p90, "mean": float(ends.mean())}
+        sides = ("provider", "commissioner")
+        ends = np.stack([np.asarray(per_sim[f"{side}_end_gbp_m"], dtype=float) for side in sides])
+        q, mean = np.quantile(ends, QUANTILES, axis=1), ends.mean(axis=1)
+        for i, side in enumerate(sides):
+            out[side] = {"p10": float(q[0, i]), "p50": float(q[1, i]), "p90": float(q[2, i]), "mean": float(mean[i])}
         return out | {
             "deficit_any_year": float(np.mean(per_sim["deficit_any_year"])),
             "collar_breach_any_year": float(np.mean(per_sim["collar_breach_any_year"])),

@@ -734,6 +734,10 @@ class Scenario(Frozen):
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, so equal scenarios give equal strings (a cache key)."""
+        return self._json
+
+    @functools.cached_property
+    def _json(self) -> str:  # written once: a scenario never changes, and a page asks for its key often
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     @classmethod

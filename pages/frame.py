@@ -65,16 +65,25 @@ ICON = str(Path(__file__).resolve().parent.parent / "assets" / "icon.png")  # se
 _inside = threading.local()  # set while the frame runs a page (each script run has its own thread)
 
 
-def run() -> None:
-    """Draw the frame and run the chosen page inside it."""
-    st.set_page_config(page_title="Care Models Lab", page_icon=ICON, layout="wide")
+FRAME_PAGES = "frame-pages"
+
+
+def pages_of_the_app() -> list:
     pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url in PAGES[1:]]
     home = PAGES[0]
     # Home is served at "/" (the default page, whose own path is only its identity) and at /home.
     pages.insert(0, st.Page(home[0], title=home[1], icon=home[2], url_path="start", default=True))
     pages.append(st.Page(home[0], title=home[1], url_path=home[3], visibility="hidden"))
-    st.html(SCREEN_STYLE)
-    st.html(RECONNECT, unsafe_allow_javascript=True)
+    return pages
+
+
+def run() -> None:
+    """Draw the frame and run the chosen page inside it."""
+    st.set_page_config(page_title="Care Models Lab", page_icon=ICON, layout="wide")
+    if FRAME_PAGES not in st.session_state:  # built once a session (a page object is not shared between sessions)
+        st.session_state[FRAME_PAGES] = pages_of_the_app()
+    pages = st.session_state[FRAME_PAGES]
+    st.html(SCREEN_STYLE + RECONNECT, unsafe_allow_javascript=True)  # one element a run, not two
     presenting = state.presenting()
     page = st.navigation(pages, position="hidden" if presenting else "sidebar")
     state.mirror_in_url()  # every page starts with a scenario: its link's, one chosen, or Salford's

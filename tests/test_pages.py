@@ -195,7 +195,7 @@ def test_loss_share_zero_keeps_the_provider_p10_tile_non_negative():
     run = results.project(s)
     assert run.headline()["provider"]["p10"] >= 0
     assert metric(at, "Provider fails").value == "0%"
-    detail = next(c.value for c in at.caption if c.value.startswith("cumulative after year"))
+    detail = next(m.proto.delta_description for m in at.metric if m.proto.delta_description.startswith("cumulative after year"))
     assert "P10 −" not in detail
 
 
