@@ -2,7 +2,8 @@
 line by line and saved as a custom template that behaves like the built-in ones.
 
 The file: a header row, then one row per service line, and if known a row per outcome measure
-with the place's own rate per 1,000 in year 0 (England's is used for any left out):
+with the place's own rate per 1,000 in year 0 (England's is used for any left out; care-home admissions are
+per 1,000 people aged 65 and over, ASCOF 2C's rate per 100,000 divided by 100):
   line_id,spend_gbp_m,demand_growth,rate_per_1000
   acute_emergency,61.2,0.04,
   emergency_admissions,,,98.5

@@ -26,6 +26,7 @@ import yaml
 from lib import places
 from lib.database import DATA_DIR
 
+SENSITIVITY_COLUMNS = ("id", "label", "kind", "path", "low_path", "high_path", "low", "high", "pool_terms", "reasoning")
 CSV_TABLES = ("service_lines", "outcome_measures", "levers", "target_groups", "routes", "lead_types", "org_forms", "evidence")
 SCHEMA_VERSION = "6"  # bump when the tables built from the text change shape
 
@@ -285,8 +286,7 @@ def load(data_dir: Path = DATA_DIR, listing: places.Listing | None = None) -> Ca
     )
     sensitivities = yaml.safe_load((data_dir / "sensitivities.yaml").read_text(encoding="utf-8"))
     tables["sensitivities"] = pd.DataFrame(
-        [{k: item.get(k) for k in ("id", "label", "kind", "path", "low_path", "high_path", "low", "high", "reasoning")}
-         for item in sensitivities]
+        [{k: item.get(k) for k in SENSITIVITY_COLUMNS} for item in sensitivities]
     )  # fmt: skip
     whole, shared = stamps(data_dir, listing)  # one reading of the files for both
     return Catalogue(

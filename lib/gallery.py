@@ -265,7 +265,9 @@ CHARTS: dict[str, Chart] = {
                 "Per 1,000 population, against each measure's no-change path (England 2016/17 rates unless the place's "
                 "own are given). Levers cut activity as they ramp in; population health responds two years later. The "
                 "outcome index is the mean of four domains (population health, quality of life, quality of care, "
-                "effectiveness); 100 = no change."
+                "effectiveness); 100 = no change. Long-term admissions to care homes (the Better Care Fund's metric) are "
+                "per 1,000 people aged 65 and over, shown beside the index and not counted in it; no lever reaches them "
+                "(no evaluation we hold measured an effect), so with the design they follow their trend."
             ),
             lambda d: d.run.sql_of("yearly", fans=OUTCOME_FANS(d)),
             ("projections:Outcomes", "pack"),

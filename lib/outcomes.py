@@ -20,6 +20,8 @@ from lib.levers import ramp
 from lib.scenario import Lever
 
 DOMAINS = ("population_health", "quality_of_life", "quality_of_care", "effectiveness")
+# A measure of another domain ("outside_index": the Better Care Fund's care-home admissions) is projected
+# and shown, with a weight of 0 in the index: adding it moves no other figure.
 MAX_CHANGE = 0.9  # the levers move no more than 90% of the activity they reach, either way
 TARGET_RAMP_YEARS = 5  # outcome targets ramp up over five years (KF2016: three to five years)
 NO_CHANGE = "_no_change"  # suffix of each measure's path without the levers

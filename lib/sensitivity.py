@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from lib import catalogue, results
+from lib import catalogue, results, settlement
 from lib.scenario import Scenario, expand, field_spec, within
 from lib.words import gbp_m, minus, pct
 
@@ -41,7 +41,10 @@ def assumptions(scenario: Scenario, entries: tuple[dict, ...] | None = None) -> 
     """The bars for this design, from data/sensitivities.yaml (or the `entries` given)."""
     cat = catalogue.current()
     found: list[Assumption] = []
+    pooled = settlement.pool_terms_on(scenario.risk)
     for entry in cat.sensitivities if entries is None else entries:
+        if entry.get("pool_terms") and not pooled:  # a pooled fund's own terms: no bar where the deal has none
+            continue
         if entry["kind"] == "each_lever":
             for lever in cat.records["levers"]:
                 paths = (f"levers.{lever['id']}.realisation_low", f"levers.{lever['id']}.realisation_high")

@@ -149,7 +149,8 @@ with tabs[3]:
         st.markdown(
             "Run the model on your own place's figures: a CSV with one row per service line, its spend in £m a year "
             "and, if you know it, its demand growth (a fraction a year); and, if you know them, a row per outcome measure "
-            "with your place's own rate per 1,000 in a `rate_per_1000` column. Lines you leave out are filled from national "
+            "with your place's own rate per 1,000 in a `rate_per_1000` column (care-home admissions: per 1,000 people aged "
+            "65 and over, ASCOF 2C's rate per 100,000 divided by 100). Lines you leave out are filled from national "
             "spend per head times your population, and marked so; outcomes you leave out start from England's rates. "
             "It is saved as a custom template that opens like the "
             "vanguards everywhere (Home, Design, Projections, compare, the board pack, `--template` on the command line)."

@@ -381,3 +381,29 @@ def test_a_sweep_reading_names_a_term_that_cannot_move_failure_and_why():
     )
     moving = ends.assign(failure=[0.0, 0.4, 0.1, 0.5])
     assert readings.sweep_reading(moving, ("risk.gain_share", "risk.loss_share"), labels) == ""
+
+
+def test_a_measure_outside_the_index_is_projected_and_moves_nothing_else():
+    """Care-home admissions (the Better Care Fund's metric) follow their own rate and trend, no
+    lever reaches them, and the outcome index is what the four domains alone give."""
+
+    cat = catalogue.current()
+    scenario = Scenario.from_template("bcf_s75").with_value("sims", 1)
+    run = engine.simulate(scenario, cat)
+    rate = run.outcomes["care_home_admissions"][0]
+    expected = 5.84 * (1 - 0.024) ** np.arange(1, scenario.contract.years + 1)
+    np.testing.assert_allclose(rate, expected, rtol=1e-9)
+    np.testing.assert_array_equal(rate, run.outcomes["care_home_admissions_no_change"][0])
+    within = [m for m in cat.records["outcome_measures"] if m["domain"] != "outside_index"]
+    assert len(within) == len(cat.records["outcome_measures"]) - 1
+    years = np.arange(1, scenario.contract.years + 1)
+    place = engine.place_vectors(scenario, cat)
+    draws = engine.sample_inputs(scenario, cat)
+    costs = engine.project_costs(scenario, cat, place, draws, years)
+    records = dict(cat.records)
+    try:
+        cat.records["outcome_measures"] = within
+        without = engine.project_outcomes(scenario, cat, place, draws, costs, years)
+    finally:
+        cat.records.update(records)
+    np.testing.assert_allclose(without.index, run.outcomes["outcome_index"], rtol=1e-12)

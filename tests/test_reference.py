@@ -48,7 +48,7 @@ def test_every_fact_and_preset_has_a_source():
         cited = (
             r"KF2016|assumption|NAO|Improvement Analytics Unit|PAC201[57]|NHSE |NHS England|Rotherham s75|BCF call-off"
             r"|Better Care Fund|Pulse|HSJ|DHSC|Homecare Association|Health and Wellbeing Board|Herefordshire"
-            r"|Management in Practice|HTN|Distilled Post|NHS Black Country ICB|NHS Confederation"
+            r"|Management in Practice|HTN|Distilled Post|NHS Black Country ICB|NHS Confederation|Nuffield Trust"
         )
         assert sources.str.contains(cited, regex=True).all(), sources[~sources.str.contains(cited, regex=True)].tolist()
 
@@ -96,10 +96,13 @@ def test_baseline_is_population_times_per_head_unless_seeded():
     assert salford.loc["core_primary", "baseline_gbp_m"] == pytest.approx(32.2)
 
 
-def test_outcome_measures_cover_the_four_domains():
+def test_outcome_measures_cover_the_four_domains_and_the_funds_metrics():
     measures = catalogue.current().table("outcome_measures")
-    assert set(measures["domain"]) == {"population_health", "quality_of_life", "quality_of_care", "effectiveness"}
-    assert {"emergency_admissions", "ae_attendances", "emergency_bed_days"} <= set(measures["id"])
+    domains = {"population_health", "quality_of_life", "quality_of_care", "effectiveness", "outside_index"}
+    assert set(measures["domain"]) == domains
+    # the Better Care Fund's three national metrics: unplanned admissions, discharge delays, care-home admissions
+    metrics = {"emergency_admissions", "ae_attendances", "emergency_bed_days", "delayed_transfer_days", "care_home_admissions"}
+    assert metrics <= set(measures["id"])
 
 
 def test_database_builds_at_carelab_db_with_its_stamp(tmp_path, monkeypatch):

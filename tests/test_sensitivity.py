@@ -82,3 +82,15 @@ def test_cli_tornado_as_json():
     assert set(sensitivity.COLUMNS) <= set(report["bars"][0])
     refused = cli("tornado", "--template", "atlantis")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+
+
+def test_a_pooled_fund_has_bars_for_its_own_terms_and_a_vanguard_has_none():
+    """The risk pool and the uncommitted schemes move a pool's outcome; a partner-funded risk pool is
+    the partners' own money, so a bigger one leaves fewer schemes stopped and the partners more to carry."""
+    bars = sensitivity.tornado(Scenario.from_template("bcf_s75")).set_index("id")
+    assert {"risk_pool", "uncommitted"} <= set(bars.index)
+    schemes, pool = bars.loc["uncommitted"], bars.loc["risk_pool"]
+    assert schemes.failure_high < schemes.failure_low  # more to stop, fewer failures
+    assert pool.failure_high > pool.failure_low  # the partners' own risk pool, spent before schemes stop
+    assert pool.low == "£0.0m" and pool.high == "£1.0m"  # the design's £0.5m, none to twice
+    assert not {"risk_pool", "uncommitted"} & set(sensitivity.tornado(Scenario.from_template("dudley"))["id"])
