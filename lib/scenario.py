@@ -687,7 +687,7 @@ class Scenario(Frozen):
             "population": population,
             "baseline": {r["line_id"]: float(r["baseline_gbp_m"]) for r in lines},
             "demand_growth": {r["id"]: float(r["demand_growth"]) for r in cat.records["service_lines"]},
-            "outcome_baseline": {m["id"]: float(m["baseline_per_1000"]) for m in cat.records["outcome_measures"]},
+            "outcome_baseline": outcome_rates_at_start(cat, tpl.info["era"]),
             "outcome_growth": {m["id"]: float(m["counterfactual_growth"]) for m in cat.records["outcome_measures"]},
             "pooling": {r["line_id"]: float(r["pooled_share"]) for r in lines if r["line_id"] in poolable},
             "scope": [r["line_id"] for r in lines if r["in_scope"] and r["pooled_share"] == 0],
@@ -934,6 +934,17 @@ def within(path: str, value: float) -> float:
 
 
 # ---- validation ---------------------------------------------------------------------------------
+
+
+def outcome_rates_at_start(cat: catalogue.Catalogue, era: str) -> dict[str, float]:
+    """England's rate of each outcome measure in a template's baseline year: today's templates take
+    a later year's where data/outcome_measures.csv gives one."""
+    rates = {}
+    for m in cat.records["outcome_measures"]:
+        today = m.get("baseline_today_per_1000")
+        later = era == catalogue.ERA_TODAY and today is not None and today == today  # NaN: none given
+        rates[m["id"]] = float(today if later else m["baseline_per_1000"])
+    return rates
 
 
 def _check_keys(field: str, value: dict, allowed: list[str]) -> None:
