@@ -279,6 +279,19 @@ def waterfall(steps: pd.DataFrame, years: int) -> Figure:
     return _figure([bars], layout)
 
 
+def national_scale(scale: pd.DataFrame, area_gbp_m: float) -> Figure:
+    """An arrangement's national size by year (`scale`: label "Scale, <year>", value_gbp_m: a template's
+    facts), and what one area of the template pools, so a board sees its pool against the whole."""
+    years = [str(label).removeprefix("Scale, ") for label in scale["label"]]
+    bars = {"type": "bar", "x": years, "y": scale["value_gbp_m"].tolist(), "name": "England, minimum"}
+    bars |= {"marker": {"color": COLOURS["budget"]}, "text": [gbp_m(v, 0) for v in scale["value_gbp_m"]]}
+    bars |= {"textposition": "outside", "cliponaxis": False, "hovertemplate": "%{x}: %{y:,.0f} £m<extra></extra>"}
+    share = area_gbp_m / float(scale["value_gbp_m"].iloc[-1])
+    title = f"England's minimum by year; this area pools {gbp_m(area_gbp_m, 1)} ({share:.1%} of the latest)"
+    layout = _layout(title, "£m a year", x_title="", hovermode="closest", showlegend=False)
+    return _figure([bars], layout)
+
+
 Mark = tuple[float, str, str, str]  # x, colour, dash, label ("" draws the line unlabelled)
 
 

@@ -212,6 +212,12 @@ def template_tables(cat: Catalogue, template_id: str) -> dict[str, pd.DataFrame]
         cat,
         {
             "facts": ("SELECT label, value, source FROM template_facts WHERE template_id = ? ORDER BY ordering", where),
+            # the arrangement's national size by year (facts `scale_<year>`, in £m): drawn where a template has them
+            "scale": (
+                "SELECT label, value_gbp_m FROM template_facts WHERE template_id = ? AND fact_id LIKE 'scale\\_%' ESCAPE '\\' "
+                "AND value_gbp_m IS NOT NULL ORDER BY fact_id",
+                where,
+            ),
             "presets": ("SELECT path AS field, value_json AS value, source FROM template_presets WHERE template_id = ?", where),
             "lines": (
                 "SELECT line_id AS line, pooled_share, baseline_gbp_m, baseline_source AS basis "

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import baseline, evidence, views, words
+from lib import baseline, charts, evidence, views, words
 from lib.scenario import usable_templates
 from pages import frame, parts, state
 
@@ -21,6 +21,13 @@ shown = parts.plain if chosen.startswith(baseline.PREFIX) else str  # a custom t
 st.markdown(f"Population **{info['population']:,}** ({shown(info['population_source'])})")
 for fact in tables["facts"].itertuples():
     st.markdown(f"- **{fact.label}:** {shown(fact.value)} *({shown(fact.source)})*")
+if len(tables["scale"]) > 1:  # a national arrangement's size by year, beside what this area pools
+    area_gbp_m = state.template(chosen).scenario.pooled_budget_gbp_m()
+    parts.plot(charts.national_scale(tables["scale"], area_gbp_m), "evidence-scale", toolbar=False)
+    st.caption(
+        "The minimum each year's rules required across England's 151 areas (2015-16: areas agreed to pool £5.3bn, more "
+        "than the £3.8bn minimum), from the facts above; this area's pool is the template's, in year 0."
+    )
 with st.expander("Facts as a table"):
     st.dataframe(tables["facts"].rename(columns=str.capitalize), hide_index=True, width="stretch", key="evidence-facts")
 

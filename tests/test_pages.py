@@ -288,6 +288,21 @@ def test_a_deal_that_often_fails_says_why_on_the_projections_page():
     assert "the levers add cost to the pooled services" in warning and "Design › 1 · Budgets to pool" in warning
 
 
+def test_evidence_draws_the_better_care_fund_s_national_minimum_beside_this_area_s_pool():
+    def titled(at: AppTest) -> list[dict]:
+        specs = [json.loads(f.proto.spec) for f in at.get("plotly_chart")]
+        return [spec for spec in specs if "England's minimum" in spec["layout"]["title"]["text"]]
+
+    at = open_page(app(), "evidence")
+    assert not titled(at)  # a vanguard has no national series
+    at.selectbox(key="evidence-template").set_value("bcf_s75").run()
+    spec = titled(at)[0]
+    bars = spec["data"][0]
+    assert bars["x"] == ["2015-16", "2020-21", "2025-26"] and bars["y"] == [3800, 6698, 8965]
+    assert "this area pools £59.4m (0.7% of the latest)" in spec["layout"]["title"]["text"]  # 59.4 / 8,965
+    assert any("£5.3bn" in c.value for c in at.caption)  # what areas pooled beyond the minimum, said
+
+
 def test_evidence_page_holds_the_model_against_what_happened():
     at = open_page(app(), "evidence")
     check = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
