@@ -21,6 +21,7 @@ VERSION = "1"
 DEFAULT_TEMPLATE = "salford"
 MAX_LINK_CHARS = 20_000  # longer than any scenario needs; a bigger text is not read
 TEMPLATE_CHANGED = "This link was made "  # how the warning that a template's defaults have changed begins
+RETRY_PASSES = 3  # passes over a damaged link's values (see _apply)
 MAX_PAYLOAD_BYTES = 200_000  # what a link may unpack to (a compressed text can unpack a thousandfold)
 
 
@@ -101,9 +102,25 @@ def _apply(template_id: Any, values: dict[str, Any], made_on: Any = None) -> tup
         return scenario.with_values(values), warnings
     except (ScenarioError, TypeError, ValueError, AttributeError):
         pass
-    for path, value in values.items():
+    # A value valid only beside another (a pool's split by contribution and the partners' contributions)
+    # may be refused before that other is in: values refused are tried again after a pass that took
+    # some, a few passes at most, so a link of many bad values costs a few tries of each.
+    pending = dict(values)
+    for _ in range(RETRY_PASSES):
+        taken = []
+        for path, value in pending.items():
+            try:
+                scenario = scenario.with_value(str(path), value)
+            except (ScenarioError, TypeError, ValueError, AttributeError, IndexError, KeyError):
+                continue
+            taken.append(path)
+        for path in taken:
+            del pending[path]
+        if not taken or not pending:
+            break
+    for path, value in pending.items():  # what could not be used, and why
         try:
-            scenario = scenario.with_value(str(path), value)
+            scenario.with_value(str(path), value)
         except ScenarioError as exc:
             warnings.append(f"{str(path)[:60]} was ignored: {exc}")
         except (TypeError, ValueError, AttributeError, IndexError, KeyError):

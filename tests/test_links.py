@@ -121,3 +121,27 @@ def test_a_link_made_on_other_template_defaults_opens_and_says_so(mark):
 def test_unreadable_links_open_salford_and_say_so(link):
     opened, warnings = links.decode(link)
     assert opened == Scenario.from_template("salford") and len(warnings) == 1
+
+
+def test_a_damaged_link_keeps_a_pool_s_terms_that_are_valid_only_together():
+    """A bad value sends the link's values one by one; a split by contribution comes before the
+    contributions it needs, and is still kept once they are in."""
+    salford = Scenario.from_template("salford")
+    partners = salford.get("partners")
+    for partner in partners:
+        partner["contribution_gbp_m"] = 10.0
+    values = {"risk.partner_split": "contribution", "risk.risk_pool_gbp_m": 2.0, "risk.gain_share": 7, "partners": partners}
+    scenario, warnings = links._apply("salford", values, links.fingerprint(salford))
+    assert scenario.risk.partner_split == "contribution" and scenario.risk.risk_pool_gbp_m == 2.0
+    assert [p.contribution_gbp_m for p in scenario.partners] == [10.0] * len(partners)
+    assert warnings == ["risk.gain_share was ignored: risk.gain_share = 7 is not allowed: a number from 0 to 1"]
+
+
+def test_a_link_of_many_bad_values_is_read_in_a_few_passes(monkeypatch):
+    tried = []
+    real = Scenario.with_value
+    monkeypatch.setattr(Scenario, "with_value", lambda self, path, value: tried.append(path) or real(self, path, value))
+    values = {f"risk.gain_share{i}": 0.5 for i in range(200)} | {"risk.loss_share": 0.2}
+    scenario, warnings = links._apply("salford", values, links.fingerprint(Scenario.from_template("salford")))
+    assert scenario.risk.loss_share == 0.2 and len(warnings) == 200
+    assert len(tried) <= 3 * len(values)  # two passes and the reasons, not one pass per value taken
