@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from lib import words
+from lib import settlement, words
 from lib.catalogue import Catalogue
 from lib.results import Run
 from lib.scenario import Scenario, field_spec, flatten
@@ -82,11 +82,16 @@ def money_flows(run: Run, year: int | None = None) -> pd.DataFrame:
     s = run.scenario
     central = run.central() if year is None else run.central()[run.central()["year"] == year]
     c = central.drop(columns="year").sum(numeric_only=True)
-    lead = f"Lead: {s.lead.type.replace('_', ' ')}"
+    contributions = {p.name: p.contribution_gbp_m or 0.0 for p in s.partners}
+    put_in = sum(contributions.values())
+    pool = settlement.pool_terms_on(s.risk) and put_in > 0  # a pooled fund: each partner pays in, a host holds it
+    lead = f"Pooled fund (host: {s.lead.type.replace('_', ' ')})" if pool else f"Lead: {s.lead.type.replace('_', ' ')}"
     rows: list[tuple[str, str, float]] = []
     pooled_budget = float(c.get("pooled_budget", 0.0))
     aligned_budget = float(c.get("aligned_budget", 0.0))
-    if pooled_budget > 0:
+    if pooled_budget > 0 and pool:
+        rows += [(f"Puts in: {name}", lead, pooled_budget * gbp_m / put_in) for name, gbp_m in contributions.items() if gbp_m > 0]
+    elif pooled_budget > 0:
         rows.append(("Commissioners", lead, pooled_budget))
     if aligned_budget > 0:
         rows.append(("Commissioners", "Alliance services (existing contracts)", aligned_budget))

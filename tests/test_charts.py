@@ -7,7 +7,7 @@ import re
 import plotly.io as pio
 import pytest
 
-from lib import catalogue, charts, gallery, results, words
+from lib import catalogue, charts, gallery, results, views, words
 from lib.scenario import Scenario
 
 from .conftest import ROOT
@@ -78,3 +78,18 @@ def test_every_chart_is_defined_once_with_its_table_caption_and_places(run):
     assert [c.id for c in gallery.on("slide")] == gallery.SLIDES and set(gallery.SLIDES) <= set(gallery.SLIDE_TITLES)
     titles = [figure["layout"]["title"]["text"] for figure in every_chart(run).values()]
     assert len(titles) == len(set(titles))  # no two charts share a title, and each chart has one
+
+
+def test_a_pooled_fund_s_money_flow_starts_from_what_each_partner_puts_in():
+    """Into a section 75 pool the partners pay their contributions (pro rata over the contract), not
+    'Commissioners'; out of it the same money meets the costs and the year's result."""
+    run = results.project(Scenario.from_template("bcf_s75"))
+    flows = views.money_flows(run)
+    into = flows[flows["source"].str.startswith("Puts in: ")].set_index("source")["value_gbp_m"]
+    assert set(into.index) == {"Puts in: The council (host)", "Puts in: The integrated care board"}
+    budget = run.central()["pooled_budget"].sum()
+    assert into.sum() == pytest.approx(budget)
+    assert into["Puts in: The council (host)"] / into.sum() == pytest.approx(22.2 / 59.4)
+    assert "Commissioners" not in set(flows["source"]) and set(flows["target"]) >= {"Pooled fund (host: council)"}
+    vanguard = views.money_flows(results.project(Scenario.from_template("salford")))
+    assert vanguard.iloc[0]["source"] == "Commissioners" and not vanguard["source"].str.startswith("Puts in").any()
