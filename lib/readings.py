@@ -21,6 +21,9 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     years = scenario.contract.years
     capacity = gbp_m(scenario.lead.loss_capacity_gbp_m)
     contingency = pct(scenario.risk.commissioner_contingency)
+    # A section 75 pooled fund has no provider contract: its sides are named as a board knows them (sides_note)
+    pool = scenario.lead.form == "s75_pooled_fund"
+    provider, commissioners = ("Pool partners", "Outside the pool") if pool else ("Provider side", "Commissioners")
 
     def position(side: str, who: str) -> dict[str, str]:
         s = h[side]
@@ -33,10 +36,10 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
         }
 
     return [
-        position("provider", "Provider side"),
+        position("provider", provider),
         {
             "id": "failure",
-            "label": "Provider fails",
+            "label": "Partners fail" if pool else "Provider fails",
             "value": pct(h["failure"]) if scenario.pooled_lines else "nothing pooled",
             "detail": f"chance its loss passes reserves + guarantees ({capacity})"
             if scenario.pooled_lines
@@ -52,10 +55,10 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
             "help": "Share of simulations in which the collar limits the provider side's loss in any year; "
             "commissioners take the rest of that year's loss.",
         },
-        position("commissioner", "Commissioners"),
+        position("commissioner", commissioners),
         {
             "id": "commissioner_shortfall",
-            "label": "Commissioners short",
+            "label": f"{commissioners} short",
             "value": pct(h["commissioner_shortfall"]),
             "detail": f"chance that in some year their loss passes their contingency ({contingency} of its budget), "
             "even if they end ahead",

@@ -397,3 +397,11 @@ def test_kept_stages_cannot_be_written_into():
         costs.pooled[0, 0] = 1.0
     with pytest.raises(ValueError):
         draws.realisation[next(iter(draws.realisation))][0] = 0.0
+
+
+def test_a_pooled_fund_s_tiles_name_its_sides_as_a_board_knows_them():
+    pool = [t["label"] for t in readings.headline_tiles(results.project(Scenario.from_template("bcf_s75")))]
+    sides = ["Pool partners", "Partners fail", "Collar breached", "Outside the pool", "Outside the pool short", "Deficit year"]
+    assert pool == sides
+    vanguard = [t["label"] for t in readings.headline_tiles(results.project(Scenario.from_template("dudley")))]
+    assert vanguard[:2] == ["Provider side", "Provider fails"] and vanguard[3:5] == ["Commissioners", "Commissioners short"]
