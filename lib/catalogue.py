@@ -28,7 +28,7 @@ from lib.database import DATA_DIR
 
 SENSITIVITY_COLUMNS = ("id", "label", "kind", "path", "low_path", "high_path", "low", "high", "pool_terms", "reasoning")
 CSV_TABLES = ("service_lines", "outcome_measures", "levers", "target_groups", "routes", "lead_types", "org_forms", "evidence")
-SCHEMA_VERSION = "6"  # bump when the tables built from the text change shape
+SCHEMA_VERSION = "7"  # bump when the tables built from the text change shape
 
 
 class UnknownTemplateError(ValueError):

@@ -79,14 +79,12 @@ def project(scenario: Scenario) -> Run:
 
 
 PERCENTILES = (("P10", 0.1), ("P50", 0.5), ("P90", 0.9))
+QUANTILES = tuple(q for _, q in PERCENTILES)
 
 
 def _frame(years: np.ndarray, columns: list[str], *values: np.ndarray) -> pd.DataFrame:
     """A yearly summary as a DataFrame over the arrays as they are (not copied: a third cheaper)."""
     return pd.DataFrame(dict(zip(columns, (years, *values), strict=True)), copy=False)
-
-
-QUANTILES = tuple(q for _, q in PERCENTILES)
 
 
 class Run:
