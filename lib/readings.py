@@ -13,6 +13,18 @@ from lib.results import Run
 from lib.words import gbp_m, minus, pct
 
 
+def is_pooled_fund(scenario: Any) -> bool:
+    """A section 75 pooled fund has no provider contract: its sides are named as a board knows them
+    (the pool's partners, and money outside the pool; sides_note says so beside the tiles)."""
+    return scenario.lead.form == "s75_pooled_fund"
+
+
+def failure_sentence(scenario: Any, failure: float) -> str:
+    """The bold line of the failure warning, in the deal's own words."""
+    who = "The pool's partners fail" if is_pooled_fund(scenario) else "The provider side fails"
+    return f"**{who} in {pct(failure)} of simulations.**"
+
+
 def headline_tiles(run: Run) -> list[dict[str, str]]:
     """The six tiles, the provider side's three then the commissioners' three (id, label, value,
     detail, help): each side's position at contract end and its chance of passing what it can bear."""
@@ -21,8 +33,7 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     years = scenario.contract.years
     capacity = gbp_m(scenario.lead.loss_capacity_gbp_m)
     contingency = pct(scenario.risk.commissioner_contingency)
-    # A section 75 pooled fund has no provider contract: its sides are named as a board knows them (sides_note)
-    pool = scenario.lead.form == "s75_pooled_fund"
+    pool = is_pooled_fund(scenario)
     provider, commissioners = ("Pool partners", "Outside the pool") if pool else ("Provider side", "Commissioners")
 
     def position(side: str, who: str) -> dict[str, str]:
@@ -106,7 +117,7 @@ def sides_note(run: Run) -> str | None:
     """What the model's two sides and its failure stand for in a section 75 pooled fund, which has no
     provider contract (None for any other deal)."""
     scenario = run.scenario
-    if scenario.lead.form != "s75_pooled_fund":
+    if not is_pooled_fund(scenario):
         return None
     names = " and ".join(p.name for p in scenario.partners if p.role == "full_risk")
     return (

@@ -44,7 +44,7 @@ if failure > readings.FAILURE_WORTH_EXPLAINING:
     lines = [f"- {words.gbp_m(d['gbp_m'], 0)}: {d['why']} ({d['control']})" for d in readings.failure_drivers(run)]
     capacity = words.gbp_m(scenario.lead.loss_capacity_gbp_m)
     st.warning(
-        f"**The provider side fails in {words.pct(failure)} of simulations.** What pushes it there, in £m over the "
+        f"{readings.failure_sentence(scenario, failure)} What pushes it there, in £m over the "
         f"contract before the risk split, against the {capacity} it can bear:\n" + "\n".join(lines),
         icon=":material/warning:",
     )

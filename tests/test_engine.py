@@ -405,3 +405,9 @@ def test_a_pooled_fund_s_tiles_name_its_sides_as_a_board_knows_them():
     assert pool == sides
     vanguard = [t["label"] for t in readings.headline_tiles(results.project(Scenario.from_template("dudley")))]
     assert vanguard[:2] == ["Provider side", "Provider fails"] and vanguard[3:5] == ["Commissioners", "Commissioners short"]
+
+
+def test_the_failure_warning_speaks_of_the_pool_s_partners_in_a_pooled_fund():
+    pool = readings.failure_sentence(Scenario.from_template("bcf_s75"), 0.86)
+    assert pool == "**The pool's partners fail in 86% of simulations.**"
+    assert readings.failure_sentence(Scenario.from_template("salford"), 0.25).startswith("**The provider side fails in 25%")
