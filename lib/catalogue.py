@@ -26,7 +26,9 @@ import yaml
 from lib import places
 from lib.database import DATA_DIR
 
-SENSITIVITY_COLUMNS = ("id", "label", "kind", "path", "low_path", "high_path", "low", "high", "pool_terms", "reasoning")
+SENSITIVITY_COLUMNS = (
+    "id", "label", "kind", "path", "low_path", "high_path", "low", "high", "pool_terms", "contract_terms", "reasoning",
+)  # fmt: skip
 CSV_TABLES = ("service_lines", "outcome_measures", "levers", "target_groups", "routes", "lead_types", "org_forms", "evidence")
 SCHEMA_VERSION = "7"  # bump when the tables built from the text change shape
 

@@ -266,8 +266,11 @@ CHARTS: dict[str, Chart] = {
                 "own are given). Levers cut activity as they ramp in; population health responds two years later. The "
                 "outcome index is the mean of four domains (population health, quality of life, quality of care, "
                 "effectiveness); 100 = no change. Long-term admissions to care homes (the Better Care Fund's metric) are "
-                "per 1,000 people aged 65 and over, shown beside the index and not counted in it; no lever reaches them "
-                "(no evaluation we hold measured an effect), so with the design they follow their trend."
+                "per 1,000 people aged 65 and over, from England's 2014-15 rate (today's arrangements: 2019-20's, the "
+                "latest found, taken as their year 0), falling 2.4% a year as they did to 2019-20, a fall that may "
+                "reflect less council-funded care as much as better care. They are shown beside the index, not counted "
+                "in it, and no lever reaches them (no evaluation we hold measured an effect): the design's line lies on "
+                "the no-change line."
             ),
             lambda d: d.run.sql_of("yearly", fans=OUTCOME_FANS(d)),
             ("projections:Outcomes", "pack"),

@@ -10,19 +10,28 @@ import pandas as pd
 
 from lib import settlement
 from lib.results import Run
-from lib.words import gbp_m, minus, pct
-
-
-def is_pooled_fund(scenario: Any) -> bool:
-    """A section 75 pooled fund has no provider contract: its sides are named as a board knows them
-    (the pool's partners, and money outside the pool; sides_note says so beside the tiles)."""
-    return scenario.lead.form == "s75_pooled_fund"
+from lib.words import gbp_m, minus, pct, unbroken
 
 
 def failure_sentence(scenario: Any, failure: float) -> str:
     """The bold line of the failure warning, in the deal's own words."""
-    who = "The pool's partners fail" if is_pooled_fund(scenario) else "The provider side fails"
+    who = "The pool's partners fail" if scenario.is_pooled_fund() else "The provider side fails"
     return f"**{who} in {pct(failure)} of simulations.**"
+
+
+def partner_warning(scenario: Any, name: str, capacity_gbp_m: float, chance: float) -> str:
+    """A partner that passes what it can bear in more than one simulation in ten, in the deal's words."""
+    said = f"**{name}** loses more than it can bear ({gbp_m(capacity_gbp_m)}) in {chance:.0%} of simulations"
+    if scenario.is_pooled_fund():
+        return (
+            f"{said}, with its share of the pool's overspends. A partner bears its share against its own capacity, so "
+            "it can pass what it can bear in simulations where the partners as a whole still hold."
+        )
+    return (
+        f"{said}: no provider should be allowed to topple (Northumberland). A partner bears its share of the side's "
+        "losses against its own capacity, so it can pass what it can bear in simulations where the provider side as a "
+        "whole still holds."
+    )
 
 
 def headline_tiles(run: Run) -> list[dict[str, str]]:
@@ -33,7 +42,7 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     years = scenario.contract.years
     capacity = gbp_m(scenario.lead.loss_capacity_gbp_m)
     contingency = pct(scenario.risk.commissioner_contingency)
-    pool = is_pooled_fund(scenario)
+    pool = scenario.is_pooled_fund()
     provider, commissioners = ("Pool partners", "Outside the pool") if pool else ("Provider side", "Commissioners")
 
     def position(side: str, who: str) -> dict[str, str]:
@@ -42,7 +51,7 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
             "id": side,
             "label": who,
             "value": gbp_m(s["p50"]),
-            "detail": f"cumulative after year {years}: P10 {gbp_m(s['p10'])} to P90 {gbp_m(s['p90'])}",
+            "detail": unbroken(f"cumulative after year {years}: P10 {gbp_m(s['p10'])} to P90 {gbp_m(s['p90'])}"),
             "help": f"{who}: cumulative gain (+) or loss (−) over the whole contract, median (P50) of the simulations.",
         }
 
@@ -52,7 +61,8 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
             "id": "failure",
             "label": "Partners fail" if pool else "Provider fails",
             "value": pct(h["failure"]) if scenario.pooled_lines else "nothing pooled",
-            "detail": f"chance its loss passes reserves + guarantees ({capacity})"
+            "detail": (f"chance their loss passes what they can bear ({capacity})" if pool
+                       else f"chance its loss passes reserves + guarantees ({capacity})")
             if scenario.pooled_lines
             else "no pooled contract to fail; providers can still lose income at stake",
             "help": "Share of simulations in which the provider side's cumulative loss exceeds what it can absorb: "
@@ -88,6 +98,7 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     ]
 
 
+PLURAL_SIDES = ("commissioners", "the pool's partners")
 ONE_SIDED = 3.0  # one side's worst-tenth loss this many times the other's reads as a one-sided deal
 
 
@@ -99,15 +110,17 @@ def one_sided_reading(run: Run) -> str | None:
     heavy, light = max(provider, commissioners), min(provider, commissioners)
     if heavy < material or heavy < ONE_SIDED * max(light, material / ONE_SIDED):
         return None
-    if commissioners > provider:
-        who, loses, other, other_loses = "commissioners", "lose", "the provider side", "loses"
-    else:
-        who, loses, other, other_loses = "the provider side", "loses", "commissioners", "lose"
+    mine, theirs = ("the pool's partners", "money outside the pool") if run.scenario.is_pooled_fund() else (
+        "the provider side", "commissioners")  # fmt: skip
+    who, other = (theirs, mine) if commissioners > provider else (mine, theirs)
+    loses, other_loses = (("lose" if name in PLURAL_SIDES else "loses") for name in (who, other))
     times = f"{heavy / light:.0f} times what" if light >= material / ONE_SIDED else "far more than"
     return (
         f"A one-sided deal: in the worst tenth of simulations {who} {loses} {gbp_m(heavy)} or more over the contract, "
-        f"{times} {other} {other_loses} ({gbp_m(light)}). Check that {who} agreed to carry that."
-    )
+        f"{times} {other} {other_loses} ({gbp_m(light)}). "
+        + ("Check that the budgets outside the pool can carry that." if who == "money outside the pool"
+           else f"Check that {who} agreed to carry that.")
+    )  # fmt: skip
 
 
 FAILURE_WORTH_EXPLAINING = 0.2
@@ -117,7 +130,7 @@ def sides_note(run: Run) -> str | None:
     """What the model's two sides and its failure stand for in a section 75 pooled fund, which has no
     provider contract (None for any other deal)."""
     scenario = run.scenario
-    if not is_pooled_fund(scenario):
+    if not scenario.is_pooled_fund():
         return None
     names = " and ".join(p.name for p in scenario.partners if p.role == "full_risk")
     return (
@@ -175,8 +188,10 @@ def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:
         ),
         (
             float(parts["investment"] + parts["transaction"]),
-            "investment while the levers ramp up, and procurement costs",
-            "Design › 5 · Levers: investment; 3 · Contract: procurement route",
+            "investment while the levers ramp up" + (
+                "" if parts["transaction"] <= 0 else ", and the agreement's drafting, governance and audit"
+                if run.scenario.is_pooled_fund() else ", and procurement costs"),
+            "Design › 5 · Levers: investment" + ("; 3 · Contract: procurement route" if parts["transaction"] > 0 else ""),
         ),
         (
             float(parts["pool_bid_discount"]),

@@ -774,12 +774,18 @@ class Scenario(Frozen):
         """What each partner shares gains and losses by (risk.partner_split)."""
         return sharing_weights([p.weight for p in self.partners], [p.contribution_gbp_m for p in self.partners], self.risk)
 
+    def is_pooled_fund(self) -> bool:
+        """A section 75 pooled fund: partners pool their money under an agreement; there is no
+        provider contract (no bid, withhold or procurement), and its sides are the pool's partners and
+        money outside the pool."""
+        return self.lead.form == "s75_pooled_fund"
+
     def approach(self) -> str:
         """NHS England's contracting approach the pooling choices amount to (a section 75 pool is
         not a contract with a provider, so it is named as what it is)."""
         if not self.pooled_lines:
             return "virtual"
-        if self.lead.form == "s75_pooled_fund":
+        if self.is_pooled_fund():
             return "section 75 pooled fund"
         return "fully integrated" if self.pooling.get("core_primary", 0) > 0 else "partially integrated"
 

@@ -45,6 +45,8 @@ def assumptions(scenario: Scenario, entries: tuple[dict, ...] | None = None) -> 
     for entry in cat.sensitivities if entries is None else entries:
         if entry.get("pool_terms") and not pooled:  # a pooled fund's own terms: no bar where the deal has none
             continue
+        if entry.get("contract_terms") and scenario.is_pooled_fund():  # nor a contract's terms where there is none
+            continue
         if entry["kind"] == "each_lever":
             for lever in cat.records["levers"]:
                 paths = (f"levers.{lever['id']}.realisation_low", f"levers.{lever['id']}.realisation_high")

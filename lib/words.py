@@ -121,3 +121,12 @@ ROLE_NAMES = {  # a partner's role in words (KF2016: South Somerset's partner ro
     "consultative": "Consultative",
     "subcontractor": "Sub-contractor",
 }
+
+
+WORD_JOINER = "\u2060"  # invisible; no line break on either side of it
+
+
+def unbroken(text: str) -> str:
+    """Text in which a minus sign stays with the figure it belongs to when the line wraps ("P10 −" at
+    one line's end and "£15.3m" at the next's start reads as a gain)."""
+    return text.replace("−£", "−" + WORD_JOINER + "£")

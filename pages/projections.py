@@ -79,13 +79,8 @@ with tabs[2]:
     if tabs[2].open:
         partners = run.partner_summary()
         for row in partners[partners["p_over_capacity"] > 0.1].itertuples():
-            st.warning(
-                f"**{row.name}** loses more than it can bear ({words.gbp_m(row.capacity_gbp_m)}) in "
-                f"{row.p_over_capacity:.0%} of simulations: no provider should be allowed to topple (Northumberland). "
-                "A partner bears its share of the side's losses against its own capacity, so it can pass what it "
-                "can bear in simulations where the provider side as a whole still holds.",
-                icon=":material/warning:",
-            )
+            said = readings.partner_warning(scenario, row.name, row.capacity_gbp_m, row.p_over_capacity)
+            st.warning(said, icon=":material/warning:")
         parts.show_one("partners", projection)
         if said := readings.pool_reading(run):
             st.markdown(said)

@@ -411,3 +411,18 @@ def test_the_failure_warning_speaks_of_the_pool_s_partners_in_a_pooled_fund():
     pool = readings.failure_sentence(Scenario.from_template("bcf_s75"), 0.86)
     assert pool == "**The pool's partners fail in 86% of simulations.**"
     assert readings.failure_sentence(Scenario.from_template("salford"), 0.25).startswith("**The provider side fails in 25%")
+
+
+def test_a_pooled_fund_s_readings_speak_of_partners_and_money_outside_the_pool():
+    run = results.project(Scenario.from_template("bcf_s75"))
+    said = readings.one_sided_reading(run)
+    assert "money outside the pool loses" in said and "the pool's partners lose" in said
+    assert said.endswith("Check that the budgets outside the pool can carry that.")
+    warning = readings.partner_warning(run.scenario, "The council (host)", 1.1, 0.86)
+    assert warning.startswith("**The council (host)** loses more than it can bear (£1.1m) in 86% of simulations")
+    assert "provider" not in warning
+    assert "Northumberland" in readings.partner_warning(Scenario.from_template("salford"), "A", 1, 0.2)
+    tiles = {t["id"]: t for t in readings.headline_tiles(run)}
+    assert "−\u2060£" in tiles["provider"]["detail"]  # a minus sign never ends a line without its figure
+    drivers = " ".join(d["why"] for d in readings.failure_drivers(run))
+    assert "procurement" not in drivers

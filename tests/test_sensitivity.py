@@ -93,4 +93,6 @@ def test_a_pooled_fund_has_bars_for_its_own_terms_and_a_vanguard_has_none():
     assert schemes.failure_high < schemes.failure_low  # more to stop, fewer failures
     assert pool.failure_high > pool.failure_low  # the partners' own risk pool, spent before schemes stop
     assert pool.low == "£0.0m" and pool.high == "£1.0m"  # the design's £0.5m, none to twice
-    assert not {"risk_pool", "uncommitted"} & set(sensitivity.tornado(Scenario.from_template("dudley"))["id"])
+    assert not {"withhold", "bid_discount"} & set(bars.index)  # a provider contract's terms: a pool has none
+    dudley = set(sensitivity.tornado(Scenario.from_template("dudley"))["id"])
+    assert not {"risk_pool", "uncommitted"} & dudley and {"withhold", "bid_discount"} <= dudley
