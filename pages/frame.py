@@ -48,7 +48,8 @@ h1, h2, h3 { overflow-wrap: normal; word-break: normal; }
 # When the connection comes back after it was lost (the server restarted, or nginx moved this browser
 # to another replica), the page is opened again from its address, which carries the design and the
 # open tab. A new server session has not seen this page's widgets, so without it the first move
-# after a reconnection would be lost.
+# after a reconnection would be lost. And a page opened from another (a template started from a
+# card far down Home) opens at its top: Streamlit keeps the scroll of the page left.
 RECONNECT = """<script>
 (() => {
   if (window.carelabReconnect) return;
@@ -59,6 +60,12 @@ RECONNECT = """<script>
     if (state && state !== "CONNECTED" && state !== "INITIAL") lost = true;
     else if (state === "CONNECTED" && lost) window.location.reload();
   }).observe(document.body, {attributes: true, subtree: true, attributeFilter: ["data-test-connection-state"]});
+  let page = location.pathname;
+  setInterval(() => {
+    if (location.pathname === page) return;
+    page = location.pathname;
+    document.querySelector('[data-testid="stMain"]')?.scrollTo(0, 0);
+  }, 100);
 })();
 </script>"""
 ICON = str(Path(__file__).resolve().parent.parent / "assets" / "icon.png")  # served by the app: offline rooms exist

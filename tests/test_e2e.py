@@ -489,3 +489,16 @@ def test_a_reload_keeps_the_open_tab(page, server):
     nav(page, "Risk", "risk")
     wait_ready(page)
     assert page.get_by_role("tab", name="Stress tests", exact=True).get_attribute("aria-selected") == "true"
+
+
+def test_a_template_started_from_far_down_home_opens_its_design_at_the_top(page, server):
+    go(page, server, "")
+    start = page.get_by_role("button", name="Start from Better Care Fund section 75 pool (a typical area)")
+    start.scroll_into_view_if_needed()
+    scrolled = "() => document.querySelector('[data-testid=\"stMain\"]').scrollTop"
+    assert page.evaluate(scrolled) > 500  # the card is far down Home
+    start.click()
+    page.wait_for_url(re.compile(r"/design(\?|$)"), timeout=90_000)
+    wait_ready(page)
+    page.wait_for_function(f"({scrolled})() === 0", timeout=5_000)
+    assert page.get_by_role("heading", level=1).first.is_visible()
