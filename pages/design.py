@@ -338,8 +338,7 @@ def preview(tab: str) -> None:
     tiles = {t["id"]: t for t in readings.headline_tiles(run)}
     for row in ([tiles["provider"], tiles["commissioner"]], [tiles["failure"], tiles["commissioner_shortfall"]]):
         for column, tile in zip(st.columns(2), row, strict=True):
-            column.metric(tile["label"], tile["value"], help=tile["help"], border=True)
-            column.caption(tile["detail"])  # said beside the number: in a room nobody opens the help
+            parts.one_tile(column, tile)
     (shown,) = gallery.on(f"preview:{tab}")  # the chart that answers the tab's question (lib/gallery.py)
     figure = projection.figure(f"preview-{tab}", lambda: charts.narrow(shown.draw(parts.drawn(projection))))
     parts.plot(figure, "design-preview")

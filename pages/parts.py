@@ -138,15 +138,19 @@ def design_name(scenario: Scenario) -> str:
     return plain(template if scenario.name == template else f"{scenario.name} (from {template})")
 
 
+def one_tile(where: Any, tile: dict[str, str]) -> None:
+    """A headline tile with its detail said inside it, beside the number (in a room nobody opens the
+    help; one element, not two, a move), as tall as the others in its row."""
+    where.metric(tile["label"], tile["value"], help=tile["help"], border=True, delta_description=tile["detail"], height="stretch")
+
+
 def tiles(run: Run) -> None:
     """The six headline tiles: the provider side's three in a row, the commissioners' three beneath,
     each with its P10-P90 or meaning; then a plain word if the deal is one-sided."""
     shown = readings.headline_tiles(run)
-    for row in (shown[:3], shown[3:]):  # the detail is drawn inside its tile: a third fewer elements a move
+    for row in (shown[:3], shown[3:]):
         for column, tile in zip(st.columns(3), row, strict=True):
-            column.metric(
-                tile["label"], tile["value"], help=tile["help"], border=True, delta_description=tile["detail"], height="stretch"
-            )
+            one_tile(column, tile)
     if warning := readings.one_sided_reading(run):
         st.warning(plain(warning), icon=":material/balance:")
     if note := readings.sides_note(run):
