@@ -104,7 +104,9 @@ def project(
     for rows in domains:
         share_of_index[rows] = 1 / (len(rows) * len(domains))
 
-    scaled = share_of_index[:, None] / expected  # (measures, years): each measure's weight over its expected path
+    # (measures, years): each measure's weight over its expected path; a rate of 0 (given, or grown down
+    # to nothing) has nothing to improve and weighs nothing, where 0 / 0 would make the whole index NaN
+    scaled = np.divide(share_of_index[:, None], expected, out=np.zeros_like(expected), where=expected > 0)
 
     def index_of(paths: np.ndarray) -> np.ndarray:
         # 100 + 100 x sum of weight x (1 - path / expected), without building the (measures, years, sims) ratio

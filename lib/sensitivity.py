@@ -77,8 +77,8 @@ def _moved(scenario: Scenario, entry: dict) -> Assumption:
             return {p: within(p, end) for p in paths}
         if entry["kind"] == "shift":
             return {p: within(p, scenario.get(p) + end) for p in paths}
-        if entry["kind"] == "scale":
-            return {p: within(p, scenario.get(p) * end) for p in paths}
+        if entry["kind"] == "scale":  # an empty amount (a risk pool not set) is none, at either end
+            return {p: within(p, (scenario.get(p) or 0.0) * end) for p in paths}
         raise ValueError(f"sensitivity {entry['id']}: unknown kind {entry['kind']!r}")
 
     low, high = at(entry["low"]), at(entry["high"])

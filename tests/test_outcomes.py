@@ -407,3 +407,15 @@ def test_a_measure_outside_the_index_is_projected_and_moves_nothing_else():
     finally:
         cat.records.update(records)
     np.testing.assert_allclose(without.index, run.outcomes["outcome_index"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("measure", ["care_home_admissions", "emergency_admissions"])
+def test_a_rate_of_zero_leaves_every_figure_a_number(measure):
+    """A measure given a rate of 0 (the field allows it) has nothing to improve: it weighs nothing in
+    the index, and no figure becomes NaN; outside the index it moves nothing at all."""
+    base = Scenario.from_template("bcf_s75").with_value("sims", 200)
+    zero = engine.simulate(base.with_value(f"outcome_baseline.{measure}", 0.0))
+    for name, values in [*zero.money.items(), *zero.outcomes.items()]:
+        assert not np.isnan(values).any(), name
+    if measure == "care_home_admissions":
+        np.testing.assert_array_equal(zero.outcomes["outcome_index"], engine.simulate(base).outcomes["outcome_index"])

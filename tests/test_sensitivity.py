@@ -96,3 +96,13 @@ def test_a_pooled_fund_has_bars_for_its_own_terms_and_a_vanguard_has_none():
     assert not {"withhold", "bid_discount"} & set(bars.index)  # a provider contract's terms: a pool has none
     dudley = set(sensitivity.tornado(Scenario.from_template("dudley"))["id"])
     assert not {"risk_pool", "uncommitted"} & dudley and {"withhold", "bid_discount"} <= dudley
+
+
+def test_a_pool_term_left_empty_has_a_bar_from_none_to_none():
+    """An empty risk pool (None) scales as none: the Risk page, the board pack and the CLI drew no
+    tornado at all for such a deal."""
+    empty = {"sims": 50, "risk.risk_pool_gbp_m": None, "risk.uncommitted_gbp_m": 1.0}
+    scenario = Scenario.from_template("bcf_s75").with_values(empty)
+    bars = sensitivity.tornado(scenario).set_index("id")
+    assert (bars.loc["risk_pool", "low"], bars.loc["risk_pool", "high"]) == ("£0.0m", "£0.0m")
+    assert bars.loc["risk_pool", "swing_gbp_m"] == 0 and bars.loc["uncommitted", "high"] == "£2.0m"
