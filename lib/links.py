@@ -76,6 +76,8 @@ def decode(link: str) -> tuple[Scenario, list[str]]:
         raw = inflate.decompress(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)), MAX_PAYLOAD_BYTES)
         if inflate.unconsumed_tail:
             raise ValueError("it is too long")
+        if not inflate.eof:  # the stream's end (and its checksum) is missing: the link was cut short
+            raise ValueError("it is damaged or cut short")
         payload = read_json(raw)
         if not isinstance(payload, dict) or not isinstance(payload.get("c", {}), dict):
             raise ValueError("it does not hold a scenario")
@@ -98,8 +100,15 @@ def _apply(template_id: Any, values: dict[str, Any], made_on: Any = None) -> tup
             f"{TEMPLATE_CHANGED}{when}: it holds only what differed from them then, so anything else is {name}'s default "
             "as it is now. Compare with the Evidence page's list of what the template sets, or save designs to keep them whole"
         )
+    # Only the template's own field paths (and a partners list, which travels whole) can hold a design's
+    # values: any other is said to be ignored without validating a scenario for it (a hostile link of
+    # thousands of made-up keys took 13 s to read, each tried as a whole scenario four times).
+    known = set(_template_read(scenario)[0]) | {"partners"}
+    unknown = [path for path in values if str(path) not in known]
+    values = {path: value for path, value in values.items() if str(path) in known}
+    said = [f"{str(path)[:60]} was ignored: not a field of the scenario" for path in unknown]
     try:  # all at once first (values that are only valid together), else one by one
-        return scenario.with_values(values), warnings
+        return scenario.with_values(values), warnings + _at_most(said)
     except (ScenarioError, TypeError, ValueError, AttributeError):
         pass
     # A value valid only beside another (a pool's split by contribution and the partners' contributions)
@@ -122,7 +131,16 @@ def _apply(template_id: Any, values: dict[str, Any], made_on: Any = None) -> tup
         try:
             scenario.with_value(str(path), value)
         except ScenarioError as exc:
-            warnings.append(f"{str(path)[:60]} was ignored: {exc}")
+            said.append(f"{str(path)[:60]} was ignored: {exc}")
         except (TypeError, ValueError, AttributeError, IndexError, KeyError):
-            warnings.append(f"{str(path)[:60]} was ignored: not a field of the scenario")
-    return scenario, warnings
+            said.append(f"{str(path)[:60]} was ignored: not a field of the scenario")
+    return scenario, warnings + _at_most(said)
+
+
+MAX_WARNINGS = 10  # a damaged link's warnings shown one by one; the rest are counted
+
+
+def _at_most(said: list[str]) -> list[str]:
+    if len(said) <= MAX_WARNINGS:
+        return said
+    return [*said[:MAX_WARNINGS], f"{len(said) - MAX_WARNINGS:,} more of the link's values were ignored."]

@@ -138,10 +138,24 @@ def test_a_damaged_link_keeps_a_pool_s_terms_that_are_valid_only_together():
 
 
 def test_a_link_of_many_bad_values_is_read_in_a_few_passes(monkeypatch):
+    """Made-up paths are ignored without validating a scenario for each; values at real paths are tried
+    a few times at most; ten reasons are shown and the rest counted."""
     tried = []
     real = Scenario.with_value
     monkeypatch.setattr(Scenario, "with_value", lambda self, path, value: tried.append(path) or real(self, path, value))
-    values = {f"risk.gain_share{i}": 0.5 for i in range(200)} | {"risk.loss_share": 0.2}
+    bad_values = {f"risk.loss_share_{i}": 0.5 for i in range(5000)} | {f"pooling.line_{i}": 0.0 for i in range(500)}
+    values = bad_values | {"risk.gain_share": 7, "uncertainty.demand_growth_low": 9, "risk.loss_share": 0.2}
     scenario, warnings = links._apply("salford", values, links.fingerprint(Scenario.from_template("salford")))
-    assert scenario.risk.loss_share == 0.2 and len(warnings) == 200
-    assert len(tried) <= 3 * len(values)  # two passes and the reasons, not one pass per value taken
+    assert scenario.risk.loss_share == 0.2
+    assert len(warnings) == 11 and warnings[-1] == "5,492 more of the link's values were ignored."
+    assert len(tried) <= 4 * 3  # the three at real paths, a few passes and the reasons; none of the 5,500 made up
+
+
+@pytest.mark.parametrize("template", ["dudley", "bcf_s75"])
+def test_a_link_cut_short_anywhere_is_said_to_be_cut_short(template):
+    """A link missing its last characters may still unpack to whole JSON (only the stream's checksum
+    lost): it is still a damaged link, said so, never opened as if whole."""
+    link = links.encode(Scenario.from_template(template))
+    for cut in range(1, 16):
+        scenario, warnings = links.decode(link[:-cut])
+        assert warnings and "could not be read" in warnings[0], cut
