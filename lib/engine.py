@@ -136,7 +136,8 @@ def simulate(scenario: Scenario, cat: Catalogue | None = None) -> Simulation:
 # collar or the withhold re-settles the same costs, so they are kept for the last few designs (about
 # half a run's work). Kept arrays are made read-only: a later stage that wrote into one would raise.
 KEEP_BEFORE_TERMS = 8
-_before_terms: OrderedDict[tuple[str, str], tuple[Any, ...]] = OrderedDict()
+KEEP_BEFORE_TERMS_MB = 64  # and no more than this (eight designs of 20,000 simulations would hold ~585 MB)
+_before_terms: OrderedDict[tuple[str, str], tuple[tuple[Any, ...], int]] = OrderedDict()  # stages, their bytes
 _before_terms_lock = threading.Lock()
 
 
@@ -145,29 +146,31 @@ def _before_the_terms(scenario: Scenario, cat: Catalogue, years: np.ndarray) -> 
     with _before_terms_lock:
         if key in _before_terms:
             _before_terms.move_to_end(key)
-            return _before_terms[key]
+            return _before_terms[key][0]
     place = place_vectors(scenario, cat)
     draws = sample_inputs(scenario, cat)
     costs = project_costs(scenario, cat, place, draws, years)
     stages = (place, draws, costs, project_outcomes(scenario, cat, place, draws, costs, years))
-    for stage in stages:
-        _read_only(stage)
+    size = sum(_read_only(stage) for stage in stages)
     with _before_terms_lock:
-        _before_terms[key] = stages
-        while len(_before_terms) > KEEP_BEFORE_TERMS:
+        _before_terms[key] = (stages, size)
+        while len(_before_terms) > 1 and (
+            len(_before_terms) > KEEP_BEFORE_TERMS or sum(b for _, b in _before_terms.values()) > KEEP_BEFORE_TERMS_MB * 2**20
+        ):
             _before_terms.popitem(last=False)
     return stages
 
 
-def _read_only(value: Any) -> None:
+def _read_only(value: Any) -> int:
+    """Make every array in `value` read-only; return their bytes."""
     if isinstance(value, np.ndarray):
         value.flags.writeable = False
-    elif isinstance(value, dict):
-        for item in value.values():
-            _read_only(item)
-    elif is_dataclass(value):
-        for f in fields(value):
-            _read_only(getattr(value, f.name))
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_read_only(item) for item in value.values())
+    if is_dataclass(value):
+        return sum(_read_only(getattr(value, f.name)) for f in fields(value))
+    return 0
 
 
 # ---- stage 0: the place ---------------------------------------------------------------------------

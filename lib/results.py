@@ -84,7 +84,7 @@ QUANTILES = tuple(q for _, q in PERCENTILES)
 
 def _frame(years: np.ndarray, columns: list[str], *values: np.ndarray) -> pd.DataFrame:
     """A yearly summary as a DataFrame over the arrays as they are (not copied: a third cheaper)."""
-    return pd.DataFrame(dict(zip(columns, (years, *values), strict=True)), copy=False)
+    return pd.DataFrame(dict(zip(columns, (years.copy(), *values), strict=True)), copy=False)  # years: its own
 
 
 class Run:

@@ -740,6 +740,12 @@ class Scenario(Frozen):
     def _json(self) -> str:  # written once: a scenario never changes, and a page asks for its key often
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Scenario:
+        """A copy (pydantic's), without the JSON kept for the original: an update changes it."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("_json", None)
+        return copy
+
     @classmethod
     def from_json(cls, text: str) -> Scenario:
         try:

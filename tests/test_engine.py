@@ -392,7 +392,7 @@ def test_a_move_of_the_terms_resettles_the_same_costs_and_matches_a_fresh_run():
 
 def test_kept_stages_cannot_be_written_into():
     engine.simulate(Scenario.from_template("salford"))
-    place, draws, costs, _ = next(reversed(engine._before_terms.values()))
+    (place, draws, costs, _), _ = next(reversed(engine._before_terms.values()))
     with pytest.raises(ValueError):
         costs.pooled[0, 0] = 1.0
     with pytest.raises(ValueError):
@@ -426,3 +426,11 @@ def test_a_pooled_fund_s_readings_speak_of_partners_and_money_outside_the_pool()
     assert "−\u2060£" in tiles["provider"]["detail"]  # a minus sign never ends a line without its figure
     drivers = " ".join(d["why"] for d in readings.failure_drivers(run))
     assert "procurement" not in drivers
+
+
+def test_kept_stages_stay_within_their_memory():
+    for seed in range(4):
+        engine.simulate(Scenario.from_template("salford").with_values({"sims": 20_000, "seed": seed, "contract.years": 15}))
+    kept = sum(size for _, size in engine._before_terms.values())
+    assert kept <= engine.KEEP_BEFORE_TERMS_MB * 2**20 or len(engine._before_terms) == 1
+    assert len(engine._before_terms) < 4  # each of these is ~70 MB: the newest stays, older ones go
