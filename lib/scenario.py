@@ -605,6 +605,25 @@ class Scenario(Frozen):
         _check_keys(info.field_name, value, catalogue.current().line_ids)
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _measures_added_since(cls, data: Any) -> Any:
+        """A design saved before an outcome measure was added opens with that measure's rate where its
+        template's era starts it (today's arrangements: a later year's), not the engine's fallback."""
+        rates = data.get("outcome_baseline") if isinstance(data, dict) else None
+        if not isinstance(rates, dict):
+            return data
+        cat = catalogue.current()
+        missing = [m["id"] for m in cat.records["outcome_measures"] if m["id"] not in rates]
+        if not missing:
+            return data
+        try:
+            era = cat.template(data.get("template")).info["era"]
+        except (catalogue.UnknownTemplateError, TypeError, KeyError):
+            era = catalogue.ERA_VANGUARDS
+        start = outcome_rates_at_start(cat, era)
+        return {**data, "outcome_baseline": {**rates, **{m: start[m] for m in missing}}}
+
     @field_validator("outcome_baseline", "outcome_growth")
     @classmethod
     def _known_measures(cls, value: dict[str, float], info: Any) -> dict[str, float]:

@@ -419,3 +419,14 @@ def test_a_rate_of_zero_leaves_every_figure_a_number(measure):
         assert not np.isnan(values).any(), name
     if measure == "care_home_admissions":
         np.testing.assert_array_equal(zero.outcomes["outcome_index"], engine.simulate(base).outcomes["outcome_index"])
+
+
+@pytest.mark.parametrize(("template", "rate"), [("bcf_s75", 5.84), ("dudley", 6.59)])
+def test_a_design_saved_before_the_care_home_measure_opens_with_its_era_s_rate(template, rate):
+    import json
+
+    saved = Scenario.from_template(template).to_dict()
+    del saved["outcome_baseline"]["care_home_admissions"]
+    opened = Scenario.from_json(json.dumps(saved))
+    assert opened.outcome_baseline["care_home_admissions"] == rate
+    assert opened == Scenario.from_template(template)
