@@ -78,31 +78,41 @@ def template_value(template: Scenario, sources: dict[str, str], path: str) -> tu
 
 def money_flows(run: Run, year: int | None = None) -> pd.DataFrame:
     """Where the money goes in the central case, £m over the whole contract (or one contract
-    year): commissioners -> lead -> partners -> sub-contractors, and the settlement."""
+    year): commissioners (or, into a pooled fund, each partner) -> lead -> partners and
+    sub-contractors, and the settlement. The whole contract is the sum of its years, each of which
+    balances: a year of surplus and a year of deficit are both shown, not netted."""
+    if year is None:
+        years = [_year_flows(run, y) for y in range(1, run.scenario.contract.years + 1)]
+        whole = pd.concat(years).groupby(["source", "target"], sort=False, as_index=False)["value_gbp_m"].sum()
+        return whole[whole["value_gbp_m"] > 1e-9].reset_index(drop=True)
+    return _year_flows(run, year)
+
+
+def _year_flows(run: Run, year: int) -> pd.DataFrame:
     s = run.scenario
-    central = run.central() if year is None else run.central()[run.central()["year"] == year]
-    c = central.drop(columns="year").sum(numeric_only=True)
-    contributions = {p.name: p.contribution_gbp_m or 0.0 for p in s.partners}
-    put_in = sum(contributions.values())
+    central = run.central()
+    c = central[central["year"] == year].drop(columns="year").sum(numeric_only=True)
+    put_in = sum(p.contribution_gbp_m or 0.0 for p in s.partners)
     pool = settlement.pool_terms_on(s.risk) and put_in > 0  # a pooled fund: each partner pays in, a host holds it
     lead = f"Pooled fund (host: {s.lead.type.replace('_', ' ')})" if pool else f"Lead: {s.lead.type.replace('_', ' ')}"
+    paying, delivering = _partner_nodes(s, lead)
     rows: list[tuple[str, str, float]] = []
     pooled_budget = float(c.get("pooled_budget", 0.0))
     aligned_budget = float(c.get("aligned_budget", 0.0))
     if pooled_budget > 0 and pool:
-        rows += [(f"Puts in: {name}", lead, pooled_budget * gbp_m / put_in) for name, gbp_m in contributions.items() if gbp_m > 0]
+        rows += [(paying[i], lead, pooled_budget * (p.contribution_gbp_m or 0.0) / put_in) for i, p in enumerate(s.partners)]
     elif pooled_budget > 0:
         rows.append(("Commissioners", lead, pooled_budget))
     if aligned_budget > 0:
         rows.append(("Commissioners", "Alliance services (existing contracts)", aligned_budget))
     pooled_cost = float(c.get("pooled_cost", 0.0))
-    deliverers = [p for p in s.partners if p.weight > 0]
-    total_weight = sum(p.weight for p in deliverers) or 1.0
-    for p in deliverers:
-        name = f"Sub-contractor: {p.name}" if p.role == "subcontractor" else p.name
-        rows.append((lead, name, pooled_cost * p.weight / total_weight))
+    total_weight = sum(p.weight for p in s.partners if p.weight > 0) or 1.0
+    rows += [(lead, delivering[i], pooled_cost * p.weight / total_weight) for i, p in enumerate(s.partners) if p.weight > 0]
     variance = pooled_budget - pooled_cost
-    provider = float(c.get("provider", 0.0)) - float(c.get("incentive_earned", 0.0))
+    # the provider side's share of the pool's variance: its position less the outcome incentive (earned,
+    # less the pot at stake that it did not earn), which is money for aligned services, outside the pool
+    due = s.risk.incentive_pot * aligned_budget * (1.0 if s.risk.incentive_at_stake else 0.0)
+    provider = float(c.get("provider", 0.0)) - float(c.get("incentive_earned", 0.0)) + due
     reinvested = float(c.get("reinvested", 0.0))
     if variance > 0:
         if provider > 0:
@@ -120,6 +130,30 @@ def money_flows(run: Run, year: int | None = None) -> pd.DataFrame:
         rows.append(("Commissioners", "Outcome incentive earned by providers", incentive))
     frame = pd.DataFrame(rows, columns=["source", "target", "value_gbp_m"])
     return frame[frame["value_gbp_m"] > 1e-9].reset_index(drop=True)
+
+
+SETTLEMENT_NODES = (
+    "Commissioners", "Alliance services (existing contracts)", "Surplus kept by the provider side", "Reinvested in services",
+    "Surplus returned to commissioners", "Deficit met by the provider side", "Deficit met by commissioners",
+    "Outcome incentive earned by providers",
+)  # fmt: skip
+
+
+def _partner_nodes(scenario: Scenario, lead: str) -> tuple[list[str], list[str]]:
+    """Each partner's node paying into a pooled fund and its node delivering, by position: a name a
+    user typed that is another node's, or another partner's, is told apart ("(partner 2)"), so money
+    never merges into the wrong node or runs in a loop."""
+    taken = {lead, *SETTLEMENT_NODES}
+    paying, delivering = [], []
+    for i, p in enumerate(scenario.partners):
+        name = p.name
+        if name in taken or f"Puts in: {name}" in taken or any(name == f"Puts in: {q.name}" for q in scenario.partners):
+            name = f"{p.name} (partner {i + 1})"
+        shown = f"Sub-contractor: {name}" if p.role == "subcontractor" else name
+        paying.append(f"Puts in: {name}")
+        delivering.append(shown)
+        taken |= {paying[-1], shown, name}
+    return paying, delivering
 
 
 def waterfall_steps(run: Run, cat: Catalogue) -> pd.DataFrame:

@@ -93,3 +93,32 @@ def test_a_pooled_fund_s_money_flow_starts_from_what_each_partner_puts_in():
     assert "Commissioners" not in set(flows["source"]) and set(flows["target"]) >= {"Pooled fund (host: council)"}
     vanguard = views.money_flows(results.project(Scenario.from_template("salford")))
     assert vanguard.iloc[0]["source"] == "Commissioners" and not vanguard["source"].str.startswith("Puts in").any()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"risk.loss_share": 0.0, "risk.gain_share": 1.0, "contract.funding_growth": 0.06},  # surplus years and deficit years
+        {"risk.incentive_pot": 0.05, "risk.incentive_at_stake": True, "scope": ["acute_emergency"]},  # a pot at stake
+    ],
+)
+def test_money_into_the_pool_equals_money_out_each_year_and_over_the_contract(changes):
+    run = results.project(Scenario.from_template("bcf_s75").with_values({"sims": 1, **changes}))
+    lead = "Pooled fund (host: council)"
+    for year in [None, *range(1, run.scenario.contract.years + 1)]:
+        flows = views.money_flows(run, year)
+        into, out = flows[flows["target"] == lead]["value_gbp_m"].sum(), flows[flows["source"] == lead]["value_gbp_m"].sum()
+        assert into == pytest.approx(out, abs=1e-6), year
+
+
+def test_partners_named_like_other_nodes_are_told_apart_in_the_money_flow():
+    scenario = Scenario.from_template("bcf_s75")
+    partners = scenario.get("partners")
+    partners[0]["name"], partners[1]["name"] = "Commissioners", "Pooled fund (host: council)"
+    partners.append({"name": "Commissioners", "role": "full_risk", "weight": 1.0, "contribution_gbp_m": 5.0})
+    flows = views.money_flows(results.project(scenario.with_values({"partners": partners, "sims": 50})), 1)
+    hub = "Pooled fund (host: council)"
+    assert set(flows["source"]) & set(flows["target"]) == {hub}  # no loop, no merged node
+    assert not (flows["source"] == flows["target"]).any()
+    paying = flows[flows["target"] == hub]["source"].tolist()
+    assert len([name for name in paying if name.startswith("Puts in:")]) == 3  # three partners, three payers
