@@ -53,7 +53,8 @@ def risk_sentence(scenario: Scenario) -> str:
     if r.withhold:
         limits.append(f"{pct(r.withhold)} withheld on outcomes")
     tail = f" ({', '.join(limits)})" if limits else ""
-    return f"provider side takes {pct(r.gain_share)} of gains and {pct(r.loss_share)} of losses{tail}"
+    who = "the pool's partners take" if scenario.is_pooled_fund() else "provider side takes"
+    return f"{who} {pct(r.gain_share)} of gains and {pct(r.loss_share)} of losses{tail}"
 
 
 def deal_summary(scenario: Scenario) -> str:

@@ -144,16 +144,17 @@ def one_tile(where: Any, tile: dict[str, str]) -> None:
     where.metric(tile["label"], tile["value"], help=tile["help"], border=True, delta_description=tile["detail"], height="stretch")
 
 
-def tiles(run: Run) -> None:
+def tiles(run: Run, explain_sides: bool = True) -> None:
     """The six headline tiles: the provider side's three in a row, the commissioners' three beneath,
-    each with its P10-P90 or meaning; then a plain word if the deal is one-sided."""
+    each with its P10-P90 or meaning; then a plain word if the deal is one-sided, and, if asked, what a
+    pooled fund's sides stand for (the tiles' own names say it where room is short)."""
     shown = readings.headline_tiles(run)
     for row in (shown[:3], shown[3:]):
         for column, tile in zip(st.columns(3), row, strict=True):
             one_tile(column, tile)
     if warning := readings.one_sided_reading(run):
         st.warning(plain(warning), icon=":material/balance:")
-    if note := readings.sides_note(run):
+    if explain_sides and (note := readings.sides_note(run)):
         st.info(plain(note), icon=":material/handshake:")
 
 

@@ -29,7 +29,7 @@ LARGE_TYPE = """<style>
 
 
 def _tiles(run: Run) -> None:
-    parts.tiles(run)
+    parts.tiles(run, explain_sides=False)  # a slide fits a 1024x768 projector; the tiles name a pool's sides
     if not readings.one_sided_reading(run):  # a one-sided deal's warning takes the last lines a projector has
         st.markdown(parts.plain(readings.risk_readings(run)["failure"]))
 

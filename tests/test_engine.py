@@ -434,3 +434,10 @@ def test_kept_stages_stay_within_their_memory():
     kept = sum(size for _, size in engine._before_terms.values())
     assert kept <= engine.KEEP_BEFORE_TERMS_MB * 2**20 or len(engine._before_terms) == 1
     assert len(engine._before_terms) < 4  # each of these is ~70 MB: the newest stays, older ones go
+
+
+def test_a_pooled_fund_s_one_line_summary_names_its_partners():
+    from lib import words
+
+    assert "the pool's partners take 100% of gains and 100% of losses" in words.deal_summary(Scenario.from_template("bcf_s75"))
+    assert "provider side takes" in words.deal_summary(Scenario.from_template("salford"))
