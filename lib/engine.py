@@ -429,7 +429,7 @@ def assemble(
         "active": settled.active.astype(float),
     }
     roles = [p.role for p in scenario.partners]
-    weights = [p.weight for p in scenario.partners]
+    weights = scenario.sharing_weights()  # without pool terms, the partners' weights
     years = costs.investment.shape[0]
     central_parts = {
         "baseline": np.full(years, float(place.baseline @ place.weights["scope"])),
@@ -452,9 +452,7 @@ def assemble(
         year_0=result.year_0,
         partners=settlement.split_among_partners(provider, roles, weights)
         if settled.partners is None
-        else settled.partners + settlement.split_among_partners(
-            np.broadcast_to(incentive, provider.shape), roles, scenario.sharing_weights()  # shared as the pool shares
-        ),
+        else settled.partners + settlement.split_among_partners(np.broadcast_to(incentive, provider.shape), roles, weights),
         partner_capacity_gbp_m=np.array(scenario.partner_capacities_gbp_m()),
         per_sim={
             "failed_in": settled.failed_in,

@@ -98,7 +98,13 @@ def headline_tiles(run: Run) -> list[dict[str, str]]:
     ]
 
 
-PLURAL_SIDES = ("commissioners", "the pool's partners")
+# Each side in a one-sided warning: its name, its verb, and what to check (a pooled fund's, then a contract's)
+SIDES = {
+    True: (("the pool's partners", "lose", "Check that the pool's partners agreed to carry that."),
+           ("money outside the pool", "loses", "Check that the budgets outside the pool can carry that.")),
+    False: (("the provider side", "loses", "Check that the provider side agreed to carry that."),
+            ("commissioners", "lose", "Check that commissioners agreed to carry that.")),
+}  # fmt: skip
 ONE_SIDED = 3.0  # one side's worst-tenth loss this many times the other's reads as a one-sided deal
 
 
@@ -110,17 +116,13 @@ def one_sided_reading(run: Run) -> str | None:
     heavy, light = max(provider, commissioners), min(provider, commissioners)
     if heavy < material or heavy < ONE_SIDED * max(light, material / ONE_SIDED):
         return None
-    mine, theirs = ("the pool's partners", "money outside the pool") if run.scenario.is_pooled_fund() else (
-        "the provider side", "commissioners")  # fmt: skip
-    who, other = (theirs, mine) if commissioners > provider else (mine, theirs)
-    loses, other_loses = (("lose" if name in PLURAL_SIDES else "loses") for name in (who, other))
+    mine, theirs = SIDES[run.scenario.is_pooled_fund()]
+    (who, loses, check), (other, other_loses, _) = (theirs, mine) if commissioners > provider else (mine, theirs)
     times = f"{heavy / light:.0f} times what" if light >= material / ONE_SIDED else "far more than"
     return (
         f"A one-sided deal: in the worst tenth of simulations {who} {loses} {gbp_m(heavy)} or more over the contract, "
-        f"{times} {other} {other_loses} ({gbp_m(light)}). "
-        + ("Check that the budgets outside the pool can carry that." if who == "money outside the pool"
-           else f"Check that {who} agreed to carry that.")
-    )  # fmt: skip
+        f"{times} {other} {other_loses} ({gbp_m(light)}). {check}"
+    )
 
 
 FAILURE_WORTH_EXPLAINING = 0.2
@@ -169,6 +171,10 @@ def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:
     """What pushes the provider side towards failure, in the central case: the largest of the
     pressures below, each in £m over the contract, with the control that changes it."""
     parts = run.central_totals()
+    setting_up = ""  # what it costs to set the deal up, if anything
+    if parts["transaction"] > 0:
+        pooled_fund = run.scenario.is_pooled_fund()
+        setting_up = ", and the agreement's drafting, governance and audit" if pooled_fund else ", and procurement costs"
     pressures = [
         (
             float(parts["pool_no_change"] - parts["pool_funding"]),
@@ -188,10 +194,8 @@ def failure_drivers(run: Run, most: int = 3) -> list[dict[str, Any]]:
         ),
         (
             float(parts["investment"] + parts["transaction"]),
-            "investment while the levers ramp up" + (
-                "" if parts["transaction"] <= 0 else ", and the agreement's drafting, governance and audit"
-                if run.scenario.is_pooled_fund() else ", and procurement costs"),
-            "Design › 5 · Levers: investment" + ("; 3 · Contract: procurement route" if parts["transaction"] > 0 else ""),
+            "investment while the levers ramp up" + setting_up,
+            "Design › 5 · Levers: investment" + ("; 3 · Contract: procurement route" if setting_up else ""),
         ),
         (
             float(parts["pool_bid_discount"]),
